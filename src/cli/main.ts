@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+/** The command line: parses arguments and calls the library. */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { inspectCommand } from './commands/inspect.js';
+import { EXIT_BAD_INPUT, fail } from './exit.js';
+
+async function main(argv: string[]): Promise<void> {
+  await yargs(argv)
+    .scriptName('onnx-parallelize')
+    .command(inspectCommand)
+    .demandCommand(1, 'give a command or a model; see --help')
+    .strict()
+    .fail((message, error) => {
+      if (error !== undefined && error !== null) fail(error);
+      process.stderr.write(`onnx-parallelize: ${message}\n(see onnx-parallelize --help)\n`);
+      process.exit(EXIT_BAD_INPUT);
+    })
+    .help()
+    .version()
+    .parseAsync();
+}
+
+main(hideBin(process.argv)).catch(fail);

@@ -1,0 +1,68 @@
+/** Visitors over every graph and tensor of a model, subgraphs and functions included. */
+import { AttributeProto_AttributeType, type AttributeProto, type GraphProto, type ModelProto, type NodeProto, type SparseTensorProto, type TensorProto } from '../onnx.js';
+
+/** The subgraphs held by a node's attributes (If branches, Loop and Scan bodies, ...). */
+export function subgraphsOf(node: NodeProto): Array<{ attribute: AttributeProto; graph: GraphProto }> {
+  const found: Array<{ attribute: AttributeProto; graph: GraphProto }> = [];
+  for (const attribute of node.attribute) {
+    if (attribute.g !== undefined) found.push({ attribute, graph: attribute.g });
+    for (const graph of attribute.graphs) found.push({ attribute, graph });
+  }
+  return found;
+}
+
+/** Calls `visit` for `graph` and then for every graph nested in its nodes, depth first. */
+export function forEachGraph(graph: GraphProto, visit: (graph: GraphProto, depth: number) => void, depth = 0): void {
+  visit(graph, depth);
+  for (const node of graph.node) {
+    for (const { graph: subgraph } of subgraphsOf(node)) forEachGraph(subgraph, visit, depth + 1);
+  }
+}
+
+/** Every list of nodes in the model: the main graph, subgraphs, local functions and training graphs. */
+export function forEachNodeList(model: ModelProto, visit: (nodes: NodeProto[]) => void): void {
+  const graphs: GraphProto[] = [];
+  if (model.graph !== undefined) graphs.push(model.graph);
+  for (const info of model.trainingInfo) {
+    if (info.initialization !== undefined) graphs.push(info.initialization);
+    if (info.algorithm !== undefined) graphs.push(info.algorithm);
+  }
+  for (const root of graphs) forEachGraph(root, (graph) => visit(graph.node));
+  for (const fn of model.functions) {
+    visit(fn.node);
+    for (const node of fn.node) for (const { graph } of subgraphsOf(node)) forEachGraph(graph, (g) => visit(g.node));
+  }
+}
+
+function forEachSparse(sparse: SparseTensorProto, visit: (tensor: TensorProto) => void): void {
+  if (sparse.values !== undefined) visit(sparse.values);
+  if (sparse.indices !== undefined) visit(sparse.indices);
+}
+
+/** Every TensorProto of the model: initializers, sparse initializers and tensors in node attributes. */
+export function forEachTensor(model: ModelProto, visit: (tensor: TensorProto) => void): void {
+  const visitGraphTensors = (graph: GraphProto): void => {
+    graph.initializer.forEach((tensor) => visit(tensor));
+    graph.sparseInitializer.forEach((sparse) => forEachSparse(sparse, visit));
+  };
+  const roots: GraphProto[] = [];
+  if (model.graph !== undefined) roots.push(model.graph);
+  for (const info of model.trainingInfo) {
+    if (info.initialization !== undefined) roots.push(info.initialization);
+    if (info.algorithm !== undefined) roots.push(info.algorithm);
+  }
+  for (const root of roots) forEachGraph(root, visitGraphTensors);
+  forEachNodeList(model, (nodes) => {
+    for (const node of nodes) {
+      for (const attribute of node.attribute) {
+        if (attribute.t !== undefined) visit(attribute.t);
+        attribute.tensors.forEach((tensor) => visit(tensor));
+        if (attribute.sparseTensor !== undefined) forEachSparse(attribute.sparseTensor, visit);
+        attribute.sparseTensors.forEach((sparse) => forEachSparse(sparse, visit));
+      }
+    }
+  });
+}
+
+export const isGraphAttribute = (attribute: AttributeProto): boolean =>
+  attribute.type === AttributeProto_AttributeType.GRAPH || attribute.type === AttributeProto_AttributeType.GRAPHS;

@@ -1,0 +1,47 @@
+/** Lossless ONNX ModelProto decoding and encoding, independent of files. */
+import { fromBinary } from '@bufbuild/protobuf';
+import { ModelProtoSchema, type ModelProto } from '../onnx.js';
+import { InputError, messageOf } from '../errors.js';
+import { encodeChunks } from './chunked-encoder.js';
+
+/**
+ * Decodes an ONNX model. Large bytes values (tensor raw_data) stay views into `bytes`: nothing is copied.
+ * Fields the schema does not know are kept and written back by `encodeModel`.
+ * `source` names the file in error messages.
+ */
+export function decodeModel(bytes: Uint8Array, source = 'model'): ModelProto {
+  if (bytes.length === 0) throw new InputError(`${source}: the file is empty; expected an ONNX model (.onnx)`);
+  let model: ModelProto;
+  try {
+    model = fromBinary(ModelProtoSchema, bytes, { readUnknownFields: true });
+  } catch (error) {
+    throw new InputError(`${source}: not an ONNX model: the protobuf does not decode (${messageOf(error)}); the file may be truncated or of another format`);
+  }
+  if (model.irVersion <= 0n) {
+    throw new InputError(`${source}: not an ONNX model: ir_version is missing or 0 (a valid protobuf of another kind, or a damaged file)`);
+  }
+  if (model.graph === undefined) {
+    throw new InputError(`${source}: not a usable ONNX model: it has no graph`);
+  }
+  return model;
+}
+
+/** Encodes a model as chunks whose concatenation is the model's bytes; large tensor data is not copied. */
+export function encodeModelChunks(model: ModelProto): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  encodeChunks(ModelProtoSchema, model, chunks);
+  return chunks;
+}
+
+/** Encodes a model into one buffer. `decodeModel` then `encodeModel` gives back the same bytes. */
+export function encodeModel(model: ModelProto): Uint8Array {
+  const chunks = encodeModelChunks(model);
+  const total = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}

@@ -1,0 +1,46 @@
+/**
+ * The ONNX schema (generated from ONNX 1.20's onnx.proto for @bufbuild/protobuf v2), re-exported in one place.
+ * int64 fields are `bigint`, bytes fields are `Uint8Array` views into the decoded buffer.
+ */
+export {
+  AttributeProtoSchema,
+  AttributeProto_AttributeType,
+  DeviceConfigurationProtoSchema,
+  FunctionProtoSchema,
+  GraphProtoSchema,
+  ModelProtoSchema,
+  NodeDeviceConfigurationProtoSchema,
+  NodeProtoSchema,
+  OperatorSetIdProtoSchema,
+  ShardingSpecProtoSchema,
+  ShardedDimProtoSchema,
+  SimpleShardedDimProtoSchema,
+  SparseTensorProtoSchema,
+  StringStringEntryProtoSchema,
+  TensorProtoSchema,
+  TensorProto_DataLocation,
+  TensorProto_DataType,
+  TensorShapeProtoSchema,
+  TensorShapeProto_DimensionSchema,
+  TypeProtoSchema,
+  TypeProto_TensorSchema,
+  ValueInfoProtoSchema,
+} from 'onnx-buf';
+export type {
+  AttributeProto,
+  DeviceConfigurationProto,
+  FunctionProto,
+  GraphProto,
+  ModelProto,
+  NodeDeviceConfigurationProto,
+  NodeProto,
+  OperatorSetIdProto,
+  ShardingSpecProto,
+  SparseTensorProto,
+  StringStringEntryProto,
+  TensorProto,
+  TensorShapeProto,
+  TensorShapeProto_Dimension,
+  TypeProto,
+  ValueInfoProto,
+} from 'onnx-buf';

@@ -1,0 +1,57 @@
+/** Seeded random inputs for a model, of the types and shapes it declares. */
+import * as ort from 'onnxruntime-node';
+import type { ValueInfoProto } from '../onnx.js';
+import { elemTypeOf, shapeOf, type Dim } from '../graph/types.js';
+import { allocate, ortTypeOf } from '../runtime/ort-types.js';
+import { toHalf } from './float16.js';
+import { SeededRandom } from './random.js';
+
+/** How to fill integer inputs: small positive values are safe as divisors, counts and most indices. */
+export type IntegerFill = 'small-positive' | 'ones' | 'zeros';
+
+export interface FeedPlan {
+  /** The concrete dims of each input. */
+  dims: Record<string, number[]>;
+  integers?: IntegerFill;
+  seed?: number;
+}
+
+/** Concrete dims for an input: `resolve` gives a size for each symbolic or unknown dim (by axis). */
+export function concreteDims(shape: Dim[], resolve: (dim: Dim, axis: number) => number): number[] {
+  return shape.map((dim, axis) => (typeof dim === 'number' && dim >= 0 ? dim : resolve(dim, axis)));
+}
+
+export function inputShape(info: ValueInfoProto): Dim[] {
+  const shape = shapeOf(info);
+  if (shape === undefined) throw new TypeError(`input '${info.name}' has no declared shape; give real inputs instead`);
+  return shape;
+}
+
+export function randomTensor(info: ValueInfoProto, dims: number[], random: SeededRandom, integers: IntegerFill = 'small-positive'): ort.Tensor {
+  const elemType = elemTypeOf(info);
+  const type = elemType === undefined ? undefined : ortTypeOf[elemType];
+  if (type === undefined) throw new TypeError(`input '${info.name}' is not a tensor of a supported type`);
+  const size = dims.reduce((a, b) => a * b, 1);
+  const data = allocate(type, size);
+  const integer = (): number => (integers === 'zeros' ? 0 : integers === 'ones' ? 1 : random.int(1, 3));
+  for (let i = 0; i < size; i++) {
+    if (data instanceof Float32Array || data instanceof Float64Array) data[i] = random.signed(1);
+    else if (type === 'float16') (data as Uint16Array)[i] = toHalf(random.signed(1));
+    else if (type === 'bool') (data as Uint8Array)[i] = random.next() < 0.5 ? 0 : 1;
+    else if (type === 'string') (data as string[])[i] = `s${random.int(0, 9)}`;
+    else if (data instanceof BigInt64Array || data instanceof BigUint64Array) data[i] = BigInt(integer());
+    else (data as Int32Array)[i] = integer();
+  }
+  return new ort.Tensor(type as 'float32', data as Float32Array, dims);
+}
+
+export function randomFeeds(inputs: ValueInfoProto[], plan: FeedPlan): Record<string, ort.Tensor> {
+  const random = new SeededRandom(plan.seed ?? 1234);
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const info of inputs) {
+    const dims = plan.dims[info.name];
+    if (dims === undefined) throw new TypeError(`no dims planned for input '${info.name}'`);
+    feeds[info.name] = randomTensor(info, dims, random, plan.integers);
+  }
+  return feeds;
+}

@@ -1,0 +1,65 @@
+/** Shared pieces of the benchmarks: child-process timing, medians, the large generated model. */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TensorProto_DataType } from '../src/onnx.js';
+import { makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from '../src/graph/build.js';
+import { saveModel } from '../src/io/files.js';
+
+export const benchOut = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bench/out');
+
+export interface ChildMeasure {
+  wallMs: number;
+  maxRssBytes: number;
+}
+
+/** Runs `node script args` in a fresh process; the script prints its peak RSS (bytes) as its last line. */
+export function measureNode(script: string, args: string[]): ChildMeasure {
+  const start = process.hrtime.bigint();
+  const result = spawnSync(process.execPath, [script, ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const wallMs = Number(process.hrtime.bigint() - start) / 1e6;
+  if (result.status !== 0) throw new Error(`${script} failed: ${result.stderr}`);
+  const lines = result.stdout.trim().split('\n');
+  return { wallMs, maxRssBytes: Number(lines[lines.length - 1]) };
+}
+
+export const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/** A plain Node copy of a file in a fresh process (readFileSync + writeFileSync): the baseline. */
+export const plainCopyScript = (): string => path.join(path.dirname(fileURLToPath(import.meta.url)), 'plain-copy.js');
+
+/** 75 MatMul layers of 1024x1024 float32 (about 315 MB), with a symbolic batch. Generated once into bench/out. */
+export async function largeModel(): Promise<string> {
+  mkdirSync(benchOut, { recursive: true });
+  const file = path.join(benchOut, 'large-75x1024.onnx');
+  if (existsSync(file)) return file;
+  const layers = 75;
+  const width = 1024;
+  const initializers = [];
+  const nodes = [];
+  for (let i = 0; i < layers; i++) {
+    const weights = new Float32Array(width * width);
+    for (let j = 0; j < weights.length; j++) weights[j] = (((j * 2654435761 + i) >>> 0) % 2001) / 1000 / width - 1 / width;
+    initializers.push(makeTensor(`w${i}`, TensorProto_DataType.FLOAT, [width, width], weights));
+    nodes.push(makeNode('MatMul', [i === 0 ? 'x' : `h${i - 1}`, `w${i}`], [i === layers - 1 ? 'y' : `h${i}`], {}, { name: `layer${i}` }));
+  }
+  const model = makeModel(
+    makeGraph({
+      name: 'large',
+      inputs: [makeValueInfo('x', TensorProto_DataType.FLOAT, ['batch', width])],
+      outputs: [makeValueInfo('y', TensorProto_DataType.FLOAT, ['batch', width])],
+      initializers,
+      nodes,
+    }),
+    { opset: 13 },
+  );
+  await saveModel(model, file);
+  return file;
+}
+
+export const fileSize = (file: string): number => statSync(file).size;

@@ -66,3 +66,9 @@ export function setLocation(tensor: TensorProto, location: string): void {
   const entry = tensor.externalData.find((e) => e.key === 'location');
   if (entry !== undefined) entry.value = location;
 }
+
+/** A copy of an external tensor keeps resolving against the folder of the tensor it was copied from. */
+export function inheritSourceFolder(from: TensorProto, to: TensorProto): void {
+  const folder = sourceFolders.get(from);
+  if (folder !== undefined) sourceFolders.set(to, folder);
+}

@@ -1,0 +1,95 @@
+/**
+ * Deciding the batch axis of every graph input and output: from the user's --axis, else inferred
+ * (a rank-0 value has none; a symbolic dim name shared by inputs and outputs marks the batch), else axis 0.
+ */
+import type { GraphProto, ValueInfoProto } from '../onnx.js';
+import { InputError } from '../errors.js';
+import { shapeOf, type Dim } from '../graph/types.js';
+import type { CombineMode } from './options.js';
+
+export interface InputAxis {
+  info: ValueInfoProto;
+  /** null: not batched, fed whole to every replica. */
+  axis: number | null;
+  /** The batch dim as declared: a fixed size, a name, or null (unknown). */
+  batchDim: Dim;
+  reason: string;
+}
+
+export interface OutputAxis {
+  info: ValueInfoProto;
+  axis: number | null;
+  batchDim: Dim;
+  combine: CombineMode | null;
+  reason: string;
+}
+
+/** The symbolic dim name that marks the batch: shared by inputs and outputs, preferring one found on axis 0. */
+export function inferBatchDimName(inputs: ValueInfoProto[], outputs: ValueInfoProto[]): string | undefined {
+  const names = (infos: ValueInfoProto[]): Set<string> => new Set(infos.flatMap((i) => (shapeOf(i) ?? []).filter((d): d is string => typeof d === 'string')));
+  const inNames = names(inputs);
+  const shared = [...names(outputs)].filter((n) => inNames.has(n));
+  if (shared.length === 0) return undefined;
+  const score = (name: string): number =>
+    [...inputs, ...outputs].reduce((sum, info) => {
+      const shape = shapeOf(info) ?? [];
+      return sum + (shape[0] === name ? 100 : 0) + (shape.includes(name) ? 1 : 0);
+    }, 0);
+  return shared.sort((a, b) => score(b) - score(a))[0];
+}
+
+function checkAxis(kind: string, info: ValueInfoProto, axis: number, shape: Dim[] | undefined): number {
+  if (shape === undefined) return axis;
+  const rank = shape.length;
+  const normalized = axis < 0 ? axis + rank : axis;
+  if (normalized < 0 || normalized >= rank) {
+    throw new InputError(`--axis ${info.name}=${axis}: out of range for ${kind} '${info.name}' of rank ${rank}`);
+  }
+  return normalized;
+}
+
+export function decideAxes(
+  graph: GraphProto,
+  inputs: ValueInfoProto[],
+  explicit: Record<string, number | null>,
+  combine: Record<string, CombineMode>,
+): { inputs: InputAxis[]; outputs: OutputAxis[]; batchDimName: string | undefined } {
+  const known = new Set([...inputs.map((i) => i.name), ...graph.output.map((o) => o.name)]);
+  for (const name of Object.keys(explicit)) {
+    if (!known.has(name)) throw new InputError(`--axis ${name}: the model has no input or output named '${name}' (inputs: ${inputs.map((i) => i.name).join(', ')}; outputs: ${graph.output.map((o) => o.name).join(', ')})`);
+  }
+  const outputNames = new Set(graph.output.map((o) => o.name));
+  for (const name of Object.keys(combine)) {
+    if (!outputNames.has(name)) throw new InputError(`--combine ${name}: the model has no output named '${name}'`);
+  }
+  const batchDimName = inferBatchDimName(inputs, graph.output);
+
+  const decide = (kind: 'input' | 'output', info: ValueInfoProto): { axis: number | null; reason: string } => {
+    const shape = shapeOf(info);
+    if (info.name in explicit) {
+      const axis = explicit[info.name]!;
+      return { axis: axis === null ? null : checkAxis(kind, info, axis, shape), reason: 'given with --axis' };
+    }
+    if (info.type?.value.case !== 'tensorType') return { axis: null, reason: `not a tensor (${info.type?.value.case ?? 'no type'})` };
+    if (shape === undefined) return { axis: 0, reason: 'shape unknown: assumed axis 0' };
+    if (shape.length === 0) return { axis: null, reason: 'rank 0' };
+    if (batchDimName !== undefined) {
+      const at = shape.indexOf(batchDimName);
+      if (at >= 0) return { axis: at, reason: `dim '${batchDimName}'` };
+      if (shape.every((d) => typeof d === 'number')) return { axis: null, reason: `fixed shape without dim '${batchDimName}'` };
+    }
+    return { axis: 0, reason: 'default axis 0' };
+  };
+
+  const inputAxes = inputs.map((info): InputAxis => {
+    const { axis, reason } = decide('input', info);
+    return { info, axis, batchDim: axis === null ? null : (shapeOf(info)?.[axis] ?? null), reason };
+  });
+  const outputAxes = graph.output.map((info): OutputAxis => {
+    const mode = combine[info.name] ?? null;
+    if (mode !== null) return { info, axis: null, batchDim: null, combine: mode, reason: `combined with ${mode}` };
+    const { axis, reason } = decide('output', info);
+    return { info, axis, batchDim: axis === null ? null : (shapeOf(info)?.[axis] ?? null), combine: null, reason };
+  });
+  return { inputs: inputAxes, outputs: outputAxes, batchDimName };
+}

@@ -1,0 +1,66 @@
+/**
+ * The join: each graph output is the Concat of the replicas' outputs along its batch axis, or, for an output
+ * without one, the combination the user asked for. Replicas whose share of the batch is empty (batch < N)
+ * are left out of sums, means and maxima.
+ */
+import { TensorProto_DataType } from '../onnx.js';
+import type { NodeEmitter } from './emitter.js';
+import type { CombineMode } from './options.js';
+import type { DynamicSizes } from './split.js';
+
+export interface JoinOutput {
+  name: string;
+  axis: number | null;
+  combine: CombineMode | null;
+  elemType: TensorProto_DataType | undefined;
+}
+
+const floatTypes = new Set([TensorProto_DataType.FLOAT, TensorProto_DataType.DOUBLE, TensorProto_DataType.FLOAT16, TensorProto_DataType.BFLOAT16]);
+
+export function emitJoin(emitter: NodeEmitter, output: JoinOutput, parts: string[], dynamic: DynamicSizes | undefined): void {
+  if (output.axis !== null) {
+    emitter.emitTo(output.name, 'Concat', parts, { axis: output.axis });
+    return;
+  }
+  const mode = output.combine!;
+  if (mode === 'first') {
+    emitter.emitTo(output.name, 'Identity', [parts[0]!]);
+    return;
+  }
+  if (mode === 'stack') {
+    emitter.emitTo(output.name, 'Concat', parts.map((p) => emitter.unsqueeze(p, 0)), { axis: 0 });
+    return;
+  }
+  const elemType = output.elemType ?? TensorProto_DataType.FLOAT;
+  const scalarShape = (): string => emitter.int64s([], 'join/scalar_shape');
+  // A replica with an empty share contributes nothing: replaced by a neutral value.
+  const nonEmpty = dynamic?.sizes.map((size) => emitter.emit('Reshape', [emitter.emit('Greater', [size, emitter.int64s([0], 'split/zero')], {}, 'join/non_empty'), scalarShape()], {}, 'join/non_empty'));
+  const guard = (part: string, i: number, neutral: string): string => (nonEmpty === undefined || i === 0 ? part : emitter.emit('Where', [nonEmpty[i]!, part, neutral], {}, 'join/guarded'));
+  const chain = (op: string, terms: string[]): void => {
+    let acc = terms[0]!;
+    for (const term of terms.slice(1, -1)) acc = emitter.emit(op, [acc, term], {}, `join/${op}`);
+    if (terms.length === 1) emitter.emitTo(output.name, 'Identity', [acc]);
+    else emitter.emitTo(output.name, op, [acc, terms[terms.length - 1]!]);
+  };
+  if (mode === 'sum') {
+    const zero = emitter.zero(elemType);
+    chain('Add', parts.map((p, i) => guard(p, i, zero)));
+    return;
+  }
+  if (mode === 'max') {
+    chain('Max', parts.map((p, i) => guard(p, i, parts[0]!)));
+    return;
+  }
+  // mean: the batch-weighted mean of the replicas' values, sum_i out_i * n_i / B.
+  if (!floatTypes.has(elemType)) throw new TypeError(`--combine ${output.name}=mean needs a floating-point output`);
+  const castTo = (value: string): string => (elemType === TensorProto_DataType.FLOAT ? value : emitter.emit('Cast', [value], { to: elemType }, 'join/cast'));
+  const shares = dynamic === undefined
+    ? parts.map(() => castTo(emitter.scalar(1 / parts.length, TensorProto_DataType.FLOAT, 'join/share')))
+    : dynamic.sizes.map((size) => {
+        const asFloat = (v: string): string => emitter.emit('Cast', [v], { to: TensorProto_DataType.FLOAT }, 'join/float');
+        const share = emitter.emit('Div', [asFloat(size), asFloat(dynamic.batch)], {}, 'join/share');
+        return castTo(emitter.emit('Reshape', [share, scalarShape()], {}, 'join/share'));
+      });
+  const zero = emitter.zero(elemType);
+  chain('Add', parts.map((p, i) => guard(emitter.emit('Mul', [p, shares[i]!], {}, 'join/weighted'), i, zero)));
+}

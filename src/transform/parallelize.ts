@@ -1,0 +1,163 @@
+/**
+ * The data-parallel rewrite, a function from model to model: split each batched input, run N replicas of the
+ * graph that share the weights, join the outputs. The input model is not modified; the output shares its
+ * tensors (weights are stored once, never copied).
+ */
+import { create } from '@bufbuild/protobuf';
+import { clone } from '@bufbuild/protobuf';
+import { GraphProtoSchema, ModelProtoSchema, TensorShapeProto_DimensionSchema, ValueInfoProtoSchema, type ModelProto, type TensorShapeProto_Dimension, type ValueInfoProto } from '../onnx.js';
+import { InputError } from '../errors.js';
+import { elemTypeOf } from '../graph/types.js';
+import { decideAxes } from './batch-axes.js';
+import { NodeEmitter } from './emitter.js';
+import { planHoisting } from './hoist.js';
+import { emitJoin } from './join.js';
+import { NameAllocator } from './names.js';
+import { checkOptions, type CombineMode, type ParallelizeOptions } from './options.js';
+import { defaultOpset, opChangingBetween, withDefaultOpset } from './opset.js';
+import { cloneNodes, renameValueInfo, Scope, type Replica } from './replicate.js';
+import { emitSplits, type SplitInput } from './split.js';
+import { integerWeights } from './split-sizes.js';
+import { deviceConfiguration, irVersionNeeded, tagHostNode, tagLevelFor, tagReplicaNode } from './tags.js';
+
+export interface ParallelizeReport {
+  devices: string[];
+  weights: number[];
+  irVersion: number;
+  opset: { from: number | undefined; to: number };
+  inputs: Array<{ name: string; axis: number | null; batch: number | string | null; split: string; reason: string }>;
+  outputs: Array<{ name: string; axis: number | null; batch: number | string | null; combine: CombineMode | null; reason: string }>;
+  notes: string[];
+}
+
+export interface ParallelizeResult {
+  model: ModelProto;
+  report: ParallelizeReport;
+}
+
+/** A copy of a value info with the dim at `axis` multiplied by `factor` (fixed dims only). */
+function scaleDim(info: ValueInfoProto, axis: number | null, factor: number): ValueInfoProto {
+  if (axis === null) return info;
+  const dim = info.type?.value.case === 'tensorType' ? info.type.value.value.shape?.dim[axis] : undefined;
+  if (dim?.value.case !== 'dimValue') return info;
+  const copy = clone(ValueInfoProtoSchema, info);
+  const target = (copy.type!.value.value as { shape: { dim: TensorShapeProto_Dimension[] } }).shape.dim[axis]!;
+  target.value = { case: 'dimValue', value: dim.value.value * BigInt(factor) };
+  return copy;
+}
+
+function prependDim(info: ValueInfoProto, size: number): ValueInfoProto {
+  const copy = clone(ValueInfoProtoSchema, info);
+  if (copy.type?.value.case === 'tensorType' && copy.type.value.value.shape !== undefined) {
+    copy.type.value.value.shape.dim.unshift(create(TensorShapeProto_DimensionSchema, { value: { case: 'dimValue', value: BigInt(size) } }));
+  }
+  return copy;
+}
+
+export function parallelize(model: ModelProto, options: ParallelizeOptions): ParallelizeResult {
+  checkOptions(options);
+  const graph = model.graph;
+  if (graph === undefined) throw new InputError('the model has no graph');
+  const n = options.devices.length;
+  const weights = integerWeights(options.weights ?? options.devices.map(() => 1));
+  const notes: string[] = [];
+
+  const initializerNames = new Set([...graph.initializer.map((t) => t.name), ...graph.sparseInitializer.map((s) => s.values?.name ?? '')]);
+  const realInputs = graph.input.filter((i) => !initializerNames.has(i.name));
+  const axes = decideAxes(graph, realInputs, options.axes ?? {}, options.combine ?? {});
+
+  const unjoinable = axes.outputs.filter((o) => o.axis === null && o.combine === null);
+  if (unjoinable.length > 0) {
+    const o = unjoinable[0]!;
+    throw new InputError(`output '${o.info.name}' has no batch axis (${o.reason}) and cannot be concatenated; say how to combine it (--combine ${o.info.name}=first|sum|mean|max|stack) or give its axis (--axis ${o.info.name}=K)`);
+  }
+  const batched = axes.inputs.filter((i) => i.axis !== null);
+  if (batched.length === 0) throw new InputError('no input has a batch axis, so there is nothing to split; give one with --axis NAME=K');
+  for (const input of batched) {
+    if (typeof input.batchDim === 'number' && options.weights !== undefined && new Set(weights).size > 1) {
+      throw new InputError(`input '${input.info.name}' has a fixed batch of ${input.batchDim}, which every replica gets whole; --weights needs a symbolic batch (re-export with a dynamic batch dim)`);
+    }
+    if (input.batchDim === 0) throw new InputError(`input '${input.info.name}' has a fixed batch of 0 on axis ${input.axis}; nothing can be split`);
+  }
+
+  // Opset: a symbolic batch needs Slice with inputs (10) or Compress (9).
+  const fromOpset = defaultOpset(model);
+  let opset = fromOpset ?? 13;
+  const dynamic = batched.some((i) => typeof i.batchDim !== 'number');
+  if (dynamic && opset < 9) {
+    const change = opChangingBetween(model, opset, 9);
+    if (change !== undefined) {
+      throw new InputError(
+        `the model is at opset ${opset}, where a symbolic batch cannot be sliced; raising it to 9 would change ${change.op}` +
+          `${Number.isNaN(change.version) ? ' (unknown operator)' : ` (new version at opset ${change.version})`}; export the model at opset >= 9 or with a fixed batch`,
+      );
+    }
+    notes.push(`opset raised from ${opset} to 9 to split a symbolic batch (no operator of the model changes between them)`);
+    opset = 9;
+  }
+
+  const level = tagLevelFor(options.irVersion ?? 11);
+  let irVersion = Math.max(Number(model.irVersion), irVersionNeeded(level));
+  if (opset >= 9 && irVersion < 4) irVersion = 4;
+
+  const names = new NameAllocator(model);
+  const stem = names.freshReplicaStem('replica');
+  const emitter = new NodeEmitter(names, opset, 'parallel');
+  const hoisting = planHoisting(graph, names, irVersion >= 4);
+
+  const splitInputs: SplitInput[] = batched.map((i) => ({ name: i.info.name, axis: i.axis!, fixedBatch: typeof i.batchDim === 'number' ? i.batchDim : undefined }));
+  const { parts, dynamic: sizes } = emitSplits(emitter, splitInputs, weights);
+  const hostPrelude = emitter.nodes.splice(0);
+
+  const replicaNodes = options.devices.map((device, index) => {
+    const replica: Replica = { prefix: `${stem}${index}/`, hoisting };
+    const scope = new Scope();
+    for (const [name, perReplica] of parts) scope.define(name, perReplica[index]!);
+    const nodes = cloneNodes(graph.node, scope, replica);
+    for (const node of nodes) tagReplicaNode(node, level, device, index);
+    const valueInfo = graph.valueInfo.filter((v) => scope.resolve(v.name) !== v.name).map((v) => renameValueInfo(v, scope.resolve(v.name), replica.prefix));
+    const outputs = graph.output.map((o) => scope.resolve(o.name));
+    return { nodes, valueInfo, outputs, scope };
+  });
+
+  for (const [k, output] of axes.outputs.entries()) {
+    emitJoin(emitter, { name: output.info.name, axis: output.axis, combine: output.combine, elemType: elemTypeOf(output.info) }, replicaNodes.map((r) => r.outputs[k]!), sizes);
+  }
+  const hostNodes = [...hoisting.constantNodes, ...hostPrelude, ...emitter.nodes];
+  for (const node of hostNodes) tagHostNode(node, level);
+
+  const fixedFactor = (batchDim: number | string | null): number => (typeof batchDim === 'number' ? n : 1);
+  const sharedValueInfo = graph.valueInfo.filter((v) => replicaNodes[0]!.scope.resolve(v.name) === v.name);
+  const newGraph = Object.assign(create(GraphProtoSchema), graph, {
+    node: [...hoisting.constantNodes, ...hostPrelude, ...replicaNodes.flatMap((r) => r.nodes), ...emitter.nodes],
+    input: graph.input.map((info) => {
+      const decided = axes.inputs.find((i) => i.info === info);
+      return decided === undefined ? info : scaleDim(info, decided.axis, fixedFactor(decided.batchDim));
+    }),
+    output: axes.outputs.map((o) => (o.combine === 'stack' ? prependDim(o.info, n) : scaleDim(o.info, o.axis, fixedFactor(o.batchDim)))),
+    initializer: [...graph.initializer, ...hoisting.initializers, ...emitter.initializers],
+    sparseInitializer: [...graph.sparseInitializer, ...hoisting.sparseInitializers],
+    valueInfo: [...sharedValueInfo, ...replicaNodes.flatMap((r) => r.valueInfo)],
+  });
+  const result = Object.assign(create(ModelProtoSchema), model, {
+    irVersion: BigInt(irVersion),
+    graph: newGraph,
+    opsetImport: opset === fromOpset ? model.opsetImport : withDefaultOpset(model.opsetImport, opset),
+    configuration: level === 'ir11' ? [deviceConfiguration(options.devices)] : [],
+  });
+
+  const splitLabel = (batchDim: number | string | null): string => (typeof batchDim === 'number' ? `${batchDim} per replica` : options.weights === undefined ? 'balanced' : `weights ${weights.join(':')}`);
+  return {
+    model: result,
+    report: {
+      devices: [...options.devices],
+      weights,
+      irVersion,
+      opset: { from: fromOpset, to: opset },
+      inputs: axes.inputs.map((i) => ({ name: i.info.name, axis: i.axis, batch: i.batchDim, split: i.axis === null ? 'shared' : splitLabel(i.batchDim), reason: i.reason })),
+      outputs: axes.outputs.map((o) => ({ name: o.info.name, axis: o.axis, batch: o.batchDim, combine: o.combine, reason: o.reason })),
+      notes,
+    },
+  };
+}
+

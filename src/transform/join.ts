@@ -6,7 +6,7 @@
 import { TensorProto_DataType } from '../onnx.js';
 import type { NodeEmitter } from './emitter.js';
 import type { CombineMode } from './options.js';
-import type { DynamicSizes } from './split.js';
+import { emitRowIndices, type DynamicSizes } from './split.js';
 
 export interface JoinOutput {
   name: string;
@@ -17,9 +17,18 @@ export interface JoinOutput {
 
 const floatTypes = new Set([TensorProto_DataType.FLOAT, TensorProto_DataType.DOUBLE, TensorProto_DataType.FLOAT16, TensorProto_DataType.BFLOAT16]);
 
+/** Drops the stand-in row that an empty replica was fed (see DynamicSizes). */
+function trimmed(emitter: NodeEmitter, part: string, size: string, axis: number): string {
+  if (emitter.opset >= 10) return emitter.emit('Slice', [part, emitter.int64s([0], 'split/zero'), size, emitter.int64s([axis], 'split/axis')], {}, 'join/trim');
+  const rows = emitRowIndices(emitter, emitter.emit('Gather', [emitter.emit('Shape', [part], {}, 'join/shape'), emitter.int64s([axis], 'split/axis')], { axis: 0 }, 'join/rows'));
+  return emitter.emit('Compress', [part, emitter.emit('Less', [rows, size], {}, 'join/keep')], { axis }, 'join/trim');
+}
+
 export function emitJoin(emitter: NodeEmitter, output: JoinOutput, parts: string[], dynamic: DynamicSizes | undefined): void {
   if (output.axis !== null) {
-    emitter.emitTo(output.name, 'Concat', parts, { axis: output.axis });
+    const axis = output.axis;
+    const kept = dynamic === undefined ? parts : parts.map((part, i) => (i === 0 ? part : trimmed(emitter, part, dynamic.sizes[i]!, axis)));
+    emitter.emitTo(output.name, 'Concat', kept, { axis });
     return;
   }
   const mode = output.combine!;

@@ -14,12 +14,16 @@ export interface SplitInput {
   fixedBatch: number | undefined;
 }
 
-/** Names of the runtime part sizes (1-D int64 of one element each) and of the batch, when some batch is symbolic. */
+/**
+ * Names of the runtime part sizes (1-D int64 of one element each) and of the batch, when some batch is symbolic.
+ * A replica whose share is empty (batch < N) is fed row 0 instead (onnxruntime aborts on empty inputs to some
+ * kernels, LSTM among them); the join drops that row again. `feedStarts`/`feedEnds` are the rows fed.
+ */
 export interface DynamicSizes {
   batch: string;
   sizes: string[];
-  ends: string[];
-  starts: string[];
+  feedStarts: string[];
+  feedEnds: string[];
 }
 
 export interface SplitResult {
@@ -44,13 +48,25 @@ function emitDynamicSizes(emitter: NodeEmitter, source: string, axis: number, we
     const extra = emitter.emit('Cast', [emitter.emit('Less', [emitter.int64s([i], 'split/index'), remainder], {}, 'split/gets_extra')], { to: TensorProto_DataType.INT64 }, 'split/extra');
     return emitter.emit('Add', [base, extra], {}, `split/size${i}`);
   });
-  const starts: string[] = [];
-  const ends: string[] = [];
+  const zero = emitter.int64s([0], 'split/zero');
+  const feedStarts: string[] = [];
+  const feedEnds: string[] = [];
+  let end = zero;
   sizes.forEach((size, i) => {
-    starts.push(i === 0 ? emitter.int64s([0], 'split/zero') : ends[i - 1]!);
-    ends.push(i === 0 ? size : emitter.emit('Add', [ends[i - 1]!, size], {}, `split/end${i}`));
+    const start = end;
+    end = i === 0 ? size : emitter.emit('Add', [end, size], {}, `split/end${i}`);
+    if (i === 0) {
+      // Replica 0 is never empty while the batch is not: the remainder goes to the first parts.
+      feedStarts.push(start);
+      feedEnds.push(end);
+      return;
+    }
+    const isEmpty = emitter.emit('Cast', [emitter.emit('Equal', [size, zero], {}, 'split/is_empty')], { to: TensorProto_DataType.INT64 }, 'split/is_empty');
+    const feedStart = emitter.emit('Mul', [start, emitter.emit('Sub', [emitter.int64s([1], 'split/one'), isEmpty], {}, 'split/not_empty')], {}, `split/feed_start${i}`);
+    feedStarts.push(feedStart);
+    feedEnds.push(emitter.emit('Add', [feedStart, emitter.emit('Add', [size, isEmpty], {}, 'split/feed_size')], {}, `split/feed_end${i}`));
   });
-  return { batch, sizes, starts, ends };
+  return { batch, sizes, feedStarts, feedEnds };
 }
 
 function emitStaticSlice(emitter: NodeEmitter, input: string, axis: number, start: number, end: number, hint: string): string {
@@ -61,7 +77,7 @@ function emitStaticSlice(emitter: NodeEmitter, input: string, axis: number, star
 }
 
 /** Row indices 0..B-1 along the batch axis, for the opset-9 Compress form. */
-function emitRowIndices(emitter: NodeEmitter, batch: string): string {
+export function emitRowIndices(emitter: NodeEmitter, batch: string): string {
   const ones = emitter.emit('ConstantOfShape', [batch], { value: makeTensor('one', TensorProto_DataType.INT64, [1], BigInt64Array.of(1n)) }, 'split/ones');
   return emitter.emit('Squeeze', [emitter.emit('NonZero', [ones], {}, 'split/nonzero')], { axes: [0] }, 'split/rows');
 }
@@ -79,13 +95,13 @@ export function emitSplits(emitter: NodeEmitter, inputs: SplitInput[], weights: 
       parts.set(input.name, weights.map((_, i) => emitStaticSlice(emitter, input.name, input.axis, i * b, (i + 1) * b, hint)));
     } else if (emitter.opset >= 10) {
       const axes = emitter.int64s([input.axis], 'split/axis');
-      parts.set(input.name, weights.map((_, i) => emitter.emit('Slice', [input.name, dynamic!.starts[i]!, dynamic!.ends[i]!, axes], {}, hint)));
+      parts.set(input.name, weights.map((_, i) => emitter.emit('Slice', [input.name, dynamic!.feedStarts[i]!, dynamic!.feedEnds[i]!, axes], {}, hint)));
     } else {
       rows ??= emitRowIndices(emitter, dynamic!.batch);
       if (masks.length === 0) {
         for (let i = 0; i < weights.length; i++) {
-          const afterStart = emitter.emit('Not', [emitter.emit('Less', [rows, dynamic!.starts[i]!], {}, 'split/before')], {}, 'split/after_start');
-          masks.push(emitter.emit('And', [afterStart, emitter.emit('Less', [rows, dynamic!.ends[i]!], {}, 'split/before_end')], {}, `split/mask${i}`));
+          const afterStart = emitter.emit('Not', [emitter.emit('Less', [rows, dynamic!.feedStarts[i]!], {}, 'split/before')], {}, 'split/after_start');
+          masks.push(emitter.emit('And', [afterStart, emitter.emit('Less', [rows, dynamic!.feedEnds[i]!], {}, 'split/before_end')], {}, `split/mask${i}`));
         }
       }
       parts.set(input.name, masks.map((mask) => emitter.emit('Compress', [input.name, mask], { axis: input.axis }, hint)));

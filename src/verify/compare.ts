@@ -1,0 +1,61 @@
+/** Comparing output tensors: exact for integers, bools and strings; relative tolerance for floats. */
+import type * as ort from 'onnxruntime-node';
+import { fromHalf } from './float16.js';
+
+export interface Comparison {
+  equal: boolean;
+  maxAbsError: number;
+  maxRelError: number;
+  /** Why they differ, for the first difference. */
+  detail?: string;
+}
+
+const floatTypes = new Set(['float32', 'float64', 'float16']);
+
+export function relativeTolerance(type: string): number {
+  return type === 'float16' ? 1e-3 : 1e-5;
+}
+
+export function compareTensors(actual: ort.Tensor, expected: ort.Tensor): Comparison {
+  if (actual.type !== expected.type) return { equal: false, maxAbsError: Infinity, maxRelError: Infinity, detail: `type ${actual.type}, expected ${expected.type}` };
+  if (actual.dims.join(',') !== expected.dims.join(',')) {
+    return { equal: false, maxAbsError: Infinity, maxRelError: Infinity, detail: `shape [${actual.dims.join(', ')}], expected [${expected.dims.join(', ')}]` };
+  }
+  const a = actual.data as ArrayLike<number | bigint | string>;
+  const e = expected.data as ArrayLike<number | bigint | string>;
+  if (!floatTypes.has(expected.type)) {
+    for (let i = 0; i < e.length; i++) {
+      if (a[i] !== e[i]) return { equal: false, maxAbsError: Infinity, maxRelError: Infinity, detail: `element ${i}: ${String(a[i])}, expected ${String(e[i])}` };
+    }
+    return { equal: true, maxAbsError: 0, maxRelError: 0 };
+  }
+  const read = expected.type === 'float16' ? (v: unknown) => fromHalf(v as number) : (v: unknown) => v as number;
+  let scale = 0;
+  for (let i = 0; i < e.length; i++) {
+    const v = Math.abs(read(e[i]));
+    if (Number.isFinite(v) && v > scale) scale = v;
+  }
+  const rtol = relativeTolerance(expected.type);
+  let maxAbs = 0;
+  let maxRel = 0;
+  let detail: string | undefined;
+  for (let i = 0; i < e.length; i++) {
+    const x = read(a[i]);
+    const y = read(e[i]);
+    if (Number.isNaN(x) && Number.isNaN(y)) continue;
+    if (x === y) continue;
+    const abs = Math.abs(x - y);
+    const rel = abs / Math.max(Math.abs(y), Number.MIN_VALUE);
+    if (Number.isNaN(abs)) {
+      maxAbs = Infinity;
+      maxRel = Infinity;
+      detail ??= `element ${i}: ${x}, expected ${y}`;
+      continue;
+    }
+    maxAbs = Math.max(maxAbs, abs);
+    maxRel = Math.max(maxRel, rel);
+    // Relative to the element, with a floor at a small fraction of the tensor's scale for values near zero.
+    if (abs > rtol * Math.max(Math.abs(y), 1e-2 * scale) + 1e-30) detail ??= `element ${i}: ${x}, expected ${y}`;
+  }
+  return detail === undefined ? { equal: true, maxAbsError: maxAbs, maxRelError: maxRel } : { equal: false, maxAbsError: maxAbs, maxRelError: maxRel, detail };
+}

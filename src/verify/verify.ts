@@ -1,0 +1,185 @@
+/**
+ * --verify: runs the original and the rewritten model in onnxruntime-node on the CPU, on seeded inputs at
+ * several batch sizes (one not divisible by N, one smaller than N), and compares every output. Models that
+ * are not separable per sample (softmax over the batch, Shape, NonZero, ...) fail here.
+ */
+import * as ort from 'onnxruntime-node';
+import type { ModelProto, ValueInfoProto } from '../onnx.js';
+import { messageOf } from '../errors.js';
+import { shapeOf } from '../graph/types.js';
+import type { ParallelizeResult } from '../transform/parallelize.js';
+import { splitOffsets, splitSizes } from '../transform/split-sizes.js';
+import { createSession } from '../runtime/session-source.js';
+import { concatAlongAxis, sliceAlongAxis, stack } from '../runtime/tensor-ops.js';
+import { compareTensors } from './compare.js';
+import { randomTensor, type IntegerFill } from './feeds.js';
+import { SeededRandom } from './random.js';
+
+export interface VerifyRun {
+  batch: number;
+  status: 'passed' | 'failed' | 'not-verifiable';
+  maxAbsError: number;
+  maxRelError: number;
+  detail?: string;
+}
+
+export interface VerifyResult {
+  status: 'passed' | 'failed' | 'not-verifiable';
+  maxAbsError: number;
+  maxRelError: number;
+  runs: VerifyRun[];
+  reason?: string;
+}
+
+export interface VerifyOptions {
+  batches?: number[];
+  seed?: number;
+  /** Real inputs (for example from .npy files) used instead of random ones; missing inputs are generated. */
+  samples?: Record<string, ort.Tensor>;
+}
+
+type Feeds = Record<string, ort.Tensor>;
+
+const firstLine = (error: unknown): string => messageOf(error).split('\n')[0]!.slice(0, 300);
+
+/** The batch sizes to try: 1, N, N+1 and 4N+3 (one smaller than N when N > 1, several not divisible by N). */
+export function defaultBatches(n: number): number[] {
+  return [...new Set([1, n, n + 1, 4 * n + 3])];
+}
+
+function planDims(info: ValueInfoProto, axis: number | null, batch: number, batchName: string | null): number[] | undefined {
+  const shape = shapeOf(info);
+  if (shape === undefined) return undefined;
+  return shape.map((dim, i) => {
+    if (i === axis) return batch;
+    if (typeof dim === 'number' && dim >= 0) return dim;
+    if (dim !== null && dim === batchName) return batch;
+    return 3;
+  });
+}
+
+function combineParts(mode: string, parts: ort.Tensor[], sizes: number[]): ort.Tensor {
+  if (mode === 'first') return parts[0]!;
+  if (mode === 'stack') return stack(parts);
+  const live = parts.filter((_, i) => sizes[i]! > 0);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const first = live[0]!;
+  const out = (first.data as Float32Array).slice();
+  live.forEach((part, k) => {
+    const data = part.data as Float32Array;
+    const share = sizes[parts.indexOf(part)]! / total;
+    for (let i = 0; i < out.length; i++) {
+      if (mode === 'sum') out[i] = k === 0 ? data[i]! : out[i]! + data[i]!;
+      else if (mode === 'max') out[i] = Math.max(k === 0 ? -Infinity : out[i]!, data[i]!);
+      else out[i] = (k === 0 ? 0 : out[i]!) + data[i]! * share;
+    }
+  });
+  return new ort.Tensor(first.type as 'float32', out, first.dims);
+}
+
+export async function verifyParallel(original: ModelProto, result: ParallelizeResult, options: VerifyOptions = {}): Promise<VerifyResult> {
+  const { report } = result;
+  const n = report.devices.length;
+  const inputs = report.inputs.map((i) => ({ ...i, info: original.graph!.input.find((v) => v.name === i.name)! }));
+  const fixed = inputs.find((i) => i.axis !== null && typeof i.batch === 'number');
+  const batchName = inputs.find((i) => i.axis !== null && typeof i.batch === 'string')?.batch as string | undefined;
+  const needsParts = fixed !== undefined || report.outputs.some((o) => o.combine === 'stack');
+  const batches = fixed !== undefined ? [n * (fixed.batch as number)] : (options.batches ?? defaultBatches(n));
+
+  let originalSession: ort.InferenceSession | undefined;
+  let parallelSession: ort.InferenceSession | undefined;
+  const runs: VerifyRun[] = [];
+  try {
+    try {
+      originalSession = await createSession(original, { intraOpNumThreads: 1 });
+    } catch (error) {
+      return { status: 'not-verifiable', maxAbsError: 0, maxRelError: 0, runs, reason: `onnxruntime cannot load the original model: ${firstLine(error)}` };
+    }
+    try {
+      parallelSession = await createSession(result.model, { intraOpNumThreads: 1 });
+    } catch (error) {
+      return { status: 'failed', maxAbsError: Infinity, maxRelError: Infinity, runs, reason: `onnxruntime cannot load the rewritten model: ${firstLine(error)}` };
+    }
+    for (const batch of batches) {
+      runs.push(await verifyBatch(batch));
+    }
+  } finally {
+    await originalSession?.release();
+    await parallelSession?.release();
+  }
+
+  async function referenceOutputs(feeds: Feeds, batch: number): Promise<Feeds> {
+    const sizes = splitSizes(fixed === undefined ? batch : n * (fixed.batch as number), report.weights);
+    const offsets = splitOffsets(sizes);
+    const full = fixed === undefined ? await originalSession!.run(feeds) : undefined;
+    if (!needsParts) return full!;
+    const perPart: Feeds[] = [];
+    for (let p = 0; p < n; p++) {
+      const partFeeds: Feeds = {};
+      for (const input of inputs) {
+        const tensor = feeds[input.name]!;
+        partFeeds[input.name] = input.axis === null ? tensor : sliceAlongAxis(tensor, input.axis, offsets[p]!, offsets[p]! + sizes[p]!);
+      }
+      perPart.push(await originalSession!.run(partFeeds));
+    }
+    const expected: Feeds = {};
+    for (const output of report.outputs) {
+      const parts = perPart.map((outs) => outs[output.name]!);
+      if (full !== undefined && output.combine !== 'stack') expected[output.name] = full[output.name]!;
+      else if (output.axis !== null) expected[output.name] = concatAlongAxis(parts, output.axis);
+      else expected[output.name] = combineParts(output.combine!, parts, sizes);
+    }
+    return expected;
+  }
+
+  async function verifyBatch(batch: number): Promise<VerifyRun> {
+    const fills: IntegerFill[] = ['small-positive', 'ones', 'zeros'];
+    let lastError = '';
+    for (const fill of fills) {
+      const random = new SeededRandom((options.seed ?? 20240601) + batch);
+      const feeds: Feeds = {};
+      for (const input of inputs) {
+        const sample = options.samples?.[input.name];
+        if (sample !== undefined) {
+          feeds[input.name] = sample;
+          continue;
+        }
+        const dims = planDims(input.info, input.axis, batch, batchName ?? null);
+        if (dims === undefined) return { batch, status: 'not-verifiable', maxAbsError: 0, maxRelError: 0, detail: `input '${input.name}' has no declared shape; give it with --verify-input` };
+        feeds[input.name] = randomTensor(input.info, dims, random, fill);
+      }
+      let expected: Feeds;
+      try {
+        expected = await referenceOutputs(feeds, batch);
+      } catch (error) {
+        lastError = firstLine(error);
+        if (options.samples !== undefined) break;
+        continue;
+      }
+      let actual: Feeds;
+      try {
+        actual = await parallelSession!.run(feeds);
+      } catch (error) {
+        return { batch, status: 'failed', maxAbsError: Infinity, maxRelError: Infinity, detail: `the rewritten model fails: ${firstLine(error)}` };
+      }
+      let maxAbs = 0;
+      let maxRel = 0;
+      for (const output of report.outputs) {
+        const comparison = compareTensors(actual[output.name]!, expected[output.name]!);
+        maxAbs = Math.max(maxAbs, comparison.maxAbsError);
+        maxRel = Math.max(maxRel, comparison.maxRelError);
+        if (!comparison.equal) return { batch, status: 'failed', maxAbsError: maxAbs, maxRelError: maxRel, detail: `output '${output.name}': ${comparison.detail}` };
+      }
+      return { batch, status: 'passed', maxAbsError: maxAbs, maxRelError: maxRel };
+    }
+    return { batch, status: 'not-verifiable', maxAbsError: 0, maxRelError: 0, detail: `the original model rejects the generated inputs: ${lastError}` };
+  }
+
+  const failed = runs.find((r) => r.status === 'failed');
+  const passed = runs.filter((r) => r.status === 'passed');
+  const maxAbsError = Math.max(0, ...runs.map((r) => r.maxAbsError));
+  const maxRelError = Math.max(0, ...runs.map((r) => r.maxRelError));
+  if (failed !== undefined) return { status: 'failed', maxAbsError, maxRelError, runs, reason: `batch ${failed.batch}: ${failed.detail}` };
+  if (passed.length === 0) return { status: 'not-verifiable', maxAbsError, maxRelError, runs, reason: runs[0]?.detail ?? 'no batch size could be run' };
+  return { status: 'passed', maxAbsError, maxRelError, runs };
+}

@@ -3,12 +3,14 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { inspectCommand } from './commands/inspect.js';
+import { parallelizeCommand } from './commands/parallelize.js';
 import { EXIT_BAD_INPUT, fail } from './exit.js';
 
 async function main(argv: string[]): Promise<void> {
   await yargs(argv)
     .scriptName('onnx-parallelize')
     .command(inspectCommand)
+    .command(parallelizeCommand)
     .demandCommand(1, 'give a command or a model; see --help')
     .strict()
     .fail((message, error) => {

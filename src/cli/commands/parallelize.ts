@@ -1,0 +1,79 @@
+import type { Argv, CommandModule } from 'yargs';
+import { InputError } from '../../errors.js';
+import { parallelizeFile, type ParallelizeFileResult } from '../../parallelize-file.js';
+import { gpuDevices } from '../../transform/options.js';
+import { EXIT_VERIFY_FAILED } from '../exit.js';
+import { jsonOption, modelArgument } from '../options.js';
+import { parseAxes, parseCombine, parseDevices, parseFiles, parseWeights } from '../parse.js';
+
+interface ParallelizeArgs {
+  model: string;
+  gpus?: number;
+  devices?: string[];
+  weights?: string;
+  axis?: string[];
+  combine?: string[];
+  'ir-version'?: number;
+  output?: string;
+  verify: boolean;
+  'verify-input'?: string[];
+  'copy-external-data': boolean;
+  json: boolean;
+  quiet: boolean;
+}
+
+function describe(result: ParallelizeFileResult, input: string): string {
+  const { report, verify } = result;
+  const lines = [`${input} -> ${result.written ? result.output : '(nothing written)'}: ${report.devices.length} replicas on ${report.devices.join(', ')}, IR ${report.irVersion}`];
+  for (const note of report.notes) lines.push(`note: ${note}`);
+  for (const i of report.inputs) lines.push(i.axis === null ? `input  ${i.name}: fed whole to every replica (${i.reason})` : `input  ${i.name}: split on axis ${i.axis}, ${i.split} (${i.reason})`);
+  for (const o of report.outputs) lines.push(o.combine !== null ? `output ${o.name}: combined with ${o.combine}` : `output ${o.name}: concatenated on axis ${o.axis} (${o.reason})`);
+  if (verify !== undefined) {
+    const batches = verify.runs.map((r) => `${r.batch}${r.status === 'passed' ? '' : ` (${r.status})`}`).join(', ');
+    const errors = `max abs error ${verify.maxAbsError.toExponential(2)}, max rel error ${verify.maxRelError.toExponential(2)}`;
+    lines.push(`verify: ${verify.status} at batch ${batches}; ${errors}${verify.reason === undefined ? '' : `\n  ${verify.reason}`}`);
+  }
+  return lines.join('\n');
+}
+
+export const parallelizeCommand: CommandModule<object, ParallelizeArgs> = {
+  command: '$0 <model>',
+  describe: 'Rewrite MODEL into device-tagged data-parallel replicas (writes <stem>.parallel.onnx)',
+  builder: (yargs) =>
+    jsonOption(modelArgument(yargs as Argv<object>))
+      .option('gpus', { type: 'number', describe: 'number of GPUs: replicas on cuda:0 .. cuda:N-1' })
+      .option('devices', { type: 'string', array: true, describe: 'devices instead of --gpus, e.g. cuda:0,cuda:2 or cpu (repeatable)' })
+      .option('weights', { type: 'string', describe: 'share of the batch per device, e.g. 2,1 (balanced by default)' })
+      .option('axis', { type: 'string', array: true, describe: "batch axis of an input or output: NAME=K, or NAME=none (repeatable)" })
+      .option('combine', { type: 'string', array: true, describe: 'how to join an output without batch axis: NAME=first|sum|mean|max|stack' })
+      .option('ir-version', { type: 'number', describe: '11: IR 11 device annotations (default); 10: metadata_props only; lower: names only' })
+      .option('output', { alias: 'o', type: 'string', describe: 'output path' })
+      .option('verify', { type: 'boolean', default: false, describe: 'run original and rewritten models on the CPU and compare every output (exit 1 on mismatch)' })
+      .option('verify-input', { type: 'string', array: true, describe: 'real input for --verify: NAME=file.npy (repeatable)' })
+      .option('copy-external-data', { type: 'boolean', default: false, describe: 'copy external-data files next to the output' })
+      .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print nothing on success' })
+      .example('$0 model.onnx --gpus 2', 'two replicas on cuda:0 and cuda:1, written to model.parallel.onnx')
+      .example('$0 model.onnx --devices cuda:0,cuda:1 --weights 2,1 --verify', 'a 2:1 split for unequal GPUs, verified on the CPU')
+      .example('$0 rnn.onnx --gpus 2 --axis state=1 --axis new_state=1', 'recurrent state with the batch on axis 1')
+      .example('$0 model.onnx --gpus 4 --combine loss=mean -o out/model4.onnx', 'an output without batch axis, averaged') as unknown as Argv<ParallelizeArgs>,
+  handler: async (args) => {
+    if ((args.gpus === undefined) === (args.devices === undefined)) throw new InputError('give exactly one of --gpus N or --devices LIST');
+    const devices = args.gpus !== undefined ? gpuDevices(args.gpus) : parseDevices(args.devices)!;
+    const weights = parseWeights(args.weights);
+    const verifyInputs = args['verify-input'] === undefined ? undefined : parseFiles('verify-input', args['verify-input']);
+    const result = await parallelizeFile(args.model, {
+      devices,
+      ...(weights === undefined ? {} : { weights }),
+      axes: parseAxes(args.axis),
+      combine: parseCombine(args.combine),
+      ...(args['ir-version'] === undefined ? {} : { irVersion: args['ir-version'] }),
+      ...(args.output === undefined ? {} : { output: args.output }),
+      verify: args.verify,
+      ...(verifyInputs === undefined ? {} : { verifyInputs }),
+      copyExternalData: args['copy-external-data'],
+    });
+    if (args.json) process.stdout.write(`${JSON.stringify({ output: result.output, written: result.written, ...result.report, verify: result.verify ?? null }, null, 2)}\n`);
+    else if (!args.quiet || result.verify?.status === 'failed') process.stdout.write(`${describe(result, args.model)}\n`);
+    if (result.verify?.status === 'failed') process.exitCode = EXIT_VERIFY_FAILED;
+  },
+};

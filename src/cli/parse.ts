@@ -1,0 +1,49 @@
+/** Parsing of the CLI's NAME=VALUE lists, with errors that quote the option. */
+import { InputError } from '../errors.js';
+import { combineModes, type CombineMode } from '../transform/options.js';
+
+function pairs(option: string, values: readonly string[] | undefined): Array<[string, string]> {
+  return (values ?? []).map((entry) => {
+    const at = entry.lastIndexOf('=');
+    if (at <= 0 || at === entry.length - 1) throw new InputError(`--${option} ${entry}: expected NAME=VALUE`);
+    return [entry.slice(0, at), entry.slice(at + 1)];
+  });
+}
+
+export function parseAxes(values: readonly string[] | undefined): Record<string, number | null> {
+  const axes: Record<string, number | null> = {};
+  for (const [name, value] of pairs('axis', values)) {
+    if (value === 'none') axes[name] = null;
+    else if (/^-?\d+$/.test(value)) axes[name] = Number(value);
+    else throw new InputError(`--axis ${name}=${value}: the axis must be a whole number, or 'none' for an input fed whole to every replica`);
+  }
+  return axes;
+}
+
+export function parseCombine(values: readonly string[] | undefined): Record<string, CombineMode> {
+  const combine: Record<string, CombineMode> = {};
+  for (const [name, value] of pairs('combine', values)) {
+    if (!combineModes.includes(value as CombineMode)) throw new InputError(`--combine ${name}=${value}: use one of ${combineModes.join(', ')}`);
+    combine[name] = value as CombineMode;
+  }
+  return combine;
+}
+
+export function parseFiles(option: string, values: readonly string[] | undefined): Record<string, string> {
+  return Object.fromEntries(pairs(option, values));
+}
+
+export function parseWeights(value: string | undefined): number[] | undefined {
+  if (value === undefined) return undefined;
+  return value.split(',').map((part) => {
+    const weight = Number(part.trim());
+    if (part.trim() === '' || !Number.isFinite(weight) || weight <= 0) throw new InputError(`--weights ${value}: each weight must be a positive number`);
+    return weight;
+  });
+}
+
+/** --devices cuda:0,cuda:2 (comma-separated, repeatable). */
+export function parseDevices(values: readonly string[] | undefined): string[] | undefined {
+  if (values === undefined || values.length === 0) return undefined;
+  return values.flatMap((v) => v.split(',')).map((d) => d.trim());
+}

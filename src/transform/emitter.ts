@@ -16,6 +16,11 @@ export class NodeEmitter {
     private readonly stem: string,
   ) {}
 
+  /** A fresh name for a value inside a body this emitter builds. */
+  freshName(hint: string): string {
+    return this.names.fresh(`${this.stem}/${hint}`);
+  }
+
   /** Adds a node and returns its (fresh) output names. */
   emitMany(opType: string, inputs: string[], outputCount: number, attributes: Record<string, AttributeValue> = {}, hint = opType): string[] {
     const outputs = Array.from({ length: outputCount }, (_, k) => this.names.fresh(`${this.stem}/${hint}${outputCount > 1 ? `_${k}` : ''}`));
@@ -48,6 +53,13 @@ export class NodeEmitter {
       this.initializers.push(int64Tensor(name, values));
       this.int64Constants.set(key, name);
     }
+    return name;
+  }
+
+  /** A rank-0 int64 initializer. */
+  int64Scalar(value: number, hint: string): string {
+    const name = this.names.fresh(`${this.stem}/${hint}`);
+    this.initializers.push(int64Tensor(name, [value], []));
     return name;
   }
 

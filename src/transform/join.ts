@@ -6,7 +6,7 @@
 import { TensorProto_DataType } from '../onnx.js';
 import type { NodeEmitter } from './emitter.js';
 import type { CombineMode } from './options.js';
-import { emitRowIndices, type DynamicSizes } from './split.js';
+import { emitGatherRows, type DynamicSizes } from './split.js';
 
 export interface JoinOutput {
   name: string;
@@ -20,8 +20,7 @@ const floatTypes = new Set([TensorProto_DataType.FLOAT, TensorProto_DataType.DOU
 /** Drops the stand-in row that an empty replica was fed (see DynamicSizes). */
 function trimmed(emitter: NodeEmitter, part: string, size: string, axis: number): string {
   if (emitter.opset >= 10) return emitter.emit('Slice', [part, emitter.int64s([0], 'split/zero'), size, emitter.int64s([axis], 'split/axis')], {}, 'join/trim');
-  const rows = emitRowIndices(emitter, emitter.emit('Gather', [emitter.emit('Shape', [part], {}, 'join/shape'), emitter.int64s([axis], 'split/axis')], { axis: 0 }, 'join/rows'));
-  return emitter.emit('Compress', [part, emitter.emit('Less', [rows, size], {}, 'join/keep')], { axis }, 'join/trim');
+  return emitGatherRows(emitter, part, axis, undefined, size, 'join/trim');
 }
 
 export function emitJoin(emitter: NodeEmitter, output: JoinOutput, parts: string[], dynamic: DynamicSizes | undefined): void {
@@ -43,7 +42,8 @@ export function emitJoin(emitter: NodeEmitter, output: JoinOutput, parts: string
   const elemType = output.elemType ?? TensorProto_DataType.FLOAT;
   const scalarShape = (): string => emitter.int64s([], 'join/scalar_shape');
   // A replica with an empty share contributes nothing: replaced by a neutral value.
-  const nonEmpty = dynamic?.sizes.map((size) => emitter.emit('Reshape', [emitter.emit('Greater', [size, emitter.int64s([0], 'split/zero')], {}, 'join/non_empty'), scalarShape()], {}, 'join/non_empty'));
+  // Where and Greater on int64 exist from opset 9; below it, empty replicas are not guarded.
+  const nonEmpty = emitter.opset < 9 ? undefined : dynamic?.sizes.map((size) => emitter.emit('Reshape', [emitter.emit('Greater', [size, emitter.int64s([0], 'split/zero')], {}, 'join/non_empty'), scalarShape()], {}, 'join/non_empty'));
   const guard = (part: string, i: number, neutral: string): string => (nonEmpty === undefined || i === 0 ? part : emitter.emit('Where', [nonEmpty[i]!, part, neutral], {}, 'join/guarded'));
   const chain = (op: string, terms: string[]): void => {
     let acc = terms[0]!;

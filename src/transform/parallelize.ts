@@ -16,7 +16,7 @@ import { NameAllocator } from './names.js';
 import { checkOptions, type CombineMode, type ParallelizeOptions } from './options.js';
 import { defaultOpset, opChangingBetween, withDefaultOpset } from './opset.js';
 import { cloneNodes, renameValueInfo, Scope, type Replica } from './replicate.js';
-import { emitSplits, type SplitInput } from './split.js';
+import { emitSplits, MIN_DYNAMIC_SPLIT_OPSET, type SplitInput } from './split.js';
 import { integerWeights } from './split-sizes.js';
 import { deviceConfiguration, irVersionNeeded, tagHostNode, tagLevelFor, tagReplicaNode } from './tags.js';
 
@@ -80,25 +80,25 @@ export function parallelize(model: ModelProto, options: ParallelizeOptions): Par
     if (input.batchDim === 0) throw new InputError(`input '${input.info.name}' has a fixed batch of 0 on axis ${input.axis}; nothing can be split`);
   }
 
-  // Opset: a symbolic batch needs Slice with inputs (10) or Compress (9).
+  // Opset: below 7 onnxruntime has no integer arithmetic kernels to size a symbolic batch with.
   const fromOpset = defaultOpset(model);
   let opset = fromOpset ?? 13;
   const dynamic = batched.some((i) => typeof i.batchDim !== 'number');
-  if (dynamic && opset < 9) {
-    const change = opChangingBetween(model, opset, 9);
+  if (dynamic && opset < MIN_DYNAMIC_SPLIT_OPSET) {
+    const change = opChangingBetween(model, opset, MIN_DYNAMIC_SPLIT_OPSET);
     if (change !== undefined) {
       throw new InputError(
-        `the model is at opset ${opset}, where a symbolic batch cannot be sliced; raising it to 9 would change ${change.op}` +
-          `${Number.isNaN(change.version) ? ' (unknown operator)' : ` (new version at opset ${change.version})`}; export the model at opset >= 9 or with a fixed batch`,
+        `the model is at opset ${opset}, too old to split a symbolic batch in the graph; raising it to ${MIN_DYNAMIC_SPLIT_OPSET} would change ${change.op}` +
+          `${Number.isNaN(change.version) ? ' (unknown operator)' : ` (new version at opset ${change.version})`}; export the model at opset >= ${MIN_DYNAMIC_SPLIT_OPSET} or with a fixed batch`,
       );
     }
-    notes.push(`opset raised from ${opset} to 9 to split a symbolic batch (no operator of the model changes between them)`);
-    opset = 9;
+    notes.push(`opset raised from ${opset} to ${MIN_DYNAMIC_SPLIT_OPSET} to split a symbolic batch (no operator of the model changes between them)`);
+    opset = MIN_DYNAMIC_SPLIT_OPSET;
   }
 
   const level = tagLevelFor(options.irVersion ?? 11);
   let irVersion = Math.max(Number(model.irVersion), irVersionNeeded(level));
-  if (opset >= 9 && irVersion < 4) irVersion = 4;
+  if (opset !== fromOpset && irVersion < 3) irVersion = 3;
 
   const names = new NameAllocator(model);
   const stem = names.freshReplicaStem('replica');

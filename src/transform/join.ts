@@ -36,7 +36,14 @@ export function emitJoin(emitter: NodeEmitter, output: JoinOutput, parts: string
     return;
   }
   if (mode === 'stack') {
-    emitter.emitTo(output.name, 'Concat', parts.map((p) => emitter.unsqueeze(p, 0)), { axis: 0 });
+    // Like nn.DataParallel: one entry per replica that ran, so min(batch, N) entries.
+    const stacked = parts.map((p) => emitter.unsqueeze(p, 0));
+    if (dynamic === undefined) {
+      emitter.emitTo(output.name, 'Concat', stacked, { axis: 0 });
+      return;
+    }
+    const all = emitter.emit('Concat', stacked, { axis: 0 }, 'join/stacked');
+    emitter.emitTo(output.name, 'Identity', [trimmed(emitter, all, dynamic.liveReplicas, 0)]);
     return;
   }
   const elemType = output.elemType ?? TensorProto_DataType.FLOAT;

@@ -46,10 +46,12 @@ function scaleDim(info: ValueInfoProto, axis: number | null, factor: number): Va
   return copy;
 }
 
-function prependDim(info: ValueInfoProto, size: number): ValueInfoProto {
+/** The output of --combine NAME=stack: a new first dim, N for a fixed batch, else min(batch, N) (named `replicas`). */
+function prependDim(info: ValueInfoProto, size: number | string): ValueInfoProto {
   const copy = clone(ValueInfoProtoSchema, info);
   if (copy.type?.value.case === 'tensorType' && copy.type.value.value.shape !== undefined) {
-    copy.type.value.value.shape.dim.unshift(create(TensorShapeProto_DimensionSchema, { value: { case: 'dimValue', value: BigInt(size) } }));
+    const value = typeof size === 'number' ? ({ case: 'dimValue', value: BigInt(size) } as const) : ({ case: 'dimParam', value: size } as const);
+    copy.type.value.value.shape.dim.unshift(create(TensorShapeProto_DimensionSchema, { value }));
   }
   return copy;
 }
@@ -134,7 +136,7 @@ export function parallelize(model: ModelProto, options: ParallelizeOptions): Par
       const decided = axes.inputs.find((i) => i.info === info);
       return decided === undefined ? info : scaleDim(info, decided.axis, fixedFactor(decided.batchDim));
     }),
-    output: axes.outputs.map((o) => (o.combine === 'stack' ? prependDim(o.info, n) : scaleDim(o.info, o.axis, fixedFactor(o.batchDim)))),
+    output: axes.outputs.map((o) => (o.combine === 'stack' ? prependDim(o.info, sizes === undefined ? n : 'replicas') : scaleDim(o.info, o.axis, fixedFactor(o.batchDim)))),
     initializer: [...graph.initializer, ...hoisting.initializers, ...emitter.initializers],
     sparseInitializer: [...graph.sparseInitializer, ...hoisting.sparseInitializers],
     valueInfo: [...sharedValueInfo, ...replicaNodes.flatMap((r) => r.valueInfo)],

@@ -25,6 +25,8 @@ export interface DynamicSizes {
   sizes: string[];
   feedStarts: string[];
   feedSizes: string[];
+  /** How many replicas have a non-empty share: min(batch, N). */
+  liveReplicas: string;
 }
 
 export interface SplitResult {
@@ -59,6 +61,7 @@ function emitDynamicSizes(emitter: NodeEmitter, source: string, axis: number, we
   const batchPlusOne = emitter.emit('Add', [batch, one], {}, 'split/batch_plus_one');
   const feedStarts: string[] = [];
   const feedSizes: string[] = [];
+  let liveReplicas = one;
   let end = zero;
   sizes.forEach((size, i) => {
     const start = end;
@@ -72,10 +75,11 @@ function emitDynamicSizes(emitter: NodeEmitter, source: string, axis: number, we
     // For 0 <= size <= B: (size + B) div (B + 1) is 1 when size > 0, else 0.
     const nonEmpty = emitter.emit('Div', [emitter.emit('Add', [size, batch], {}, 'split/size_plus_batch'), batchPlusOne], {}, 'split/non_empty');
     const isEmpty = emitter.emit('Sub', [one, nonEmpty], {}, 'split/is_empty');
+    liveReplicas = emitter.emit('Add', [liveReplicas, nonEmpty], {}, 'split/live_replicas');
     feedStarts.push(emitter.emit('Mul', [start, nonEmpty], {}, `split/feed_start${i}`));
     feedSizes.push(emitter.emit('Add', [size, isEmpty], {}, `split/feed_size${i}`));
   });
-  return { batch, sizes, feedStarts, feedSizes };
+  return { batch, sizes, feedStarts, feedSizes, liveReplicas };
 }
 
 function emitStaticSlice(emitter: NodeEmitter, input: string, axis: number, start: number, end: number, hint: string): string {

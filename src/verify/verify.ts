@@ -69,8 +69,8 @@ function planDims(info: ValueInfoProto, axis: number | null, batch: number, batc
 
 function combineParts(mode: string, parts: ort.Tensor[], sizes: number[]): ort.Tensor {
   if (mode === 'first') return parts[0]!;
-  if (mode === 'stack') return stack(parts);
   const live = parts.filter((_, i) => sizes[i]! > 0);
+  if (mode === 'stack') return stack(live);
   const total = sizes.reduce((a, b) => a + b, 0);
   const first = live[0]!;
   const out = (first.data as Float32Array).slice();
@@ -126,6 +126,10 @@ export async function verifyParallel(original: ModelProto, result: ParallelizeRe
     if (!needsParts) return full!;
     const perPart: Feeds[] = [];
     for (let p = 0; p < n; p++) {
+      if (sizes[p] === 0) {
+        perPart.push({});
+        continue;
+      }
       const partFeeds: Feeds = {};
       for (const input of inputs) {
         const tensor = feeds[input.name]!;
@@ -137,7 +141,7 @@ export async function verifyParallel(original: ModelProto, result: ParallelizeRe
     for (const output of report.outputs) {
       const parts = perPart.map((outs) => outs[output.name]!);
       if (full !== undefined && output.combine !== 'stack') expected[output.name] = full[output.name]!;
-      else if (output.axis !== null) expected[output.name] = concatAlongAxis(parts, output.axis);
+      else if (output.axis !== null) expected[output.name] = concatAlongAxis(parts.filter((_, i) => sizes[i]! > 0), output.axis);
       else expected[output.name] = combineParts(output.combine!, parts, sizes);
     }
     return expected;

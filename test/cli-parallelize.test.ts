@@ -1,0 +1,141 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { dump } from 'npyjs';
+import { encodeModel } from '../src/io/codec.js';
+import { loadModel } from '../src/io/files.js';
+import { makeGraph, makeModel, makeNode, makeValueInfo } from '../src/graph/build.js';
+import { TensorProto_DataType as DT } from '../src/onnx.js';
+import { fixture, runCli, tempDir } from './helpers.js';
+
+function copyFixture(name: string, folder = tempDir()): string {
+  const file = path.join(folder, `${name}.onnx`);
+  copyFileSync(fixture(name), file);
+  return file;
+}
+
+test('writes <stem>.parallel.onnx beside the input and reports what it decided', () => {
+  const file = copyFixture('recurrent_state');
+  const result = runCli([file, '--gpus', '2']);
+  assert.equal(result.status, 0, result.stderr);
+  const out = file.replace('.onnx', '.parallel.onnx');
+  assert.ok(existsSync(out));
+  assert.match(result.stdout, /input  state: split on axis 1, balanced \(dim 'batch'\)/);
+  assert.match(result.stdout, /output new_state: concatenated on axis 1/);
+  assert.equal(readdirSync(path.dirname(file)).length, 2, 'no temp files left');
+});
+
+test('-o, --devices, --weights, --verify and --json', async () => {
+  const folder = tempDir();
+  const file = copyFixture('cnn', folder);
+  const out = path.join(folder, 'sub.onnx');
+  const result = runCli([file, '--devices', 'cuda:0,cuda:2', '--devices', 'cpu', '--weights', '2,1,1', '--verify', '--json', '-o', out]);
+  assert.equal(result.status, 0, result.stderr);
+  const report = JSON.parse(result.stdout);
+  assert.deepEqual(report.devices, ['cuda:0', 'cuda:2', 'cpu']);
+  assert.deepEqual(report.weights, [2, 1, 1]);
+  assert.deepEqual(report.inputs, [{ name: 'image', axis: 0, batch: 'N', split: 'weights 2:1:1', reason: "dim 'N'" }]);
+  assert.equal(report.verify.status, 'passed');
+  assert.deepEqual(report.verify.runs.map((r: { batch: number }) => r.batch), [1, 3, 4, 15]);
+  assert.ok(report.verify.maxRelError <= 1e-5);
+  assert.deepEqual((await loadModel(out)).configuration[0]!.device, ['cuda:0', 'cuda:2', 'cpu']);
+});
+
+test('--quiet prints nothing; the same input and options give the same bytes', () => {
+  const folder = tempDir();
+  const file = copyFixture('loop', folder);
+  const a = runCli([file, '--gpus', '3', '--quiet', '-o', path.join(folder, 'a.onnx')]);
+  const b = runCli([file, '--gpus', '3', '--quiet', '-o', path.join(folder, 'b.onnx')]);
+  assert.equal(a.status, 0);
+  assert.equal(a.stdout + b.stdout, '');
+  assert.deepEqual(readFileSync(path.join(folder, 'a.onnx')), readFileSync(path.join(folder, 'b.onnx')));
+});
+
+test('--verify exits 1 on a model that is not separable per sample, and writes nothing', () => {
+  const folder = tempDir();
+  const file = copyFixture('batch_coupled', folder);
+  const result = runCli([file, '--gpus', '2', '--verify']);
+  assert.equal(result.status, 1);
+  assert.match(result.stdout, /verify: failed/);
+  assert.match(result.stdout, /max abs error/);
+  assert.deepEqual(readdirSync(folder), ['batch_coupled.onnx']);
+});
+
+test('--verify-input uses real samples from .npy files', () => {
+  const folder = tempDir();
+  const file = copyFixture('scalar_side_input', folder);
+  writeFileSync(path.join(folder, 'audio.npy'), new Uint8Array(dump(Float32Array.from({ length: 5 * 32 }, (_, i) => Math.sin(i)), [5, 32])));
+  writeFileSync(path.join(folder, 'gain.npy'), new Uint8Array(dump(Float32Array.of(0.5), [])));
+  const result = runCli([file, '--gpus', '2', '--verify-input', `audio=${path.join(folder, 'audio.npy')}`, '--verify-input', `gain=${path.join(folder, 'gain.npy')}`, '--json']);
+  assert.equal(result.status, 0, result.stderr);
+  const runs = JSON.parse(result.stdout).verify.runs;
+  assert.equal(runs[runs.length - 1].batch, 5, 'one run at the sample batch');
+  assert.ok(runs.every((r: { status: string }) => r.status === 'passed'));
+});
+
+test('--axis and --combine on the command line', () => {
+  const folder = tempDir();
+  const model = makeModel(
+    makeGraph({
+      name: 'g',
+      inputs: [makeValueInfo('x', DT.FLOAT, [3, 'n'])],
+      outputs: [makeValueInfo('y', DT.FLOAT, [3, 'n']), makeValueInfo('s', DT.FLOAT, [])],
+      nodes: [makeNode('Relu', ['x'], ['y']), makeNode('ReduceSum', ['x'], ['s'], { keepdims: 0 })],
+    }),
+    { opset: 13 },
+  );
+  const file = path.join(folder, 'm.onnx');
+  writeFileSync(file, encodeModel(model));
+  const refused = runCli([file, '--gpus', '2']);
+  assert.equal(refused.status, 2);
+  assert.match(refused.stderr, /output 's' has no batch axis .*--combine s=/);
+  const ok = runCli([file, '--gpus', '2', '--axis', 'x=1', '--axis', 'y=1', '--combine', 's=sum', '--verify']);
+  assert.equal(ok.status, 0, ok.stderr + ok.stdout);
+  assert.match(ok.stdout, /input  x: split on axis 1/);
+  assert.match(ok.stdout, /output s: combined with sum/);
+  assert.match(ok.stdout, /verify: passed/);
+});
+
+test('bad options and bad files: one line naming the problem, exit 2, nothing written', () => {
+  const folder = tempDir();
+  const mlp = copyFixture('mlp', folder);
+  const fixed = copyFixture('fixed_batch1', folder);
+  const garbage = path.join(folder, 'garbage.onnx');
+  writeFileSync(garbage, 'not a model');
+  const before = readdirSync(folder).sort();
+  const cases: Array<[string[], RegExp]> = [
+    [[mlp, '--gpus', '0'], /--gpus must be a whole number >= 1/],
+    [[mlp, '--gpus', '1.5'], /--gpus must be a whole number >= 1/],
+    [[mlp, '--gpus', 'two'], /--gpus must be a whole number >= 1/],
+    [[mlp], /exactly one of --gpus N or --devices/],
+    [[mlp, '--gpus', '2', '--devices', 'cuda:0'], /exactly one of --gpus N or --devices/],
+    [[mlp, '--devices', 'gpu:0'], /'gpu:0' is not a device/],
+    [[mlp, '--gpus', '2', '--weights', '1,2,3'], /--weights has 3 values for 2 devices/],
+    [[mlp, '--gpus', '2', '--weights', '1,-1'], /positive/],
+    [[mlp, '--gpus', '2', '--axis', 'z=0'], /--axis z: the model has no input or output named 'z'/],
+    [[mlp, '--gpus', '2', '--axis', 'x=5'], /--axis x=5: out of range for input 'x' of rank 2/],
+    [[mlp, '--gpus', '2', '--axis', 'x=first'], /--axis x=first: the axis must be a whole number/],
+    [[mlp, '--gpus', '2', '--combine', 'y=median'], /--combine y=median: use one of/],
+    [[fixed, '--gpus', '2', '--weights', '2,1'], /fixed batch of 1/],
+    [[mlp, '--gpus', '2', '-o', mlp], /would overwrite the input/],
+    [[path.join(folder, 'missing.onnx'), '--gpus', '2'], /no such file/],
+    [[folder, '--gpus', '2'], /is a directory/],
+    [[garbage, '--gpus', '2'], /not an ONNX model/],
+    [[mlp, '--gpus', '2', '--ir-version', '12'], /--ir-version must be a whole number from 3 to 11/],
+  ];
+  for (const [args, pattern] of cases) {
+    const result = runCli(args);
+    assert.equal(result.status, 2, `${args.join(' ')}: ${result.stderr}`);
+    assert.match(result.stderr, pattern, args.join(' '));
+    assert.equal(result.stderr.trim().split('\n').length, 1, `${args.join(' ')}: one line: ${result.stderr}`);
+  }
+  assert.deepEqual(readdirSync(folder).sort(), before, 'nothing written');
+});
+
+test('--help shows examples', () => {
+  const result = runCli(['--help']);
+  assert.equal(result.status, 0);
+  assert.match(result.stdout, /Examples:/);
+  assert.match(result.stdout, /--gpus 2/);
+});

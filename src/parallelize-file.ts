@@ -3,10 +3,9 @@ import path from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { InputError } from './errors.js';
 import { loadModel, saveModel } from './io/files.js';
-import { readNpy } from './io/npy.js';
 import { parallelize, type ParallelizeReport } from './transform/parallelize.js';
 import type { ParallelizeOptions } from './transform/options.js';
-import { verifyParallel, type VerifyResult } from './verify/verify.js';
+import type { VerifyResult } from './verify/verify.js';
 
 export interface ParallelizeFileOptions extends ParallelizeOptions {
   /** Where to write; `<stem>.parallel.onnx` beside the input by default. */
@@ -36,6 +35,8 @@ export async function parallelizeFile(input: string, options: ParallelizeFileOpt
   const result = parallelize(model, options);
   let verify: VerifyResult | undefined;
   if (options.verify === true || options.verifyInputs !== undefined) {
+    // onnxruntime is loaded only when verifying: a plain rewrite never needs it.
+    const [{ readNpy }, { verifyParallel }] = await Promise.all([import('./io/npy.js'), import('./verify/verify.js')]);
     const samples: Record<string, ort.Tensor> = {};
     for (const [name, file] of Object.entries(options.verifyInputs ?? {})) {
       if (!model.graph!.input.some((i) => i.name === name)) throw new InputError(`--verify-input ${name}: the model has no input named '${name}'`);

@@ -11,6 +11,8 @@
 import { create, isFieldSet, toBinary, type DescField, type DescMessage, type Message } from '@bufbuild/protobuf';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { ScalarType } from '@bufbuild/protobuf';
+import type { NodeProto } from '../onnx.js';
+import { ByteSink, NodeEncoder } from './node-encoder.js';
 
 /** Bytes values at least this long are emitted as their own chunk. */
 export const LARGE_BYTES = 4096;
@@ -65,10 +67,13 @@ function lengthDelimitedHeader(fieldNumber: number, length: number): Uint8Array 
   return new BinaryWriter().tag(fieldNumber, WireType.LengthDelimited).uint32(length).finish();
 }
 
+/** Messages written field by field even without large bytes: those that hold node lists, the bulk of a graph. */
+const nodeHolders = new Set(['onnx.ModelProto', 'onnx.GraphProto', 'onnx.FunctionProto', 'onnx.TrainingInfoProto']);
+
 /** Appends the encoding of `message` to `out` and returns its length in bytes. */
-export function encodeChunks(desc: DescMessage, message: Message, out: Uint8Array[]): number {
+export function encodeChunks(desc: DescMessage, message: Message, out: Uint8Array[], nodes: NodeEncoder = new NodeEncoder()): number {
   const msg = message as AnyMessage;
-  if (!holdsLargeBytes(desc, msg)) {
+  if (!nodeHolders.has(desc.typeName) && !holdsLargeBytes(desc, msg)) {
     const bytes = toBinary(desc, message);
     out.push(bytes);
     return bytes.length;
@@ -89,7 +94,7 @@ export function encodeChunks(desc: DescMessage, message: Message, out: Uint8Arra
   const emitNested = (fieldNumber: number, nestedDesc: DescMessage, nested: AnyMessage): void => {
     flush();
     const parts: Uint8Array[] = [];
-    const length = encodeChunks(nestedDesc, nested, parts);
+    const length = encodeChunks(nestedDesc, nested, parts, nodes);
     const header = lengthDelimitedHeader(fieldNumber, length);
     out.push(header, ...parts);
     total += header.length + length;
@@ -107,8 +112,29 @@ export function encodeChunks(desc: DescMessage, message: Message, out: Uint8Arra
       const header = lengthDelimitedHeader(field.number, bytes.length);
       out.push(header, bytes);
       total += header.length + bytes.length;
-    } else if (field.fieldKind === 'message' && holdsLargeBytes(field.message, value as AnyMessage)) {
+    } else if (field.fieldKind === 'message' && (nodeHolders.has(field.message.typeName) || holdsLargeBytes(field.message, value as AnyMessage))) {
       emitNested(field.number, field.message, value as AnyMessage);
+    } else if (field.fieldKind === 'list' && field.listKind === 'message' && field.message.typeName === 'onnx.NodeProto') {
+      flush();
+      const sink = new ByteSink();
+      for (const node of value as NodeProto[]) {
+        if (node.attribute.length > 0 && holdsLargeBytes(field.message, node as AnyMessage)) {
+          if (sink.length > 0) {
+            out.push(sink.take());
+            total += sink.length;
+            sink.length = 0;
+          }
+          emitNested(field.number, field.message, node as AnyMessage);
+        } else {
+          nodes.write(sink, field.number, node);
+        }
+      }
+      if (sink.length > 0) {
+        out.push(sink.take());
+        total += sink.length;
+      }
+    } else if (field.fieldKind === 'list' && field.listKind === 'message' && nodeHolders.has(field.message.typeName)) {
+      for (const item of value as AnyMessage[]) emitNested(field.number, field.message, item);
     } else if (field.fieldKind === 'list' && field.listKind === 'message') {
       let run: AnyMessage[] = [];
       for (const item of value as AnyMessage[]) {

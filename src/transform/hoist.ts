@@ -3,6 +3,7 @@
  * bodies are hoisted out of the replicas: they become shared initializers of the main graph (or, below
  * IR 4, shared Constant nodes), referenced by every replica.
  */
+import { withFields } from '../graph/copy.js';
 import { create } from '@bufbuild/protobuf';
 import {
   AttributeProto_AttributeType,
@@ -33,7 +34,7 @@ export interface HoistPlan {
 export const isConstantNode = (node: NodeProto): boolean => node.opType === 'Constant' && (node.domain === '' || node.domain === 'ai.onnx');
 
 function renamed<T extends TensorProto>(tensor: T, name: string): T {
-  const copy = Object.assign(create(TensorProtoSchema), tensor, { name }) as T;
+  const copy = withFields(tensor, { name } as Partial<T>);
   inheritSourceFolder(tensor, copy);
   return copy;
 }
@@ -48,7 +49,7 @@ export function constantValue(node: NodeProto, name: string): TensorProto | Spar
       return attribute.t === undefined ? undefined : renamed(attribute.t, name);
     case 'sparse_value':
       if (attribute.sparseTensor?.values === undefined) return undefined;
-      return Object.assign(create(SparseTensorProtoSchema), attribute.sparseTensor, { values: renamed(attribute.sparseTensor.values, name) });
+      return withFields(attribute.sparseTensor, { values: renamed(attribute.sparseTensor.values, name) });
     case 'value_float':
       return makeTensor(name, TensorProto_DataType.FLOAT, [], Float32Array.of(attribute.f));
     case 'value_floats':
@@ -84,7 +85,7 @@ export function planHoisting(main: GraphProto, names: NameAllocator, asInitializ
       for (const tensor of graph.initializer) plan.initializers.push(renamed(tensor, shared(tensor.name)));
       for (const sparse of graph.sparseInitializer) {
         if (sparse.values === undefined) continue;
-        plan.sparseInitializers.push(Object.assign(create(SparseTensorProtoSchema), sparse, { values: renamed(sparse.values, shared(sparse.values.name)) }));
+        plan.sparseInitializers.push(withFields(sparse, { values: renamed(sparse.values, shared(sparse.values.name)) }));
       }
     }
     for (const node of graph.node) {
@@ -97,7 +98,7 @@ export function planHoisting(main: GraphProto, names: NameAllocator, asInitializ
         if (value.$typeName === 'onnx.SparseTensorProto') plan.sparseInitializers.push(value);
         else plan.initializers.push(value);
       } else {
-        plan.constantNodes.push(Object.assign(makeNode('Constant', [], [name]), { attribute: node.attribute, name: names.fresh(node.name || name) }));
+        plan.constantNodes.push(withFields(makeNode('Constant', [], [name]), { attribute: node.attribute, name: names.fresh(node.name || name) }));
       }
       map.set(output, name);
       plan.skipped.add(node);

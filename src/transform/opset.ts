@@ -1,4 +1,5 @@
 /** The default-domain opset of a model, and raising it where no operator the model uses changes. */
+import { withFields } from '../graph/copy.js';
 import { create } from '@bufbuild/protobuf';
 import { OperatorSetIdProtoSchema, type ModelProto, type OperatorSetIdProto } from '../onnx.js';
 import { forEachGraph } from '../graph/walk.js';
@@ -33,6 +34,6 @@ export function opChangingBetween(model: ModelProto, from: number, to: number): 
 export function withDefaultOpset(imports: OperatorSetIdProto[], version: number): OperatorSetIdProto[] {
   const others = imports.filter((o) => !isDefaultDomain(o.domain));
   const current = imports.find((o) => isDefaultDomain(o.domain));
-  const entry = current === undefined ? create(OperatorSetIdProtoSchema, { domain: '', version: BigInt(version) }) : Object.assign(create(OperatorSetIdProtoSchema), current, { version: BigInt(version) });
+  const entry = current === undefined ? create(OperatorSetIdProtoSchema, { domain: '', version: BigInt(version) }) : withFields(current, { version: BigInt(version) });
   return current === undefined ? [...others, entry] : imports.map((o) => (o === current ? entry : o));
 }

@@ -3,6 +3,7 @@
  * graph that share the weights, join the outputs. The input model is not modified; the output shares its
  * tensors (weights are stored once, never copied).
  */
+import { withFields } from '../graph/copy.js';
 import { create } from '@bufbuild/protobuf';
 import { clone } from '@bufbuild/protobuf';
 import { GraphProtoSchema, ModelProtoSchema, TensorShapeProto_DimensionSchema, ValueInfoProtoSchema, type ModelProto, type TensorShapeProto_Dimension, type ValueInfoProto } from '../onnx.js';
@@ -18,7 +19,7 @@ import { defaultOpset, opChangingBetween, withDefaultOpset } from './opset.js';
 import { cloneNodes, renameValueInfo, Scope, type Replica } from './replicate.js';
 import { emitSplits, MIN_DYNAMIC_SPLIT_OPSET, type SplitInput } from './split.js';
 import { integerWeights } from './split-sizes.js';
-import { deviceConfiguration, irVersionNeeded, tagHostNode, tagLevelFor, tagReplicaNode } from './tags.js';
+import { DeviceTagger, deviceConfiguration, hostTagger, irVersionNeeded, tagLevelFor } from './tags.js';
 
 export interface ParallelizeReport {
   devices: string[];
@@ -116,7 +117,8 @@ export function parallelize(model: ModelProto, options: ParallelizeOptions): Par
     const scope = new Scope();
     for (const [name, perReplica] of parts) scope.define(name, perReplica[index]!);
     const nodes = cloneNodes(graph.node, scope, replica);
-    for (const node of nodes) tagReplicaNode(node, level, device, index);
+    const tagger = new DeviceTagger(level, device, String(index), index);
+    for (const node of nodes) tagger.tagReplicaNode(node);
     const valueInfo = graph.valueInfo.filter((v) => scope.resolve(v.name) !== v.name).map((v) => renameValueInfo(v, scope.resolve(v.name), replica.prefix));
     const outputs = graph.output.map((o) => scope.resolve(o.name));
     return { nodes, valueInfo, outputs, scope };
@@ -126,11 +128,12 @@ export function parallelize(model: ModelProto, options: ParallelizeOptions): Par
     emitJoin(emitter, { name: output.info.name, axis: output.axis, combine: output.combine, elemType: elemTypeOf(output.info) }, replicaNodes.map((r) => r.outputs[k]!), sizes);
   }
   const hostNodes = [...hoisting.constantNodes, ...hostPrelude, ...emitter.nodes];
-  for (const node of hostNodes) tagHostNode(node, level);
+  const host = hostTagger(level);
+  for (const node of hostNodes) host.tagHostNode(node);
 
   const fixedFactor = (batchDim: number | string | null): number => (typeof batchDim === 'number' ? n : 1);
   const sharedValueInfo = graph.valueInfo.filter((v) => replicaNodes[0]!.scope.resolve(v.name) === v.name);
-  const newGraph = Object.assign(create(GraphProtoSchema), graph, {
+  const newGraph = withFields(graph, {
     node: [...hoisting.constantNodes, ...hostPrelude, ...replicaNodes.flatMap((r) => r.nodes), ...emitter.nodes],
     input: graph.input.map((info) => {
       const decided = axes.inputs.find((i) => i.info === info);
@@ -141,7 +144,7 @@ export function parallelize(model: ModelProto, options: ParallelizeOptions): Par
     sparseInitializer: [...graph.sparseInitializer, ...hoisting.sparseInitializers],
     valueInfo: [...sharedValueInfo, ...replicaNodes.flatMap((r) => r.valueInfo)],
   });
-  const result = Object.assign(create(ModelProtoSchema), model, {
+  const result = withFields(model, {
     irVersion: BigInt(irVersion),
     graph: newGraph,
     opsetImport: opset === fromOpset ? model.opsetImport : withDefaultOpset(model.opsetImport, opset),

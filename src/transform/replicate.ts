@@ -6,6 +6,7 @@
 import { clone, create } from '@bufbuild/protobuf';
 import { AttributeProtoSchema, GraphProtoSchema, NodeProtoSchema, ValueInfoProtoSchema, type AttributeProto, type GraphProto, type NodeProto, type ValueInfoProto } from '../onnx.js';
 import { makeNode } from '../graph/build.js';
+import { withFields } from '../graph/copy.js';
 import type { HoistPlan } from './hoist.js';
 
 export class Scope {
@@ -47,7 +48,7 @@ export function renameValueInfo(info: ValueInfoProto, name: string, prefix: stri
 
 function cloneAttribute(attribute: AttributeProto, scope: Scope, replica: Replica): AttributeProto {
   if (attribute.g === undefined && attribute.graphs.length === 0) return attribute;
-  const copy = Object.assign(create(AttributeProtoSchema), attribute);
+  const copy = withFields(attribute, {});
   if (attribute.g !== undefined) copy.g = cloneSubgraph(attribute.g, scope, replica);
   if (attribute.graphs.length > 0) copy.graphs = attribute.graphs.map((g) => cloneSubgraph(g, scope, replica));
   return copy;
@@ -59,7 +60,7 @@ export function cloneNodes(nodes: NodeProto[], scope: Scope, replica: Replica): 
   for (const node of nodes) {
     if (replica.hoisting.skipped.has(node)) continue;
     const inputs = node.input.map((name) => scope.resolve(name));
-    const attribute = node.attribute.map((a) => cloneAttribute(a, scope, replica));
+    const attribute = node.attribute.some((a) => a.g !== undefined || a.graphs.length > 0) ? node.attribute.map((a) => cloneAttribute(a, scope, replica)) : node.attribute;
     const outputs = node.output.map((name) => {
       if (name === '') return name;
       const renamed = replica.prefix + name;
@@ -67,13 +68,13 @@ export function cloneNodes(nodes: NodeProto[], scope: Scope, replica: Replica): 
       return renamed;
     });
     out.push(
-      Object.assign(create(NodeProtoSchema), node, {
+      withFields(node, {
         name: node.name === '' ? '' : replica.prefix + node.name,
         input: inputs,
         output: outputs,
         attribute,
         deviceConfigurations: [],
-        metadataProps: node.metadataProps.filter((p) => p.key !== 'device' && p.key !== 'replica'),
+        metadataProps: node.metadataProps.length === 0 ? node.metadataProps : node.metadataProps.filter((p) => p.key !== 'device' && p.key !== 'replica'),
       }),
     );
   }
@@ -100,5 +101,5 @@ function cloneSubgraph(graph: GraphProto, parent: Scope, replica: Replica): Grap
     return renameValueInfo(info, local, replica.prefix);
   });
   const valueInfo = graph.valueInfo.filter((info) => locals.has(scope.resolve(info.name))).map((info) => renameValueInfo(info, scope.resolve(info.name), replica.prefix));
-  return Object.assign(create(GraphProtoSchema), graph, { name: replica.prefix + graph.name, input, output, node, valueInfo, initializer: [], sparseInitializer: [] });
+  return withFields(graph, { name: replica.prefix + graph.name, input, output, node, valueInfo, initializer: [], sparseInitializer: [] });
 }

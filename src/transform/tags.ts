@@ -4,7 +4,17 @@
  * `device` and `replica` for readers that ignore IR 11. Split and join nodes are tagged as host (`cpu`).
  */
 import { create } from '@bufbuild/protobuf';
-import { DeviceConfigurationProtoSchema, NodeDeviceConfigurationProtoSchema, ShardingSpecProtoSchema, type DeviceConfigurationProto, type NodeProto } from '../onnx.js';
+import {
+  DeviceConfigurationProtoSchema,
+  NodeDeviceConfigurationProtoSchema,
+  ShardingSpecProtoSchema,
+  type DeviceConfigurationProto,
+  type NodeDeviceConfigurationProto,
+  type NodeProto,
+  type ShardingSpecProto,
+  type StringStringEntryProto,
+} from '../onnx.js';
+import { withFields } from '../graph/copy.js';
 import { makeEntry } from '../graph/build.js';
 import { subgraphsOf } from '../graph/walk.js';
 
@@ -27,25 +37,45 @@ export function deviceConfiguration(devices: string[]): DeviceConfigurationProto
   return create(DeviceConfigurationProtoSchema, { name: CONFIGURATION_NAME, numDevices: devices.length, device: devices });
 }
 
-function setMetadata(node: NodeProto, device: string, replica: string): void {
-  node.metadataProps = [...node.metadataProps.filter((p) => p.key !== 'device' && p.key !== 'replica'), makeEntry('device', device), makeEntry('replica', replica)];
-}
+/**
+ * The tags of one device. Entries and templates are made once and shared by every node of the replica
+ * (messages are never modified after the rewrite), which keeps 100,000-node graphs cheap.
+ */
+export class DeviceTagger {
+  private readonly metadata: StringStringEntryProto[];
+  private readonly configuration: NodeDeviceConfigurationProto;
+  private readonly sharding: ShardingSpecProto;
 
-/** Tags a replica node, and every node of its bodies, with its device. */
-export function tagReplicaNode(node: NodeProto, level: TagLevel, device: string, deviceIndex: number): void {
-  if (level === 'names') return;
-  setMetadata(node, device, String(deviceIndex));
-  if (level === 'ir11') {
-    node.deviceConfigurations = [
-      create(NodeDeviceConfigurationProtoSchema, {
-        configurationId: CONFIGURATION_NAME,
-        shardingSpec: node.output.filter((o) => o !== '').map((tensorName) => create(ShardingSpecProtoSchema, { tensorName, device: [BigInt(deviceIndex)] })),
-      }),
-    ];
+  constructor(
+    private readonly level: TagLevel,
+    device: string,
+    replica: string,
+    deviceIndex: number | undefined,
+  ) {
+    this.metadata = [makeEntry('device', device), makeEntry('replica', replica)];
+    this.configuration = create(NodeDeviceConfigurationProtoSchema, { configurationId: CONFIGURATION_NAME });
+    this.sharding = create(ShardingSpecProtoSchema, { device: deviceIndex === undefined ? [] : [BigInt(deviceIndex)] });
   }
-  for (const { graph } of subgraphsOf(node)) for (const inner of graph.node) tagReplicaNode(inner, level, device, deviceIndex);
+
+  private setMetadata(node: NodeProto): void {
+    const kept = node.metadataProps.length === 0 ? node.metadataProps : node.metadataProps.filter((p) => p.key !== 'device' && p.key !== 'replica');
+    node.metadataProps = kept.length === 0 ? this.metadata : [...kept, ...this.metadata];
+  }
+
+  /** Tags a replica node, and every node of its bodies, with its device. */
+  tagReplicaNode(node: NodeProto): void {
+    if (this.level === 'names') return;
+    this.setMetadata(node);
+    if (this.level === 'ir11') {
+      const shardingSpec = node.output.filter((o) => o !== '').map((tensorName) => withFields(this.sharding, { tensorName }));
+      node.deviceConfigurations = [withFields(this.configuration, { shardingSpec })];
+    }
+    for (const { graph } of subgraphsOf(node)) for (const inner of graph.node) this.tagReplicaNode(inner);
+  }
+
+  tagHostNode(node: NodeProto): void {
+    if (this.level !== 'names') this.setMetadata(node);
+  }
 }
 
-export function tagHostNode(node: NodeProto, level: TagLevel): void {
-  if (level !== 'names') setMetadata(node, HOST_DEVICE, HOST_REPLICA);
-}
+export const hostTagger = (level: TagLevel): DeviceTagger => new DeviceTagger(level, HOST_DEVICE, HOST_REPLICA, undefined);

@@ -3,11 +3,10 @@
  * bodies are hoisted out of the replicas: they become shared initializers of the main graph (or, below
  * IR 4, shared Constant nodes), referenced by every replica.
  */
-import { withFields } from '../graph/copy.js';
 import { create } from '@bufbuild/protobuf';
+import { withFields } from '../graph/copy.js';
 import {
   AttributeProto_AttributeType,
-  SparseTensorProtoSchema,
   TensorProtoSchema,
   TensorProto_DataType,
   type GraphProto,

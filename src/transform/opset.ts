@@ -1,6 +1,6 @@
 /** The default-domain opset of a model, and raising it where no operator the model uses changes. */
-import { withFields } from '../graph/copy.js';
 import { create } from '@bufbuild/protobuf';
+import { withFields } from '../graph/copy.js';
 import { OperatorSetIdProtoSchema, type ModelProto, type OperatorSetIdProto } from '../onnx.js';
 import { forEachGraph } from '../graph/walk.js';
 import { opSchemaVersionsUpTo10 } from './op-history.js';

@@ -3,10 +3,9 @@
  * graph that share the weights, join the outputs. The input model is not modified; the output shares its
  * tensors (weights are stored once, never copied).
  */
+import { clone, create } from '@bufbuild/protobuf';
 import { withFields } from '../graph/copy.js';
-import { create } from '@bufbuild/protobuf';
-import { clone } from '@bufbuild/protobuf';
-import { GraphProtoSchema, ModelProtoSchema, TensorShapeProto_DimensionSchema, ValueInfoProtoSchema, type ModelProto, type TensorShapeProto_Dimension, type ValueInfoProto } from '../onnx.js';
+import { TensorShapeProto_DimensionSchema, ValueInfoProtoSchema, type ModelProto, type TensorShapeProto_Dimension, type ValueInfoProto } from '../onnx.js';
 import { InputError } from '../errors.js';
 import { elemTypeOf } from '../graph/types.js';
 import { decideAxes } from './batch-axes.js';

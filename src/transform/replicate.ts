@@ -3,8 +3,8 @@
  * Scan included, with references resolved through a chain of scopes so outer-scope values stay right.
  * Shared values (initializers, hoisted constants, unbatched inputs) keep their names.
  */
-import { clone, create } from '@bufbuild/protobuf';
-import { AttributeProtoSchema, GraphProtoSchema, NodeProtoSchema, ValueInfoProtoSchema, type AttributeProto, type GraphProto, type NodeProto, type ValueInfoProto } from '../onnx.js';
+import { clone } from '@bufbuild/protobuf';
+import { ValueInfoProtoSchema, type AttributeProto, type GraphProto, type NodeProto, type ValueInfoProto } from '../onnx.js';
 import { makeNode } from '../graph/build.js';
 import { withFields } from '../graph/copy.js';
 import type { HoistPlan } from './hoist.js';

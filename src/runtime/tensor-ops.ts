@@ -54,3 +54,28 @@ export function stack(parts: ort.Tensor[]): ort.Tensor {
   const reshaped = parts.map((p) => new ort.Tensor(p.type as 'float32', p.data as Float32Array, [1, ...p.dims]));
   return concatAlongAxis(reshaped, 0);
 }
+
+/**
+ * Joins the values of an output that has no batch axis, one per part (parts of size 0 are left out):
+ * first, sum, the batch-weighted mean, max, or stacked along a new axis 0.
+ */
+export function combineTensors(mode: 'first' | 'sum' | 'mean' | 'max' | 'stack', parts: Array<ort.Tensor | undefined>, sizes: number[]): ort.Tensor {
+  const live = parts.filter((p, i): p is ort.Tensor => p !== undefined && sizes[i]! > 0);
+  const liveSizes = sizes.filter((size, i) => parts[i] !== undefined && size > 0);
+  if (mode === 'first') return live[0]!;
+  if (mode === 'stack') return stack(live);
+  const total = liveSizes.reduce((a, b) => a + b, 0);
+  const first = live[0]!;
+  const out = (first.data as Float32Array).slice();
+  const isBig = typeof (first.data as unknown as ArrayLike<unknown>)[0] === 'bigint';
+  live.forEach((part, k) => {
+    const data = part.data as unknown as ArrayLike<number>;
+    const share = liveSizes[k]! / total;
+    for (let i = 0; i < out.length; i++) {
+      if (mode === 'sum') out[i] = k === 0 ? data[i]! : out[i]! + data[i]!;
+      else if (mode === 'max') out[i] = k === 0 ? data[i]! : data[i]! > out[i]! ? data[i]! : out[i]!;
+      else if (!isBig) out[i] = (k === 0 ? 0 : out[i]!) + data[i]! * share;
+    }
+  });
+  return new ort.Tensor(first.type as 'float32', out, first.dims);
+}

@@ -18,6 +18,7 @@ import { defaultOpset, opChangingBetween, withDefaultOpset } from './opset.js';
 import { cloneNodes, renameValueInfo, Scope, type Replica } from './replicate.js';
 import { emitSplits, MIN_DYNAMIC_SPLIT_OPSET, type SplitInput } from './split.js';
 import { integerWeights } from './split-sizes.js';
+import { withPlan, type ExecutionPlan } from './plan.js';
 import { DeviceTagger, deviceConfiguration, hostTagger, irVersionNeeded, tagLevelFor } from './tags.js';
 
 export interface ParallelizeReport {
@@ -33,6 +34,7 @@ export interface ParallelizeReport {
 export interface ParallelizeResult {
   model: ModelProto;
   report: ParallelizeReport;
+  plan: ExecutionPlan;
 }
 
 /** A copy of a value info with the dim at `axis` multiplied by `factor` (fixed dims only). */
@@ -143,7 +145,15 @@ export function parallelize(model: ModelProto, options: ParallelizeOptions): Par
     sparseInitializer: [...graph.sparseInitializer, ...hoisting.sparseInitializers],
     valueInfo: [...sharedValueInfo, ...replicaNodes.flatMap((r) => r.valueInfo)],
   });
+  const plan: ExecutionPlan = {
+    version: 1,
+    devices: [...options.devices],
+    weights,
+    inputs: axes.inputs.map((i) => ({ name: i.info.name, axis: i.axis, fixedBatch: typeof i.batchDim === 'number' ? i.batchDim : null, parts: parts.get(i.info.name) ?? [] })),
+    outputs: axes.outputs.map((o, k) => ({ name: o.info.name, axis: o.axis, combine: o.combine, parts: replicaNodes.map((r) => r.outputs[k]!) })),
+  };
   const result = withFields(model, {
+    metadataProps: withPlan(model, plan),
     irVersion: BigInt(irVersion),
     graph: newGraph,
     opsetImport: opset === fromOpset ? model.opsetImport : withDefaultOpset(model.opsetImport, opset),
@@ -153,6 +163,7 @@ export function parallelize(model: ModelProto, options: ParallelizeOptions): Par
   const splitLabel = (batchDim: number | string | null): string => (typeof batchDim === 'number' ? `${batchDim} per replica` : options.weights === undefined ? 'balanced' : `weights ${weights.join(':')}`);
   return {
     model: result,
+    plan,
     report: {
       devices: [...options.devices],
       weights,

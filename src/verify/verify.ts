@@ -10,7 +10,7 @@ import { elemTypeOf, shapeOf } from '../graph/types.js';
 import type { ParallelizeResult } from '../transform/parallelize.js';
 import { splitOffsets, splitSizes } from '../transform/split-sizes.js';
 import { createSession } from '../runtime/session-source.js';
-import { concatAlongAxis, sliceAlongAxis, stack } from '../runtime/tensor-ops.js';
+import { combineTensors, concatAlongAxis, sliceAlongAxis } from '../runtime/tensor-ops.js';
 import { compareTensors } from './compare.js';
 import { randomTensor, type IntegerFill } from './feeds.js';
 import { SeededRandom } from './random.js';
@@ -65,25 +65,6 @@ function planDims(info: ValueInfoProto, axis: number | null, batch: number, batc
     if (dim !== null && dim === batchName) return batch;
     return 3;
   });
-}
-
-function combineParts(mode: string, parts: ort.Tensor[], sizes: number[]): ort.Tensor {
-  if (mode === 'first') return parts[0]!;
-  const live = parts.filter((_, i) => sizes[i]! > 0);
-  if (mode === 'stack') return stack(live);
-  const total = sizes.reduce((a, b) => a + b, 0);
-  const first = live[0]!;
-  const out = (first.data as Float32Array).slice();
-  live.forEach((part, k) => {
-    const data = part.data as Float32Array;
-    const share = sizes[parts.indexOf(part)]! / total;
-    for (let i = 0; i < out.length; i++) {
-      if (mode === 'sum') out[i] = k === 0 ? data[i]! : out[i]! + data[i]!;
-      else if (mode === 'max') out[i] = Math.max(k === 0 ? -Infinity : out[i]!, data[i]!);
-      else out[i] = (k === 0 ? 0 : out[i]!) + data[i]! * share;
-    }
-  });
-  return new ort.Tensor(first.type as 'float32', out, first.dims);
 }
 
 export async function verifyParallel(original: ModelProto, result: ParallelizeResult, options: VerifyOptions = {}): Promise<VerifyResult> {
@@ -142,7 +123,7 @@ export async function verifyParallel(original: ModelProto, result: ParallelizeRe
       const parts = perPart.map((outs) => outs[output.name]!);
       if (full !== undefined && output.combine !== 'stack') expected[output.name] = full[output.name]!;
       else if (output.axis !== null) expected[output.name] = concatAlongAxis(parts.filter((_, i) => sizes[i]! > 0), output.axis);
-      else expected[output.name] = combineParts(output.combine!, parts, sizes);
+      else expected[output.name] = combineTensors(output.combine!, parts, sizes);
     }
     return expected;
   }

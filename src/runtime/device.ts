@@ -1,0 +1,111 @@
+/** The main thread's handle on one device worker: start-up, a queue of runs, and failure when the worker dies. */
+import { Worker } from 'node:worker_threads';
+import type * as ort from 'onnxruntime-node';
+import type { FromWorker, ToWorker, WireTensor } from './messages.js';
+import { transferables } from './messages.js';
+import { deviceSessionOptions, missingCudaProvider, parseDevice } from './providers.js';
+
+interface Pending {
+  resolve: (outputs: WireTensor[]) => void;
+  reject: (error: Error) => void;
+}
+
+export class DeviceWorker {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 0;
+  /** Set once the worker can no longer run anything; every later run fails with it at once. */
+  private failure: Error | undefined;
+  private releasing = false;
+  readonly ready: Promise<void>;
+
+  private constructor(
+    readonly device: string,
+    readonly index: number,
+    model: Uint8Array | string,
+    sessionOptions: ort.InferenceSession.SessionOptions,
+  ) {
+    const buffer = typeof model === 'string' ? undefined : (model.buffer.slice(model.byteOffset, model.byteOffset + model.byteLength) as ArrayBuffer);
+    this.worker = new Worker(new URL('./device-worker.js', import.meta.url), {
+      workerData: { device, model: buffer === undefined ? model : new Uint8Array(buffer), sessionOptions: deviceSessionOptions(device, sessionOptions) },
+      transferList: buffer === undefined ? [] : [buffer],
+    });
+    this.ready = new Promise((resolve, reject) => {
+      const onStart = (message: FromWorker): void => {
+        if (message.type === 'ready') resolve();
+        else if (message.type === 'failed') reject(new Error(`${this.label}: cannot create its session: ${message.message}`));
+        else return;
+        this.worker.off('message', onStart);
+        this.worker.on('message', (m: FromWorker) => this.onMessage(m));
+      };
+      this.worker.on('message', onStart);
+      this.worker.once('error', (error) => reject(new Error(`${this.label}: worker failed at start: ${error.message}`)));
+      this.worker.once('exit', (code) => reject(new Error(`${this.label}: worker exited at start (code ${code})`)));
+    });
+    this.worker.on('error', (error) => this.fail(new Error(`${this.label} failed: ${error.message}`)));
+    this.worker.on('exit', (code) => {
+      if (!this.releasing) this.fail(new Error(`${this.label} stopped (worker exited with code ${code}); this ParallelSession can no longer run`));
+    });
+  }
+
+  get label(): string {
+    return `device ${this.device} (replica ${this.index})`;
+  }
+
+  /** Starts a worker for `device`; a CUDA device whose provider is missing fails at once with how to install it. */
+  static start(device: string, index: number, model: Uint8Array | string, sessionOptions: ort.InferenceSession.SessionOptions): DeviceWorker | Error {
+    if (parseDevice(device).kind === 'cuda') {
+      const missing = missingCudaProvider();
+      if (missing !== undefined) return new Error(`device ${device} (replica ${index}): ${missing}`);
+    }
+    return new DeviceWorker(device, index, model, sessionOptions);
+  }
+
+  private onMessage(message: FromWorker): void {
+    if (message.type !== 'result' && message.type !== 'error') return;
+    const pending = this.pending.get(message.id);
+    if (pending === undefined) return;
+    this.pending.delete(message.id);
+    if (message.type === 'result') pending.resolve(message.outputs);
+    else pending.reject(new Error(`${this.label}: ${message.message}`));
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    for (const pending of this.pending.values()) pending.reject(this.failure);
+    this.pending.clear();
+  }
+
+  /** Runs the device's session on `feeds`; the feeds' buffers are transferred to the worker. */
+  run(feeds: WireTensor[]): Promise<WireTensor[]> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      const message: ToWorker = { type: 'run', id, feeds };
+      this.worker.postMessage(message, transferables(feeds));
+    });
+  }
+
+  /** Rejects what is pending with `reason`, releases the session and ends the worker. */
+  async release(reason: Error): Promise<void> {
+    this.releasing = true;
+    this.fail(reason);
+    const ended = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    const message: ToWorker = { type: 'release' };
+    try {
+      this.worker.postMessage(message);
+    } catch {
+      // the worker is gone already
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)))]);
+    clearTimeout(timer);
+    await this.worker.terminate();
+  }
+
+  /** For tests and operators: ends the worker abruptly, as a crash would. */
+  terminate(): Promise<number> {
+    return this.worker.terminate();
+  }
+}

@@ -1,0 +1,38 @@
+/** Messages between ParallelSession and its device workers. Tensor data crosses by transfer. */
+export interface WireTensor {
+  name: string;
+  type: string;
+  dims: number[];
+  /** A typed array owning its whole buffer (transferred), or strings (cloned). */
+  data: ArrayBufferView | string[];
+}
+
+export interface WorkerInit {
+  device: string;
+  /** The model's bytes, or the path of a model file (a model with external data). */
+  model: Uint8Array | string;
+  sessionOptions: Record<string, unknown>;
+}
+
+export type ToWorker = { type: 'run'; id: number; feeds: WireTensor[] } | { type: 'release' };
+
+export type FromWorker =
+  | { type: 'ready'; inputNames: string[]; outputNames: string[] }
+  | { type: 'failed'; message: string }
+  | { type: 'result'; id: number; outputs: WireTensor[] }
+  | { type: 'error'; id: number; message: string }
+  | { type: 'released' };
+
+/** The buffers to transfer for a list of tensors (strings are cloned). */
+export function transferables(tensors: WireTensor[]): ArrayBuffer[] {
+  const buffers: ArrayBuffer[] = [];
+  for (const t of tensors) if (!Array.isArray(t.data) && t.data.buffer instanceof ArrayBuffer && !buffers.includes(t.data.buffer)) buffers.push(t.data.buffer);
+  return buffers;
+}
+
+/** The data of a typed array on a buffer of its own, copying only when it is a view of a larger buffer. */
+export function ownBuffer(data: ArrayBufferView | string[]): ArrayBufferView | string[] {
+  if (Array.isArray(data)) return data;
+  if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer) return data;
+  return (data as unknown as { slice(): ArrayBufferView }).slice();
+}

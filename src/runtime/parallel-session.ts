@@ -1,0 +1,207 @@
+/**
+ * ParallelSession: runs a data-parallel model with one onnxruntime session per device, each in its own worker
+ * thread, all devices at once. The host's split and join run here, in JS, on typed arrays.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import * as ort from 'onnxruntime-node';
+import type { ModelProto, ValueInfoProto } from '../onnx.js';
+import { decodeModel, encodeModel } from '../io/codec.js';
+import { externalReferences, sourceFolderOf } from '../io/external-data.js';
+import { loadModel, saveModel } from '../io/files.js';
+import { parallelize } from '../transform/parallelize.js';
+import { readPlan, type ExecutionPlan } from '../transform/plan.js';
+import { integerWeights, splitOffsets, splitSizes } from '../transform/split-sizes.js';
+import type { CombineMode } from '../transform/options.js';
+import { checkFeeds } from './check-feeds.js';
+import { DeviceWorker } from './device.js';
+import { replicaModel } from './extract.js';
+import { ownBuffer, type WireTensor } from './messages.js';
+import { parseDevice } from './providers.js';
+import { combineTensors, concatAlongAxis, sliceAlongAxis } from './tensor-ops.js';
+
+export interface ParallelSessionOptions {
+  /** Devices, one per replica: `cuda:K` or `cpu`. Required for a plain model; overrides a rewritten model's tags. */
+  devices?: string[];
+  /** Share of the batch per device; balanced (or as the rewritten model says) by default. */
+  weights?: number[];
+  /** Batch axes by input or output name, for a plain model (as --axis). */
+  axes?: Record<string, number | null>;
+  /** How to join outputs without a batch axis, for a plain model (as --combine). */
+  combine?: Record<string, CombineMode>;
+  /** Passed to every device's InferenceSession (the execution provider is set per device). */
+  sessionOptions?: ort.InferenceSession.SessionOptions;
+  /** The most rows one device runs at once; its share is run in micro-batches of this size. */
+  maxBatchPerDevice?: number;
+}
+
+type Feeds = Record<string, ort.Tensor>;
+
+const nodeMajor = Number(process.versions.node.split('.')[0]);
+/** onnxruntime-node rejects tensors on a SharedArrayBuffer under Node 20 and takes them from Node 22 on. */
+const sharedBuffersAccepted = nodeMajor >= 22;
+
+function toWire(name: string, tensor: ort.Tensor): WireTensor {
+  const data = tensor.data as ArrayBufferView | string[];
+  const shared = !Array.isArray(data) && sharedBuffersAccepted && data.buffer instanceof SharedArrayBuffer;
+  return { name, type: tensor.type, dims: [...tensor.dims], data: shared ? data : ownBuffer(data) };
+}
+
+function fromWire(wire: WireTensor): ort.Tensor {
+  return new ort.Tensor(wire.type as 'float32', wire.data as Float32Array, wire.dims);
+}
+
+/** The device each replica's nodes are tagged with (metadata `device`), else the plan's. */
+function taggedDevices(model: ModelProto, plan: ExecutionPlan): string[] {
+  return plan.devices.map((fallback, replica) => {
+    const part = plan.outputs[0]?.parts[replica];
+    const node = model.graph!.node.find((n) => n.output.includes(part ?? ''));
+    return node?.metadataProps.find((p) => p.key === 'device')?.value ?? fallback;
+  });
+}
+
+export class ParallelSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly devices: readonly string[];
+  #released = false;
+  #inFlight = new Set<Promise<unknown>>();
+
+  private constructor(
+    private readonly workers: DeviceWorker[],
+    private readonly plan: ExecutionPlan,
+    private readonly inputs: ValueInfoProto[],
+    private readonly weights: number[],
+    private readonly maxBatchPerDevice: number | undefined,
+  ) {
+    this.inputNames = inputs.map((i) => i.name);
+    this.outputNames = plan.outputs.map((o) => o.name);
+    this.devices = workers.map((w) => w.device);
+  }
+
+  /**
+   * Starts one worker and session per device. `model` is a path or the bytes of a model: one rewritten by
+   * onnx-parallelize (its tags give the devices), or a plain model that is parallelized here for
+   * `options.devices`. Failures of several devices are reported together.
+   */
+  static async create(model: string | Uint8Array, options: ParallelSessionOptions = {}): Promise<ParallelSession> {
+    if (typeof model !== 'string' && !(model instanceof Uint8Array)) throw new TypeError('model: expected a file path or the bytes of an ONNX model');
+    const { maxBatchPerDevice } = options;
+    if (maxBatchPerDevice !== undefined && (!Number.isInteger(maxBatchPerDevice) || maxBatchPerDevice < 1)) {
+      throw new TypeError(`options.maxBatchPerDevice must be a whole number >= 1 (got ${maxBatchPerDevice})`);
+    }
+    options.devices?.forEach(parseDevice);
+    const loaded = typeof model === 'string' ? await loadModel(model) : decodeModel(model, 'model');
+    let plan = readPlan(loaded);
+    let rewritten = loaded;
+    if (plan === undefined) {
+      if (options.devices === undefined) throw new TypeError('options.devices: required for a model that onnx-parallelize has not rewritten (for example [\'cuda:0\', \'cuda:1\'])');
+      const result = parallelize(loaded, {
+        devices: options.devices,
+        ...(options.weights === undefined ? {} : { weights: options.weights }),
+        ...(options.axes === undefined ? {} : { axes: options.axes }),
+        ...(options.combine === undefined ? {} : { combine: options.combine }),
+      });
+      plan = result.plan;
+      rewritten = result.model;
+    } else if (options.axes !== undefined || options.combine !== undefined) {
+      throw new TypeError('options.axes and options.combine apply to a plain model; this model was rewritten already');
+    }
+    const devices = options.devices ?? taggedDevices(rewritten, plan);
+    if (devices.length !== plan.devices.length) {
+      throw new TypeError(`options.devices: the model has ${plan.devices.length} replicas, but ${devices.length} devices were given`);
+    }
+    if (options.weights !== undefined && options.weights.length !== devices.length) {
+      throw new TypeError(`options.weights: ${options.weights.length} weights for ${devices.length} devices`);
+    }
+    if (options.weights?.some((w) => !(w > 0))) throw new TypeError('options.weights: every weight must be a positive number');
+    const weights = options.weights === undefined ? plan.weights : integerWeights(options.weights);
+
+    const started = await Promise.all(devices.map((device, i) => startDevice(rewritten, plan!, i, device, options.sessionOptions ?? {})));
+    const workers = started.filter((w): w is DeviceWorker => w instanceof DeviceWorker);
+    const failures = started.filter((w): w is Error => w instanceof Error);
+    const results = await Promise.allSettled(workers.map((w) => w.ready));
+    results.forEach((r) => r.status === 'rejected' && failures.push(r.reason as Error));
+    if (failures.length > 0) {
+      await Promise.all(workers.map((w) => w.release(new Error('start-up failed'))));
+      throw new Error(`ParallelSession: ${failures.length} of ${devices.length} devices failed to start:\n${failures.map((f) => `  ${f.message}`).join('\n')}`);
+    }
+    const originalInputs = rewritten.graph!.input.filter((i) => plan!.inputs.some((p) => p.name === i.name));
+    return new ParallelSession(workers, plan, originalInputs, weights, maxBatchPerDevice);
+  }
+
+  /** Runs the model on `feeds` across all devices; resolves to the outputs, equal to the original model's. */
+  async run(feeds: Feeds): Promise<Feeds> {
+    if (this.#released) throw new Error('ParallelSession: released; create a new one');
+    const { batch } = checkFeeds(feeds, this.inputs, this.plan);
+    const work = this.schedule(feeds, batch);
+    this.#inFlight.add(work);
+    try {
+      return await work;
+    } finally {
+      this.#inFlight.delete(work);
+    }
+  }
+
+  /** Splits the batch by the weights, posts every (micro-)batch to its device at once, and joins the results. */
+  private async schedule(feeds: Feeds, batch: number): Promise<Feeds> {
+    const unit = this.plan.inputs.find((i) => i.axis !== null && i.fixedBatch !== null)?.fixedBatch ?? 1;
+    if (batch % unit !== 0) throw new TypeError(`feeds: the model was exported with a fixed batch of ${unit} per replica; give a multiple of ${unit} rows (got ${batch})`);
+    const sizes = splitSizes(batch / unit, this.weights).map((s) => s * unit);
+    const offsets = splitOffsets(sizes);
+    const step = this.maxBatchPerDevice === undefined ? Infinity : Math.max(unit, Math.floor(this.maxBatchPerDevice / unit) * unit);
+    const chunks: Array<{ device: number; start: number; size: number }> = [];
+    sizes.forEach((size, device) => {
+      for (let start = 0; start < size; start += step) chunks.push({ device, start: offsets[device]! + start, size: Math.min(step, size - start) });
+    });
+    if (chunks.length === 0) chunks.push({ device: 0, start: 0, size: 0 });
+    const runs = chunks.map(({ device, start, size }) => {
+      const wire = this.plan.inputs.map((input) => {
+        const tensor = feeds[input.name]!;
+        if (input.axis === null) return toWire(input.name, tensor);
+        return toWire(input.parts[device]!, sliceAlongAxis(tensor, input.axis, start, start + size));
+      });
+      return this.workers[device]!.run(wire);
+    });
+    const results = await Promise.all(runs);
+    const outputs: Feeds = {};
+    this.plan.outputs.forEach((output) => {
+      const parts = results.map((result, k) => {
+        const wire = result.find((w) => w.name === output.parts[chunks[k]!.device]);
+        if (wire === undefined) throw new Error(`${this.workers[chunks[k]!.device]!.label}: output '${output.name}' missing`);
+        return fromWire(wire);
+      });
+      if (output.axis === null) outputs[output.name] = combineTensors(output.combine ?? 'first', parts, chunks.map((c) => c.size));
+      else outputs[output.name] = parts.length === 1 ? parts[0]! : concatAlongAxis(parts, output.axis);
+    });
+    return outputs;
+  }
+
+  /** Rejects the runs still pending, releases every session and ends every worker. */
+  async release(): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
+    const reason = new Error('ParallelSession: released while this run was pending');
+    await Promise.all(this.workers.map((w) => w.release(reason)));
+    await Promise.allSettled([...this.#inFlight]);
+  }
+
+  /** The worker of one replica: for tests and diagnostics. */
+  workerOf(replica: number): DeviceWorker {
+    return this.workers[replica]!;
+  }
+}
+
+/** Starts the worker of one replica; external data is written beside its side files for the session to read. */
+async function startDevice(model: ModelProto, plan: ExecutionPlan, replica: number, device: string, sessionOptions: ort.InferenceSession.SessionOptions): Promise<DeviceWorker | Error> {
+  const sub = replicaModel(model, plan, replica);
+  const folder = externalReferences(sub, 'model').map((r) => sourceFolderOf(r.tensor)).find((f) => f !== undefined);
+  if (folder === undefined) return DeviceWorker.start(device, replica, encodeModel(sub), sessionOptions);
+  const temp = path.join(folder, `.onnx-parallelize-replica${replica}-${process.pid}-${randomBytes(4).toString('hex')}.onnx`);
+  await saveModel(sub, temp);
+  const worker = DeviceWorker.start(device, replica, temp, sessionOptions);
+  if (worker instanceof DeviceWorker) void worker.ready.catch(() => undefined).finally(() => fs.rm(temp, { force: true }));
+  else await fs.rm(temp, { force: true });
+  return worker;
+}

@@ -17,6 +17,7 @@ export class DeviceWorker {
   /** Set once the worker can no longer run anything; every later run fails with it at once. */
   private failure: Error | undefined;
   private releasing = false;
+  private exited = false;
   readonly ready: Promise<void>;
 
   private constructor(
@@ -44,6 +45,7 @@ export class DeviceWorker {
     });
     this.worker.on('error', (error) => this.fail(new Error(`${this.label} failed: ${error.message}`)));
     this.worker.on('exit', (code) => {
+      this.exited = true;
       if (!this.releasing) this.fail(new Error(`${this.label} stopped (worker exited with code ${code}); this ParallelSession can no longer run`));
     });
   }
@@ -91,6 +93,7 @@ export class DeviceWorker {
   async release(reason: Error): Promise<void> {
     this.releasing = true;
     this.fail(reason);
+    if (this.exited) return;
     const ended = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
     const message: ToWorker = { type: 'release' };
     try {

@@ -71,7 +71,12 @@ export function replicaModel(model: ModelProto, plan: ExecutionPlan, replica: nu
     }
   }
   const inputOrder = [...plan.inputs.filter((i) => i.axis !== null).map((i) => i.parts[replica]!), ...graph.input.map((i) => i.name)];
-  const outputInfos = plan.outputs.map((o) => renamedInfo(graph.output.find((g) => g.name === o.name)!, o.parts[replica]!, o.axis));
+  // Outputs keep their element type only: a replica's share has its own shape, which onnxruntime infers.
+  const outputInfos = plan.outputs.map((o) => {
+    const info = renamedInfo(graph.output.find((g) => g.name === o.name)!, o.parts[replica]!, null);
+    if (info.type?.value.case === 'tensorType') delete info.type.value.value.shape;
+    return info;
+  });
   const subgraph = withFields(graph, {
     node: graph.node.filter((n) => needed.has(n)),
     input: inputOrder.filter((n, i) => usedInputs.has(n) && inputOrder.indexOf(n) === i).map((n) => usedInputs.get(n)!),

@@ -34,5 +34,10 @@ export function transferables(tensors: WireTensor[]): ArrayBuffer[] {
 export function ownBuffer(data: ArrayBufferView | string[]): ArrayBufferView | string[] {
   if (Array.isArray(data)) return data;
   if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer) return data;
+  return copyOf(data);
+}
+
+/** A copy of a typed array on a fresh buffer, so that transferring it never detaches the caller's data. */
+export function copyOf(data: ArrayBufferView): ArrayBufferView {
   return (data as unknown as { slice(): ArrayBufferView }).slice();
 }

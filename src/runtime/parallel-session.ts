@@ -17,7 +17,7 @@ import type { CombineMode } from '../transform/options.js';
 import { checkFeeds } from './check-feeds.js';
 import { DeviceWorker } from './device.js';
 import { replicaModel } from './extract.js';
-import { ownBuffer, type WireTensor } from './messages.js';
+import { copyOf, type WireTensor } from './messages.js';
 import { parseDevice } from './providers.js';
 import { combineTensors, concatAlongAxis, sliceAlongAxis } from './tensor-ops.js';
 
@@ -42,10 +42,17 @@ const nodeMajor = Number(process.versions.node.split('.')[0]);
 /** onnxruntime-node rejects tensors on a SharedArrayBuffer under Node 20 and takes them from Node 22 on. */
 const sharedBuffersAccepted = nodeMajor >= 22;
 
-function toWire(name: string, tensor: ort.Tensor): WireTensor {
+/**
+ * A tensor for a worker. The caller's buffers are never transferred (that would detach them): a part that is
+ * a view of the caller's data is copied once, a part sliced off another axis is on a fresh buffer already,
+ * and data on a SharedArrayBuffer is shared as it is where onnxruntime accepts it.
+ */
+function toWire(name: string, tensor: ort.Tensor, fresh: boolean): WireTensor {
   const data = tensor.data as ArrayBufferView | string[];
-  const shared = !Array.isArray(data) && sharedBuffersAccepted && data.buffer instanceof SharedArrayBuffer;
-  return { name, type: tensor.type, dims: [...tensor.dims], data: shared ? data : ownBuffer(data) };
+  const dims = [...tensor.dims];
+  if (Array.isArray(data)) return { name, type: tensor.type, dims, data };
+  if (sharedBuffersAccepted && data.buffer instanceof SharedArrayBuffer) return { name, type: tensor.type, dims, data };
+  return { name, type: tensor.type, dims, data: fresh ? data : copyOf(data) };
 }
 
 function fromWire(wire: WireTensor): ort.Tensor {
@@ -146,11 +153,13 @@ export class ParallelSession {
 
   /** Splits the batch by the weights, posts every (micro-)batch to its device at once, and joins the results. */
   private async schedule(feeds: Feeds, batch: number): Promise<Feeds> {
-    const unit = this.plan.inputs.find((i) => i.axis !== null && i.fixedBatch !== null)?.fixedBatch ?? 1;
+    const fixed = this.plan.inputs.find((i) => i.axis !== null && i.fixedBatch !== null)?.fixedBatch ?? undefined;
+    const unit = fixed ?? 1;
     if (batch % unit !== 0) throw new TypeError(`feeds: the model was exported with a fixed batch of ${unit} per replica; give a multiple of ${unit} rows (got ${batch})`);
     const sizes = splitSizes(batch / unit, this.weights).map((s) => s * unit);
     const offsets = splitOffsets(sizes);
-    const step = this.maxBatchPerDevice === undefined ? Infinity : Math.max(unit, Math.floor(this.maxBatchPerDevice / unit) * unit);
+    // A model exported at a fixed batch runs exactly that batch per call.
+    const step = fixed !== undefined ? fixed : (this.maxBatchPerDevice ?? Infinity);
     const chunks: Array<{ device: number; start: number; size: number }> = [];
     sizes.forEach((size, device) => {
       for (let start = 0; start < size; start += step) chunks.push({ device, start: offsets[device]! + start, size: Math.min(step, size - start) });
@@ -159,8 +168,9 @@ export class ParallelSession {
     const runs = chunks.map(({ device, start, size }) => {
       const wire = this.plan.inputs.map((input) => {
         const tensor = feeds[input.name]!;
-        if (input.axis === null) return toWire(input.name, tensor);
-        return toWire(input.parts[device]!, sliceAlongAxis(tensor, input.axis, start, start + size));
+        if (input.axis === null) return toWire(input.name, tensor, false);
+        const part = sliceAlongAxis(tensor, input.axis, start, start + size);
+        return toWire(input.parts[device]!, part, part.data !== tensor.data && (part.data as ArrayBufferView).buffer !== (tensor.data as ArrayBufferView).buffer);
       });
       return this.workers[device]!.run(wire);
     });

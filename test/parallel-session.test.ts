@@ -1,0 +1,212 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as ort from 'onnxruntime-node';
+import { ParallelSession } from '../src/runtime/parallel-session.js';
+import { missingCudaProvider } from '../src/runtime/providers.js';
+import { loadModel } from '../src/io/files.js';
+import { encodeModel } from '../src/io/codec.js';
+import { parallelize } from '../src/transform/parallelize.js';
+import { concreteDims, inputShape, randomFeeds } from '../src/verify/feeds.js';
+import { compareTensors } from '../src/verify/compare.js';
+import { makeGraph, makeModel, makeNode, makeValueInfo } from '../src/graph/build.js';
+import { TensorProto_DataType as DT } from '../src/onnx.js';
+import { SeededRandom } from '../src/verify/random.js';
+import { fixture, fixtureNames } from './helpers.js';
+
+type Feeds = Record<string, ort.Tensor>;
+
+async function feedsFor(name: string, batch: number, seed = 7): Promise<Feeds> {
+  const model = await loadModel(fixture(name));
+  const initializers = new Set(model.graph!.initializer.map((t) => t.name));
+  const inputs = model.graph!.input.filter((i) => !initializers.has(i.name));
+  const dims = Object.fromEntries(inputs.map((info) => [info.name, concreteDims(inputShape(info), (dim) => (dim === 'batch' || dim === 'N' ? batch : 3))]));
+  return randomFeeds(inputs, { dims, seed });
+}
+
+async function plainRun(name: string, feeds: Feeds): Promise<Feeds> {
+  const session = await ort.InferenceSession.create(fixture(name));
+  try {
+    return await session.run(feeds);
+  } finally {
+    await session.release();
+  }
+}
+
+function assertSame(actual: Feeds, expected: Feeds, label: string): void {
+  assert.deepEqual(Object.keys(actual).sort(), Object.keys(expected).sort(), label);
+  for (const [name, tensor] of Object.entries(expected)) {
+    const comparison = compareTensors(actual[name]!, tensor);
+    assert.ok(comparison.equal, `${label} output '${name}': ${comparison.detail}`);
+  }
+}
+
+const symbolic = fixtureNames().filter((n) => n !== 'batch_coupled' && !n.startsWith('fixed_batch'));
+
+test('equal to a plain session for every fixture, at batches below, at and above N, balanced and weighted', async () => {
+  for (const name of symbolic) {
+    for (const [devices, weights] of [[['cpu', 'cpu'], undefined], [['cpu', 'cpu', 'cpu'], [3, 1, 2]]] as const) {
+      const session = await ParallelSession.create(fixture(name), { devices: [...devices], ...(weights === undefined ? {} : { weights: [...weights] }) });
+      try {
+        for (const batch of [1, 2, 3, 7]) {
+          const feeds = await feedsFor(name, batch);
+          assertSame(await session.run(feeds), await plainRun(name, feeds), `${name} on ${devices.length} devices, batch ${batch}`);
+        }
+      } finally {
+        await session.release();
+      }
+    }
+  }
+});
+
+test('fixed-batch models: every device runs exactly the exported batch, any multiple of it is accepted', async () => {
+  for (const [name, b] of [['fixed_batch1', 1], ['fixed_batch2', 2]] as const) {
+    const session = await ParallelSession.create(fixture(name), { devices: ['cpu', 'cpu'] });
+    try {
+      for (const k of [2, 3, 5]) {
+        const random = new SeededRandom(k);
+        const x = new ort.Tensor('float32', random.floats(k * b * 24), [k * b, 4, 6]);
+        const out = await session.run({ x });
+        const expected: number[] = [];
+        for (let i = 0; i < k; i++) {
+          const part = new ort.Tensor('float32', (x.data as Float32Array).slice(i * b * 24, (i + 1) * b * 24), [b, 4, 6]);
+          expected.push(...((await plainRun(name, { x: part }))['y']!.data as Float32Array));
+        }
+        assert.deepEqual(out['y']!.dims, [k * b, 5]);
+        assert.deepEqual(Array.from(out['y']!.data as Float32Array), expected, `${name} batch ${k * b}`);
+      }
+      if (b === 2) await assert.rejects(session.run({ x: new ort.Tensor('float32', new Float32Array(3 * 24), [3, 4, 6]) }), (e: unknown) => e instanceof TypeError && /multiple of 2/.test(e.message));
+    } finally {
+      await session.release();
+    }
+  }
+});
+
+test('a rewritten model runs on the devices its tags name; tags can be overridden', async () => {
+  const { model } = parallelize(await loadModel(fixture('cnn')), { devices: ['cpu', 'cpu', 'cpu'] });
+  const session = await ParallelSession.create(encodeModel(model));
+  assert.deepEqual(session.devices, ['cpu', 'cpu', 'cpu']);
+  const feeds = await feedsFor('cnn', 5);
+  assertSame(await session.run(feeds), await plainRun('cnn', feeds), 'tagged cnn');
+  await session.release();
+  const gpuTagged = parallelize(await loadModel(fixture('cnn')), { devices: ['cuda:0', 'cuda:1'] }).model;
+  const overridden = await ParallelSession.create(encodeModel(gpuTagged), { devices: ['cpu', 'cpu'] });
+  assertSame(await overridden.run(feeds), await plainRun('cnn', feeds), 'cuda-tagged cnn on cpu');
+  await overridden.release();
+});
+
+test('external data is read by every device session', async () => {
+  const session = await ParallelSession.create(fixture('external_data'), { devices: ['cpu', 'cpu'] });
+  const feeds = await feedsFor('mlp', 5);
+  assertSame(await session.run(feeds), await plainRun('external_data', feeds), 'external data');
+  await session.release();
+});
+
+/** x -> (y = Relu(x), runs = ReduceSum(x)): with --combine runs=stack, one entry per (micro-)batch that ran. */
+function countingModel(): Uint8Array {
+  return encodeModel(
+    makeModel(
+      makeGraph({
+        name: 'counting',
+        inputs: [makeValueInfo('x', DT.FLOAT, ['batch', 2])],
+        outputs: [makeValueInfo('y', DT.FLOAT, ['batch', 2]), makeValueInfo('rows', DT.FLOAT, [])],
+        nodes: [makeNode('Relu', ['x'], ['y']), makeNode('ReduceSum', ['x'], ['rows'], { keepdims: 0 })],
+      }),
+      { opset: 13 },
+    ),
+  );
+}
+
+test('a batch smaller than N skips the devices with an empty share', async () => {
+  const session = await ParallelSession.create(countingModel(), { devices: ['cpu', 'cpu', 'cpu'], combine: { rows: 'stack' } });
+  const out = await session.run({ x: new ort.Tensor('float32', Float32Array.of(1, 1, 1, 1), [2, 2]) });
+  assert.deepEqual(out['rows']!.dims, [2], 'two devices ran');
+  assert.deepEqual(Array.from(out['y']!.data as Float32Array), [1, 1, 1, 1]);
+  await session.release();
+});
+
+test('maxBatchPerDevice runs each share in micro-batches, with the same results', async () => {
+  const session = await ParallelSession.create(countingModel(), { devices: ['cpu', 'cpu'], combine: { rows: 'stack' }, maxBatchPerDevice: 2 });
+  const x = new ort.Tensor('float32', Float32Array.from({ length: 18 }, () => 1), [9, 2]);
+  const out = await session.run({ x });
+  // shares 5 and 4, in micro-batches of 2: 2+2+1 and 2+2
+  assert.deepEqual(Array.from(out['rows']!.data as Float32Array), [4, 4, 2, 4, 4]);
+  assert.deepEqual(out['y']!.dims, [9, 2]);
+  await session.release();
+  const mlp = await ParallelSession.create(fixture('mlp'), { devices: ['cpu', 'cpu'], maxBatchPerDevice: 3 });
+  const feeds = await feedsFor('mlp', 13);
+  assertSame(await mlp.run(feeds), await plainRun('mlp', feeds), 'micro-batched mlp');
+  await mlp.release();
+});
+
+test('concurrent runs are pipelined and each gets its own results', async () => {
+  const session = await ParallelSession.create(fixture('cnn'), { devices: ['cpu', 'cpu'] });
+  const all = await Promise.all(Array.from({ length: 8 }, async (_, k) => feedsFor('cnn', 1 + k, 100 + k)));
+  const results = await Promise.all(all.map((feeds) => session.run(feeds)));
+  for (const [k, feeds] of all.entries()) assertSame(results[k]!, await plainRun('cnn', feeds), `run ${k}`);
+  await session.release();
+});
+
+test('wrong feeds give a TypeError naming the input before any work starts', async () => {
+  const session = await ParallelSession.create(fixture('two_in_two_out'), { devices: ['cpu', 'cpu'] });
+  const good = await feedsFor('two_in_two_out', 4);
+  const cases: Array<[Feeds, RegExp]> = [
+    [{ features: good['features']! }, /input 'mask' is missing/],
+    [{ ...good, extra: good['mask']! }, /'extra' is not an input/],
+    [{ ...good, mask: new ort.Tensor('int32', new Int32Array(16), [4, 4]) }, /input 'mask' must be float32, got int32/],
+    [{ ...good, mask: new ort.Tensor('float32', new Float32Array(16), [16]) }, /input 'mask' must have rank 2/],
+    [{ ...good, mask: new ort.Tensor('float32', new Float32Array(20), [4, 5]) }, /input 'mask' dim 1 must be 4, got 5/],
+    [{ ...good, mask: new ort.Tensor('float32', new Float32Array(12), [3, 4]) }, /input 'mask' has batch 3 .* 'features' has 4/],
+  ];
+  for (const [feeds, pattern] of cases) await assert.rejects(session.run(feeds), (e: unknown) => e instanceof TypeError && pattern.test(e.message), String(pattern));
+  assertSame(await session.run(good), await plainRun('two_in_two_out', good), 'still works after bad feeds');
+  await session.release();
+});
+
+test('a worker that dies rejects its pending runs naming the device, and later runs fail at once', async () => {
+  const session = await ParallelSession.create(fixture('cnn'), { devices: ['cpu', 'cpu'] });
+  const feeds = await feedsFor('cnn', 400);
+  const pending = session.run(feeds);
+  await session.workerOf(1).terminate();
+  await assert.rejects(pending, /device cpu \(replica 1\) stopped/);
+  const started = Date.now();
+  await assert.rejects(session.run(await feedsFor('cnn', 4)), /device cpu \(replica 1\) stopped/);
+  assert.ok(Date.now() - started < 1000, 'fails at once');
+  await session.release();
+});
+
+test('release() with runs pending rejects them and ends every worker', async () => {
+  const session = await ParallelSession.create(fixture('cnn'), { devices: ['cpu', 'cpu'] });
+  const runs = await Promise.all([1, 2, 3].map((k) => feedsFor('cnn', 200, k)));
+  const pending = runs.map((feeds) => session.run(feeds).then(() => 'resolved', (e: unknown) => e));
+  const exited = [0, 1].map((i) => new Promise<void>((resolve) => (session.workerOf(i) as unknown as { worker: { once(e: string, f: () => void): void } }).worker.once('exit', resolve)));
+  await session.release();
+  for (const outcome of await Promise.all(pending)) assert.match(String(outcome), /released/);
+  await Promise.all(exited);
+  await assert.rejects(session.run(runs[0]!), /released/);
+});
+
+test('start-up failures of several devices are reported together; a missing CUDA provider names its library and the fix', async () => {
+  const missing = missingCudaProvider();
+  if (missing === undefined) {
+    // A machine with the CUDA provider installed: the same call must then start (or fail for another reason).
+    const session = await ParallelSession.create(fixture('mlp'), { devices: ['cuda:0'] }).catch((e: unknown) => e);
+    if (session instanceof ParallelSession) await session.release();
+    return;
+  }
+  await assert.rejects(ParallelSession.create(fixture('mlp'), { devices: ['cuda:0', 'cuda:1'] }), (e: unknown) => {
+    const message = (e as Error).message;
+    assert.match(message, /2 of 2 devices failed to start/);
+    assert.match(message, /device cuda:0 \(replica 0\)/);
+    assert.match(message, /device cuda:1 \(replica 1\)/);
+    assert.match(message, /libonnxruntime_providers_cuda\.so/);
+    assert.match(message, /--onnxruntime-node-install=cuda12/);
+    return true;
+  });
+});
+
+test('argument errors quote the parameter', async () => {
+  await assert.rejects(ParallelSession.create(fixture('mlp')), /options\.devices: required/);
+  await assert.rejects(ParallelSession.create(fixture('mlp'), { devices: ['gpu'] }), /options\.devices: 'gpu' is not a device/);
+  await assert.rejects(ParallelSession.create(fixture('mlp'), { devices: ['cpu'], maxBatchPerDevice: 0 }), /options\.maxBatchPerDevice/);
+  await assert.rejects(ParallelSession.create(42 as unknown as string), /model: expected a file path or the bytes/);
+});

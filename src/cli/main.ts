@@ -4,12 +4,16 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { inspectCommand } from './commands/inspect.js';
 import { parallelizeCommand } from './commands/parallelize.js';
+import { runCommand } from './commands/run.js';
+import { benchCommand } from './commands/bench.js';
 import { EXIT_BAD_INPUT, fail } from './exit.js';
 
 async function main(argv: string[]): Promise<void> {
   await yargs(argv)
     .scriptName('onnx-parallelize')
     .command(inspectCommand)
+    .command(runCommand)
+    .command(benchCommand)
     .command(parallelizeCommand)
     .demandCommand(1, 'give a command or a model; see --help')
     .strict()

@@ -103,7 +103,7 @@ export class ParallelSession {
     let plan = readPlan(loaded);
     let rewritten = loaded;
     if (plan === undefined) {
-      if (options.devices === undefined) throw new TypeError('options.devices: required for a model that onnx-parallelize has not rewritten (for example [\'cuda:0\', \'cuda:1\'])');
+      if (options.devices === undefined) throw new TypeError('options.devices (--devices): required for a model that onnx-parallelize has not rewritten, for example cuda:0,cuda:1');
       const result = parallelize(loaded, {
         devices: options.devices,
         ...(options.weights === undefined ? {} : { weights: options.weights }),

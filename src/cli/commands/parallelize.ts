@@ -1,18 +1,11 @@
 import type { Argv, CommandModule } from 'yargs';
-import { InputError } from '../../errors.js';
 import { parallelizeFile, type ParallelizeFileResult } from '../../parallelize-file.js';
-import { gpuDevices } from '../../transform/options.js';
 import { EXIT_VERIFY_FAILED } from '../exit.js';
-import { jsonOption, modelArgument } from '../options.js';
-import { parseAxes, parseCombine, parseDevices, parseFiles, parseWeights } from '../parse.js';
+import { devicesFromArgs, jsonOption, modelArgument, placementOptions, type PlacementArgs } from '../options.js';
+import { parseAxes, parseCombine, parseFiles, parseWeights } from '../parse.js';
 
-interface ParallelizeArgs {
+interface ParallelizeArgs extends PlacementArgs {
   model: string;
-  gpus?: number;
-  devices?: string[];
-  weights?: string;
-  axis?: string[];
-  combine?: string[];
   'ir-version'?: number;
   output?: string;
   verify: boolean;
@@ -40,12 +33,7 @@ export const parallelizeCommand: CommandModule<object, ParallelizeArgs> = {
   command: '$0 <model>',
   describe: 'Rewrite MODEL into device-tagged data-parallel replicas (writes <stem>.parallel.onnx)',
   builder: (yargs) =>
-    jsonOption(modelArgument(yargs as Argv<object>))
-      .option('gpus', { type: 'number', describe: 'number of GPUs: replicas on cuda:0 .. cuda:N-1' })
-      .option('devices', { type: 'string', array: true, describe: 'devices instead of --gpus, e.g. cuda:0,cuda:2 or cpu (repeatable)' })
-      .option('weights', { type: 'string', describe: 'share of the batch per device, e.g. 2,1 (balanced by default)' })
-      .option('axis', { type: 'string', array: true, describe: "batch axis of an input or output: NAME=K, or NAME=none (repeatable)" })
-      .option('combine', { type: 'string', array: true, describe: 'how to join an output without batch axis: NAME=first|sum|mean|max|stack' })
+    placementOptions(jsonOption(modelArgument(yargs as Argv<object>)))
       .option('ir-version', { type: 'number', describe: '11: IR 11 device annotations (default); 10: metadata_props only; lower: names only' })
       .option('output', { alias: 'o', type: 'string', describe: 'output path' })
       .option('verify', { type: 'boolean', default: false, describe: 'run original and rewritten models on the CPU and compare every output (exit 1 on mismatch)' })
@@ -57,8 +45,7 @@ export const parallelizeCommand: CommandModule<object, ParallelizeArgs> = {
       .example('$0 rnn.onnx --gpus 2 --axis state=1 --axis new_state=1', 'recurrent state with the batch on axis 1')
       .example('$0 model.onnx --gpus 4 --combine loss=mean -o out/model4.onnx', 'an output without batch axis, averaged') as unknown as Argv<ParallelizeArgs>,
   handler: async (args) => {
-    if ((args.gpus === undefined) === (args.devices === undefined)) throw new InputError('give exactly one of --gpus N or --devices LIST');
-    const devices = args.gpus !== undefined ? gpuDevices(args.gpus) : parseDevices(args.devices)!;
+    const devices = devicesFromArgs(args, true)!;
     const weights = parseWeights(args.weights);
     const verifyInputs = args['verify-input'] === undefined ? undefined : parseFiles('verify-input', args['verify-input']);
     const result = await parallelizeFile(args.model, {

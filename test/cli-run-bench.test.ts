@@ -1,0 +1,69 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { dump } from 'npyjs';
+import { tensorFromNpy } from '../src/io/npy.js';
+import { fixture, runCli, tempDir } from './helpers.js';
+
+function writeNpy(file: string, data: Float32Array, dims: number[]): void {
+  writeFileSync(file, new Uint8Array(dump(data, dims)));
+}
+
+test('run: .npy inputs in, .npy outputs out, equal to a plain session; devices from the tags of a rewritten model', async () => {
+  const folder = tempDir();
+  const x = Float32Array.from({ length: 9 * 16 }, (_, i) => Math.cos(i));
+  writeNpy(path.join(folder, 'x.npy'), x, [9, 16]);
+  const plain = await ort.InferenceSession.create(fixture('mlp'));
+  const expected = (await plain.run({ x: new ort.Tensor('float32', x, [9, 16]) }))['y']!;
+  const result = runCli(['run', fixture('mlp'), '--devices', 'cpu,cpu', '--input', `x=${path.join(folder, 'x.npy')}`, '-o', path.join(folder, 'out')]);
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stdout, /ran on cpu, cpu in [\d.]+ ms/);
+  assert.match(result.stdout, /y: float32 \[9, 8\]/);
+  const y = tensorFromNpy(readFileSync(path.join(folder, 'out', 'y.npy')), 'y.npy');
+  assert.deepEqual(y.dims, [9, 8]);
+  assert.deepEqual(Array.from(y.data as Float32Array), Array.from(expected.data as Float32Array));
+
+  const model = path.join(folder, 'mlp.onnx');
+  copyFileSync(fixture('mlp'), model);
+  assert.equal(runCli([model, '--devices', 'cpu,cpu,cpu', '--quiet']).status, 0);
+  const tagged = runCli(['run', path.join(folder, 'mlp.parallel.onnx'), '--input', `x=${path.join(folder, 'x.npy')}`, '-o', path.join(folder, 'out2'), '--json']);
+  assert.equal(tagged.status, 0, tagged.stderr);
+  assert.deepEqual(JSON.parse(tagged.stdout).devices, ['cpu', 'cpu', 'cpu']);
+  assert.deepEqual(readFileSync(path.join(folder, 'out2', 'y.npy')), readFileSync(path.join(folder, 'out', 'y.npy')));
+});
+
+test('run: missing or unknown inputs and bad files exit 2 with one line', () => {
+  const folder = tempDir();
+  writeNpy(path.join(folder, 'x.npy'), new Float32Array(16), [1, 16]);
+  writeFileSync(path.join(folder, 'bad.npy'), 'not numpy');
+  const cases: Array<[string[], RegExp]> = [
+    [['run', fixture('mlp'), '--devices', 'cpu', '-o', folder], /--input x=FILE\.npy is missing/],
+    [['run', fixture('mlp'), '--devices', 'cpu', '--input', `z=${path.join(folder, 'x.npy')}`, '-o', folder], /--input z: the model has no input named 'z'/],
+    [['run', fixture('mlp'), '--devices', 'cpu', '--input', `x=${path.join(folder, 'bad.npy')}`, '-o', folder], /bad\.npy: not a NumPy \.npy file/],
+    [['run', fixture('mlp'), '--input', `x=${path.join(folder, 'x.npy')}`, '-o', folder], /--devices\): required/],
+    [['run', fixture('mlp'), '--devices', 'cpu', '--input', `x=${path.join(folder, 'nope.npy')}`, '-o', folder], /nope\.npy: no such file/],
+  ];
+  for (const [args, pattern] of cases) {
+    const result = runCli(args);
+    assert.equal(result.status, 2, `${args.join(' ')}: ${result.stderr}`);
+    assert.match(result.stderr, pattern);
+    assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+  }
+});
+
+test('bench: a table of throughput and latency, or --json', () => {
+  const table = runCli(['bench', fixture('mlp'), '--devices', 'cpu,cpu', '--batch', '32', '--runs', '3']);
+  assert.equal(table.status, 0, table.stderr);
+  assert.match(table.stdout, /single session\s+cpu\s+[\d.]+\s+[\d.]+\s+[\d.]+/);
+  assert.match(table.stdout, /ParallelSession\s+cpu,cpu/);
+  assert.match(table.stdout, /speed-up [\d.]+x on 2 devices, scaling efficiency \d+%/);
+  const json = runCli(['bench', fixture('cnn'), '--devices', 'cpu,cpu', '--batch', '8', '--runs', '2', '--json']);
+  assert.equal(json.status, 0, json.stderr);
+  const report = JSON.parse(json.stdout);
+  assert.equal(report.batch, 8);
+  assert.ok(report.parallel.throughput > 0 && report.single.p95 >= report.single.p50);
+  assert.equal(report.efficiency, report.speedup / 2);
+  assert.equal(runCli(['bench', fixture('mlp'), '--devices', 'cpu', '--batch', '0']).status, 2);
+});

@@ -3,6 +3,7 @@ import type { ModelProto, NodeProto, TensorProto, ValueInfoProto } from './onnx.
 import { describeType, formatShape, shapeOf, type Dim } from './graph/types.js';
 import { forEachGraph, forEachNodeList, forEachTensor, subgraphsOf } from './graph/walk.js';
 import { externalReference } from './io/external-data.js';
+import { readPlan } from './transform/plan.js';
 
 export interface ValueSummary {
   name: string;
@@ -26,6 +27,8 @@ export interface InspectReport {
     annotatedNodes: number;
     byDevice: Record<string, number>;
   };
+  /** The data-parallel plan of a model rewritten by onnx-parallelize. */
+  parallel: { devices: string[]; weights: number[]; inputs: Array<{ name: string; axis: number | null }>; outputs: Array<{ name: string; axis: number | null; combine: string | null }> } | null;
 }
 
 function summarizeValue(info: ValueInfoProto): ValueSummary {
@@ -48,6 +51,17 @@ function tensorBytes(tensor: TensorProto): number {
 
 function nodeLabel(node: NodeProto): string {
   return node.name !== '' ? node.name : `${node.opType}(${node.output.join(', ')})`;
+}
+
+function parallelSummary(model: ModelProto): InspectReport['parallel'] {
+  const plan = readPlan(model);
+  if (plan === undefined) return null;
+  return {
+    devices: plan.devices,
+    weights: plan.weights,
+    inputs: plan.inputs.map((i) => ({ name: i.name, axis: i.axis })),
+    outputs: plan.outputs.map((o) => ({ name: o.name, axis: o.axis, combine: o.combine })),
+  };
 }
 
 export function inspectModel(model: ModelProto): InspectReport {
@@ -101,6 +115,7 @@ export function inspectModel(model: ModelProto): InspectReport {
     externalData: [...external].map(([location, entry]) => ({ location, ...entry })),
     subgraphs,
     functions: model.functions.map((f) => ({ domain: f.domain, name: f.name, nodes: f.node.length })),
+    parallel: parallelSummary(model),
     devices: {
       configurations: model.configuration.map((c) => ({ name: c.name, numDevices: c.numDevices, devices: [...c.device] })),
       annotatedNodes,
@@ -130,6 +145,10 @@ export function formatInspectReport(file: string, report: InspectReport): string
   for (const s of report.subgraphs) lines.push(`subgraph: ${s.node} (${s.opType}).${s.attribute}, ${s.nodes} nodes`);
   for (const f of report.functions) lines.push(`function: ${f.domain}.${f.name}, ${f.nodes} nodes`);
   for (const c of report.devices.configurations) lines.push(`device configuration ${c.name}: ${c.numDevices} devices (${c.devices.join(', ')})`);
+  if (report.parallel !== null) {
+    const split = report.parallel.inputs.map((i) => `${i.name}${i.axis === null ? ' shared' : `@${i.axis}`}`).join(', ');
+    lines.push(`data-parallel: ${report.parallel.devices.length} replicas on ${report.parallel.devices.join(', ')} (weights ${report.parallel.weights.join(':')}; inputs ${split})`);
+  }
   if (report.devices.annotatedNodes > 0) {
     const per = Object.entries(report.devices.byDevice).map(([d, n]) => `${d} ${n}`).join(', ');
     lines.push(`device-annotated nodes: ${report.devices.annotatedNodes}${per === '' ? '' : ` (${per})`}`);

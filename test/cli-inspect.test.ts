@@ -30,6 +30,7 @@ test('inspect --json reports subgraphs, functions, external data and device tags
   assert.deepEqual(devices.configurations, [{ name: 'two_gpus', numDevices: 2, devices: ['cuda:0', 'cuda:1'] }]);
   assert.equal(devices.annotatedNodes, 5);
   assert.deepEqual(json('lstm').inputs, [{ name: 'X', type: 'float', shape: [5, 'batch', 8] }]);
+  assert.equal(json('mlp').parallel, null);
 });
 
 test('every kind of bad file gets a one-line error naming the file and exit code 2', () => {
@@ -65,4 +66,16 @@ test('every kind of bad file gets a one-line error naming the file and exit code
 test('usage errors exit 2', () => {
   assert.equal(runCli(['inspect']).status, 2);
   assert.equal(runCli(['inspect', fixture('mlp'), '--bogus']).status, 2);
+});
+
+test('inspect shows the data-parallel plan of a rewritten model', () => {
+  const folder = tempDir();
+  const out = path.join(folder, 'cnn.parallel.onnx');
+  assert.equal(runCli([fixture('cnn'), '--devices', 'cuda:0,cuda:1', '--weights', '2,1', '-o', out, '--quiet']).status, 0);
+  const text = runCli(['inspect', out]);
+  assert.match(text.stdout, /data-parallel: 2 replicas on cuda:0, cuda:1 \(weights 2:1; inputs image@0\)/);
+  assert.match(text.stdout, /device-annotated nodes: \d+ \(cpu \d+, cuda:0 7, cuda:1 7\)/);
+  const again = runCli([out, '--gpus', '2']);
+  assert.equal(again.status, 2);
+  assert.match(again.stderr, /rewritten by onnx-parallelize already/);
 });

@@ -362,3 +362,34 @@ test('option errors name the option and the fix', async () => {
   const fixed = await loadModel(fixture('fixed_batch1'));
   assert.throws(() => parallelize(fixed, { devices: devices(2), weights: [2, 1] }), /fixed batch of 1.*--weights needs a symbolic batch/);
 });
+
+test('fixed shapes: the first dim shared by inputs and outputs is the batch; an input whose first dim differs is shared', async () => {
+  const model = makeModel(
+    makeGraph({
+      name: 'fixed_with_table',
+      inputs: [makeValueInfo('ids', DT.INT64, [2, 3]), makeValueInfo('table', DT.FLOAT, [10, 4])],
+      outputs: [makeValueInfo('vectors', DT.FLOAT, [2, 3, 4])],
+      nodes: [makeNode('Gather', ['table', 'ids'], ['vectors'])],
+    }),
+    { opset: 13 },
+  );
+  const result = parallelize(model, { devices: devices(2) });
+  assert.deepEqual(result.report.inputs.map((i) => [i.name, i.axis]), [['ids', 0], ['table', null]]);
+  assert.match(result.report.inputs[1]!.reason, /first dim 10 differs from the batch 2/);
+  assert.deepEqual(shapeOf(result.model.graph!.input[0]!), [4, 3]);
+  assert.deepEqual(shapeOf(result.model.graph!.input[1]!), [10, 4]);
+  assert.equal((await verifyParallel(model, result)).status, 'passed');
+});
+
+test('a model rewritten already is refused', async () => {
+  const once = parallelize(await loadModel(fixture('mlp')), { devices: devices(2) }).model;
+  assert.throws(() => parallelize(once, { devices: devices(2) }), (e: unknown) => e instanceof InputError && /rewritten by onnx-parallelize already \(2 replicas/.test(e.message));
+});
+
+test('--verify-input samples of the original fixed batch are repeated for every replica', async () => {
+  const model = await loadModel(fixture('fixed_batch2'));
+  const x = new ort.Tensor('float32', new SeededRandom(4).floats(2 * 24), [2, 4, 6]);
+  const verify = await verifyParallel(model, parallelize(model, { devices: devices(3) }), { samples: { x } });
+  assert.equal(verify.status, 'passed', verify.reason);
+  assert.deepEqual(verify.runs.map((r) => r.batch), [6, 6]);
+});

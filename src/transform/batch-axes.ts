@@ -1,6 +1,8 @@
 /**
  * Deciding the batch axis of every graph input and output: from the user's --axis, else inferred
- * (a rank-0 value has none; a symbolic dim name shared by inputs and outputs marks the batch), else axis 0.
+ * (a rank-0 value has none; a symbolic dim name shared by inputs and outputs marks the batch; in a model with
+ * fixed shapes, the first dim that inputs and outputs share is the batch, and values whose first dim differs are
+ * not batched), else axis 0.
  */
 import type { GraphProto, ValueInfoProto } from '../onnx.js';
 import { InputError } from '../errors.js';
@@ -38,6 +40,16 @@ export function inferBatchDimName(inputs: ValueInfoProto[], outputs: ValueInfoPr
   return shared.sort((a, b) => score(b) - score(a))[0];
 }
 
+/** In a model with fixed shapes: the first-dim size shared by inputs and outputs, the most common one. */
+export function inferFixedBatch(inputs: ValueInfoProto[], outputs: ValueInfoProto[]): number | undefined {
+  const firstDims = (infos: ValueInfoProto[]): number[] => infos.map((i) => shapeOf(i)?.[0]).filter((d): d is number => typeof d === 'number');
+  const inDims = firstDims(inputs);
+  const outDims = firstDims(outputs);
+  const shared = [...new Set(inDims)].filter((d) => outDims.includes(d));
+  const count = (d: number): number => inDims.filter((x) => x === d).length + outDims.filter((x) => x === d).length;
+  return shared.sort((a, b) => count(b) - count(a))[0];
+}
+
 function checkAxis(kind: string, info: ValueInfoProto, axis: number, shape: Dim[] | undefined): number {
   if (shape === undefined) return axis;
   const rank = shape.length;
@@ -63,6 +75,7 @@ export function decideAxes(
     if (!outputNames.has(name)) throw new InputError(`--combine ${name}: the model has no output named '${name}'`);
   }
   const batchDimName = inferBatchDimName(inputs, graph.output);
+  const fixedBatch = batchDimName === undefined ? inferFixedBatch(inputs, graph.output) : undefined;
 
   const decide = (kind: 'input' | 'output', info: ValueInfoProto): { axis: number | null; reason: string } => {
     const shape = shapeOf(info);
@@ -77,6 +90,10 @@ export function decideAxes(
       const at = shape.indexOf(batchDimName);
       if (at >= 0) return { axis: at, reason: `dim '${batchDimName}'` };
       if (shape.every((d) => typeof d === 'number')) return { axis: null, reason: `fixed shape without dim '${batchDimName}'` };
+    }
+    if (fixedBatch !== undefined && typeof shape[0] === 'number') {
+      if (shape[0] === fixedBatch) return { axis: 0, reason: `fixed batch ${fixedBatch} shared by inputs and outputs` };
+      return { axis: null, reason: `first dim ${shape[0]} differs from the batch ${fixedBatch} shared by inputs and outputs` };
     }
     return { axis: 0, reason: 'default axis 0' };
   };

@@ -18,7 +18,7 @@ import { defaultOpset, opChangingBetween, withDefaultOpset } from './opset.js';
 import { cloneNodes, renameValueInfo, Scope, type Replica } from './replicate.js';
 import { emitSplits, MIN_DYNAMIC_SPLIT_OPSET, type SplitInput } from './split.js';
 import { integerWeights } from './split-sizes.js';
-import { withPlan, type ExecutionPlan } from './plan.js';
+import { readPlan, withPlan, type ExecutionPlan } from './plan.js';
 import { DeviceTagger, deviceConfiguration, hostTagger, irVersionNeeded, tagLevelFor } from './tags.js';
 
 export interface ParallelizeReport {
@@ -62,6 +62,10 @@ export function parallelize(model: ModelProto, options: ParallelizeOptions): Par
   checkOptions(options);
   const graph = model.graph;
   if (graph === undefined) throw new InputError('the model has no graph');
+  const previous = readPlan(model);
+  if (previous !== undefined) {
+    throw new InputError(`the model was rewritten by onnx-parallelize already (${previous.devices.length} replicas on ${previous.devices.join(', ')}); rewrite the original model instead`);
+  }
   const n = options.devices.length;
   const weights = integerWeights(options.weights ?? options.devices.map(() => 1));
   const notes: string[] = [];

@@ -67,8 +67,9 @@ function planDims(info: ValueInfoProto, axis: number | null, batch: number, batc
   });
 }
 
-export async function verifyParallel(original: ModelProto, result: ParallelizeResult, options: VerifyOptions = {}): Promise<VerifyResult> {
+export async function verifyParallel(original: ModelProto, result: ParallelizeResult, given: VerifyOptions = {}): Promise<VerifyResult> {
   const { report } = result;
+  const options: VerifyOptions = given.samples === undefined ? given : { ...given, samples: { ...given.samples } };
   const n = report.devices.length;
   const inputs = report.inputs.map((i) => ({ ...i, info: original.graph!.input.find((v) => v.name === i.name)! }));
   const fixed = inputs.find((i) => i.axis !== null && typeof i.batch === 'number');
@@ -94,7 +95,18 @@ export async function verifyParallel(original: ModelProto, result: ParallelizeRe
       runs.push(await verifyBatch(batch, false));
     }
     const batchedSample = inputs.find((i) => i.axis !== null && options.samples?.[i.name] !== undefined);
-    if (batchedSample !== undefined) runs.push(await verifyBatch(options.samples![batchedSample.name]!.dims[batchedSample.axis!]!, true));
+    if (batchedSample !== undefined) {
+      let sampleBatch = options.samples![batchedSample.name]!.dims[batchedSample.axis!]!;
+      if (fixed !== undefined && sampleBatch === fixed.batch) {
+        // Samples for the original fixed batch B: the rewritten model takes N of them.
+        for (const input of inputs) {
+          const sample = options.samples![input.name];
+          if (input.axis !== null && sample !== undefined) options.samples![input.name] = concatAlongAxis(Array<ort.Tensor>(n).fill(sample), input.axis);
+        }
+        sampleBatch *= n;
+      }
+      runs.push(await verifyBatch(sampleBatch, true));
+    }
   } finally {
     await originalSession?.release();
     await parallelSession?.release();

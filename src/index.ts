@@ -1,0 +1,13 @@
+/** onnx-parallelize: the public API. */
+export { decodeModel, encodeModel, encodeModelChunks } from './io/codec.js';
+export { loadModel, saveModel, type SaveOptions } from './io/files.js';
+export { inspectModel, formatInspectReport, type InspectReport } from './inspect.js';
+export { parallelize, type ParallelizeReport, type ParallelizeResult } from './transform/parallelize.js';
+export { type ParallelizeOptions, type CombineMode } from './transform/options.js';
+export { readPlan, type ExecutionPlan } from './transform/plan.js';
+export { splitSizes } from './transform/split-sizes.js';
+export { parallelizeFile, defaultOutputPath, type ParallelizeFileOptions, type ParallelizeFileResult } from './parallelize-file.js';
+export { verifyParallel, type VerifyOptions, type VerifyResult } from './verify/verify.js';
+export { ParallelSession, type ParallelSessionOptions } from './runtime/parallel-session.js';
+export { InputError } from './errors.js';
+export type { ModelProto } from './onnx.js';

@@ -14,6 +14,9 @@ import { ScalarType } from '@bufbuild/protobuf';
 import type { NodeProto } from '../onnx.js';
 import { ByteSink, NodeEncoder } from './node-encoder.js';
 
+/** Size of the blocks that encoded nodes are written into. */
+const BLOCK_BYTES = 1 << 20;
+
 /** Bytes values at least this long are emitted as their own chunk. */
 export const LARGE_BYTES = 4096;
 
@@ -116,23 +119,25 @@ export function encodeChunks(desc: DescMessage, message: Message, out: Uint8Arra
       emitNested(field.number, field.message, value as AnyMessage);
     } else if (field.fieldKind === 'list' && field.listKind === 'message' && field.message.typeName === 'onnx.NodeProto') {
       flush();
-      const sink = new ByteSink();
+      // Nodes are written into blocks of about 1 MiB, each handed out as a chunk when full: no buffer is
+      // grown and copied, and no block is copied again.
+      let sink = new ByteSink(BLOCK_BYTES + 4096);
+      const emitBlock = (): void => {
+        if (sink.length === 0) return;
+        out.push(sink.bytes.subarray(0, sink.length));
+        total += sink.length;
+        sink = new ByteSink(BLOCK_BYTES + 4096);
+      };
       for (const node of value as NodeProto[]) {
         if (node.attribute.length > 0 && holdsLargeBytes(field.message, node as AnyMessage)) {
-          if (sink.length > 0) {
-            out.push(sink.take());
-            total += sink.length;
-            sink.length = 0;
-          }
+          emitBlock();
           emitNested(field.number, field.message, node as AnyMessage);
-        } else {
-          nodes.write(sink, field.number, node);
+          continue;
         }
+        nodes.write(sink, field.number, node);
+        if (sink.length >= BLOCK_BYTES) emitBlock();
       }
-      if (sink.length > 0) {
-        out.push(sink.take());
-        total += sink.length;
-      }
+      emitBlock();
     } else if (field.fieldKind === 'list' && field.listKind === 'message' && nodeHolders.has(field.message.typeName)) {
       for (const item of value as AnyMessage[]) emitNested(field.number, field.message, item);
     } else if (field.fieldKind === 'list' && field.listKind === 'message') {

@@ -21,8 +21,12 @@ const VARINT = 0;
 
 /** A growable byte buffer with the few protobuf primitives the node encoder needs. */
 export class ByteSink {
-  bytes: Buffer = Buffer.allocUnsafe(1 << 16);
+  bytes: Buffer;
   length = 0;
+
+  constructor(capacity = 1 << 16) {
+    this.bytes = Buffer.allocUnsafe(capacity);
+  }
 
   private reserve(extra: number): void {
     if (this.length + extra <= this.bytes.length) return;
@@ -66,6 +70,22 @@ export class ByteSink {
     this.length += bytes.length;
   }
 
+  /** Appends bytes [start, end) of `other` (all it holds by default). */
+  append(other: ByteSink, start = 0, end = other.length): void {
+    this.reserve(end - start);
+    if (end - start > 256) {
+      other.bytes.copy(this.bytes, this.length, start, end);
+      this.length += end - start;
+      return;
+    }
+    // Short runs: a plain loop beats the native call of Buffer.copy.
+    const from = other.bytes;
+    const to = this.bytes;
+    let at = this.length;
+    for (let i = start; i < end; i++) to[at++] = from[i]!;
+    this.length = at;
+  }
+
   lengthDelimited(field: number, bytes: Uint8Array): void {
     this.tag(field, LEN);
     this.varint(bytes.length);
@@ -94,10 +114,6 @@ export class ByteSink {
     this.length = at + size + written;
   }
 
-  /** The bytes written, copied out. */
-  take(): Uint8Array {
-    return Uint8Array.prototype.slice.call(this.bytes, 0, this.length);
-  }
 }
 
 type Fields = Record<string, unknown>;
@@ -127,6 +143,9 @@ export class NodeEncoder {
   private readonly spec = new ByteSink();
   readonly cache = new SubMessageCache();
 
+  /** Where each output name's field (tag, length, bytes) was written in `body`, to write it again. */
+  private readonly outputFields = new Map<string, [number, number]>();
+
   private writeDeviceConfiguration(config: NodeDeviceConfigurationProto): void {
     const simple = config.$unknown === undefined && config.shardingSpec.every(simpleSharding) && !(own(config, 'pipelineStage') && config.pipelineStage < 0);
     if (!simple) {
@@ -138,14 +157,22 @@ export class NodeEncoder {
     if (own(config, 'configurationId')) out.string(1, config.configurationId);
     for (const spec of config.shardingSpec) {
       this.spec.length = 0;
-      if (own(spec, 'tensorName')) this.spec.string(1, spec.tensorName);
+      if (own(spec, 'tensorName')) {
+        // Output fields (number 2) and tensor_name (number 1) differ only in the tag byte.
+        const written = this.outputFields.get(spec.tensorName);
+        if (written === undefined) this.spec.string(1, spec.tensorName);
+        else {
+          this.spec.tag(1, LEN);
+          this.spec.append(this.body, written[0] + 1, written[1]);
+        }
+      }
       for (const device of spec.device) {
         this.spec.tag(2, VARINT);
         this.spec.varint64(device);
       }
       out.tag(2, LEN);
       out.varint(this.spec.length);
-      out.raw(this.spec.bytes.subarray(0, this.spec.length));
+      out.append(this.spec);
     }
     if (own(config, 'pipelineStage')) {
       out.tag(3, VARINT);
@@ -153,7 +180,7 @@ export class NodeEncoder {
     }
     this.body.tag(10, LEN);
     this.body.varint(out.length);
-    this.body.raw(out.bytes.subarray(0, out.length));
+    this.body.append(out);
   }
 
   /** Appends `node` to `sink` as field `fieldNumber` of its parent (GraphProto.node is 1, FunctionProto.node 7). */
@@ -165,7 +192,13 @@ export class NodeEncoder {
     const body = this.body;
     body.length = 0;
     for (const input of node.input) body.string(1, input);
-    for (const output of node.output) body.string(2, output);
+    const outputFields = this.outputFields;
+    outputFields.clear();
+    for (const output of node.output) {
+      const start = body.length;
+      body.string(2, output);
+      if (node.deviceConfigurations.length > 0) outputFields.set(output, [start, body.length]);
+    }
     if (own(node, 'name')) body.string(3, node.name);
     if (own(node, 'opType')) body.string(4, node.opType);
     for (const attribute of node.attribute) body.lengthDelimited(5, this.cache.bytesOf(AttributeProtoSchema, attribute));
@@ -176,6 +209,6 @@ export class NodeEncoder {
     for (const config of node.deviceConfigurations) this.writeDeviceConfiguration(config);
     sink.tag(fieldNumber, LEN);
     sink.varint(body.length);
-    sink.raw(body.bytes.subarray(0, body.length));
+    sink.append(body);
   }
 }

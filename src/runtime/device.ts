@@ -34,7 +34,7 @@ export class DeviceWorker {
     this.ready = new Promise((resolve, reject) => {
       const onStart = (message: FromWorker): void => {
         if (message.type === 'ready') resolve();
-        else if (message.type === 'failed') reject(new Error(`${this.label}: cannot create its session: ${message.message}`));
+        else if (message.type === 'failed') reject(new Error(`${this.label}: cannot create its session: ${message.message}${this.loadHint(message.message)}`));
         else return;
         this.worker.off('message', onStart);
         this.worker.on('message', (m: FromWorker) => this.onMessage(m));
@@ -48,6 +48,12 @@ export class DeviceWorker {
       this.exited = true;
       if (!this.releasing) this.fail(new Error(`${this.label} stopped (worker exited with code ${code}); this ParallelSession can no longer run`));
     });
+  }
+
+  /** onnxruntime only says "Failed to load shared library" when the CUDA provider's own dependencies are missing. */
+  private loadHint(message: string): string {
+    if (parseDevice(this.device).kind !== 'cuda' || !/load|shared library|cuda/i.test(message)) return '';
+    return ' (the CUDA provider library is installed but could not be loaded: check that the CUDA 12 and cuDNN 9 libraries are on LD_LIBRARY_PATH; the loader\'s own message is on stderr)';
   }
 
   get label(): string {

@@ -393,3 +393,18 @@ test('--verify-input samples of the original fixed batch are repeated for every 
   assert.equal(verify.status, 'passed', verify.reason);
   assert.deepEqual(verify.runs.map((r) => r.batch), [6, 6]);
 });
+
+test('outputs that are an input or a weight pass through without a join', async () => {
+  const model = makeModel(
+    makeGraph({
+      name: 'passthrough',
+      inputs: [makeValueInfo('x', DT.FLOAT, ['b', 3])],
+      outputs: [makeValueInfo('x', DT.FLOAT, ['b', 3]), makeValueInfo('y', DT.FLOAT, ['b', 3]), makeValueInfo('c', DT.FLOAT, [2])],
+      initializers: [makeTensor('c', DT.FLOAT, [2], Float32Array.of(1, 2))],
+      nodes: [makeNode('Neg', ['x'], ['y'])],
+    }),
+    { opset: 13 },
+  );
+  const result = parallelize(model, { devices: devices(3), combine: { c: 'first' } });
+  assert.equal((await verifyParallel(model, result)).status, 'passed');
+});

@@ -129,7 +129,10 @@ export function parallelize(model: ModelProto, options: ParallelizeOptions): Par
     return { nodes, valueInfo, outputs, scope };
   });
 
+  // An output that is a graph input or a weight (not computed by any node) stays as it is.
+  const notComputed = new Set([...graph.input.map((i) => i.name), ...graph.initializer.map((t) => t.name), ...hoisting.initializers.map((t) => t.name), ...hoisting.constantNodes.flatMap((n) => n.output)]);
   for (const [k, output] of axes.outputs.entries()) {
+    if (notComputed.has(output.info.name)) continue;
     emitJoin(emitter, { name: output.info.name, axis: output.axis, combine: output.combine, elemType: elemTypeOf(output.info) }, replicaNodes.map((r) => r.outputs[k]!), sizes);
   }
   const hostNodes = [...hoisting.constantNodes, ...hostPrelude, ...emitter.nodes];

@@ -357,6 +357,68 @@ function batchCoupled(): ModelProto {
   );
 }
 
+/**
+ * An attention block as PyTorch exports it: the head split is a Reshape whose target shape is computed from
+ * Shape at run time, softmax over the last axis, LayerNormalization.
+ */
+function attentionBlock(): ModelProto {
+  const r = new SeededRandom(13);
+  const d = 16;
+  const heads = 2;
+  return makeModel(
+    makeGraph({
+      name: 'attention_block',
+      inputs: [makeValueInfo('tokens', F, ['batch', 'seq', d])],
+      outputs: [makeValueInfo('hidden', F, ['batch', 'seq', d])],
+      initializers: [
+        weights(r, 'wq', [d, d], 0.2),
+        weights(r, 'wk', [d, d], 0.2),
+        weights(r, 'wv', [d, d], 0.2),
+        weights(r, 'ln_scale', [d]),
+        weights(r, 'ln_bias', [d]),
+        int64Tensor('head_dims', [heads, d / heads]),
+        int64Tensor('zero_one', [0, 1]),
+        int64Tensor('merged', [d]),
+      ],
+      nodes: [
+        makeNode('Shape', ['tokens'], ['shape']),
+        makeNode('Gather', ['shape', 'zero_one'], ['batch_seq'], { axis: 0 }),
+        makeNode('Concat', ['batch_seq', 'head_dims'], ['split_shape'], { axis: 0 }),
+        makeNode('Concat', ['batch_seq', 'merged'], ['merge_shape'], { axis: 0 }),
+        ...['q', 'k', 'v'].flatMap((n) => [
+          makeNode('MatMul', ['tokens', `w${n}`], [`${n}_flat`]),
+          makeNode('Reshape', [`${n}_flat`, 'split_shape'], [`${n}_heads`]),
+          makeNode('Transpose', [`${n}_heads`], [`${n}_t`], { perm: n === 'k' ? [0, 2, 3, 1] : [0, 2, 1, 3] }),
+        ]),
+        makeNode('MatMul', ['q_t', 'k_t'], ['scores']),
+        makeNode('Softmax', ['scores'], ['attention'], { axis: -1 }),
+        makeNode('MatMul', ['attention', 'v_t'], ['context']),
+        makeNode('Transpose', ['context'], ['context_t'], { perm: [0, 2, 1, 3] }),
+        makeNode('Reshape', ['context_t', 'merge_shape'], ['context_flat']),
+        makeNode('Add', ['context_flat', 'tokens'], ['residual']),
+        makeNode('LayerNormalization', ['residual', 'ln_scale', 'ln_bias'], ['hidden'], { axis: -1 }),
+      ],
+    }),
+    { opset: 17 },
+  );
+}
+
+/** A GRU with its initial state as an input, as exported recurrent models often are: [1, batch, hidden]. */
+function gruWithState(): ModelProto {
+  const r = new SeededRandom(14);
+  const hidden = 8;
+  return makeModel(
+    makeGraph({
+      name: 'gru_with_state',
+      inputs: [makeValueInfo('X', F, [4, 'batch', 6]), makeValueInfo('initial_h', F, [1, 'batch', hidden])],
+      outputs: [makeValueInfo('Y', F, [4, 1, 'batch', hidden]), makeValueInfo('Y_h', F, [1, 'batch', hidden])],
+      initializers: [weights(r, 'W', [1, 3 * hidden, 6], 0.3), weights(r, 'R', [1, 3 * hidden, hidden], 0.3), weights(r, 'B', [1, 6 * hidden], 0.1)],
+      nodes: [makeNode('GRU', ['X', 'W', 'R', 'B', '', 'initial_h'], ['Y', 'Y_h'], { hidden_size: hidden })],
+    }),
+    { opset: 14 },
+  );
+}
+
 export const fixtureBuilders: Record<string, () => ModelProto> = {
   mlp,
   cnn,
@@ -374,6 +436,8 @@ export const fixtureBuilders: Record<string, () => ModelProto> = {
   fp16_weights: fp16Weights,
   int8_qdq: int8Qdq,
   batch_coupled: batchCoupled,
+  attention_block: attentionBlock,
+  gru_with_state: gruWithState,
 };
 
 export function writeFixtures(): void {

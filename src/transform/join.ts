@@ -4,6 +4,7 @@
  * are left out of sums, means and maxima.
  */
 import { TensorProto_DataType } from '../onnx.js';
+import { InputError } from '../errors.js';
 import type { NodeEmitter } from './emitter.js';
 import type { CombineMode } from './options.js';
 import { emitGatherRows, type DynamicSizes } from './split.js';
@@ -68,10 +69,11 @@ export function emitJoin(emitter: NodeEmitter, output: JoinOutput, parts: string
     return;
   }
   // mean: the batch-weighted mean of the replicas' values, sum_i out_i * n_i / B.
-  if (!floatTypes.has(elemType)) throw new TypeError(`--combine ${output.name}=mean needs a floating-point output`);
+  if (!floatTypes.has(elemType)) throw new InputError(`--combine ${output.name}=mean needs a floating-point output; use sum, max, first or stack`);
   const castTo = (value: string): string => (elemType === TensorProto_DataType.FLOAT ? value : emitter.emit('Cast', [value], { to: elemType }, 'join/cast'));
+  const equalShare = dynamic === undefined ? castTo(emitter.scalar(1 / parts.length, TensorProto_DataType.FLOAT, 'join/share')) : undefined;
   const shares = dynamic === undefined
-    ? parts.map(() => castTo(emitter.scalar(1 / parts.length, TensorProto_DataType.FLOAT, 'join/share')))
+    ? parts.map(() => equalShare!)
     : dynamic.sizes.map((size) => {
         const asFloat = (v: string): string => emitter.emit('Cast', [v], { to: TensorProto_DataType.FLOAT }, 'join/float');
         const share = emitter.emit('Div', [asFloat(size), asFloat(dynamic.batch)], {}, 'join/share');

@@ -408,3 +408,38 @@ test('outputs that are an input or a weight pass through without a join', async 
   const result = parallelize(model, { devices: devices(3), combine: { c: 'first' } });
   assert.equal((await verifyParallel(model, result)).status, 'passed');
 });
+
+test('recurrent models exported at a fixed batch: LSTM inputs and outputs are split on their batch axes', async () => {
+  const hidden = 4;
+  const r = new SeededRandom(30);
+  const model = makeModel(
+    makeGraph({
+      name: 'fixed_lstm',
+      inputs: [makeValueInfo('X', DT.FLOAT, [5, 1, 3]), makeValueInfo('h0', DT.FLOAT, [1, 1, hidden])],
+      outputs: [makeValueInfo('Y', DT.FLOAT, [5, 1, 1, hidden]), makeValueInfo('Y_h', DT.FLOAT, [1, 1, hidden])],
+      initializers: [makeTensor('W', DT.FLOAT, [1, 4 * hidden, 3], r.floats(48)), makeTensor('R', DT.FLOAT, [1, 4 * hidden, hidden], r.floats(64))],
+      nodes: [makeNode('LSTM', ['X', 'W', 'R', '', '', 'h0'], ['Y', 'Y_h'], { hidden_size: hidden })],
+    }),
+    { opset: 14 },
+  );
+  const result = parallelize(model, { devices: devices(2) });
+  assert.deepEqual(result.report.inputs.map((i) => [i.name, i.axis, i.reason]), [['X', 1, 'batch axis of LSTM'], ['h0', 1, 'batch axis of LSTM']]);
+  assert.deepEqual(result.report.outputs.map((o) => [o.name, o.axis]), [['Y', 2], ['Y_h', 1]]);
+  assert.deepEqual(shapeOf(result.model.graph!.input[0]!), [5, 2, 3]);
+  assert.equal((await verifyParallel(model, result)).status, 'passed');
+});
+
+test('an input without the batch dim and with a fixed first dim (position ids [1, seq]) is fed whole', async () => {
+  const model = makeModel(
+    makeGraph({
+      name: 'positions',
+      inputs: [makeValueInfo('tokens', DT.FLOAT, ['batch', 'seq']), makeValueInfo('positions', DT.FLOAT, [1, 'seq'])],
+      outputs: [makeValueInfo('out', DT.FLOAT, ['batch', 'seq'])],
+      nodes: [makeNode('Add', ['tokens', 'positions'], ['out'])],
+    }),
+    { opset: 13 },
+  );
+  const result = parallelize(model, { devices: devices(2) });
+  assert.deepEqual(result.report.inputs.map((i) => [i.name, i.axis]), [['tokens', 0], ['positions', null]]);
+  assert.equal((await verifyParallel(model, result)).status, 'passed');
+});

@@ -1,8 +1,8 @@
 /**
  * Deciding the batch axis of every graph input and output: from the user's --axis, else inferred
- * (a rank-0 value has none; a symbolic dim name shared by inputs and outputs marks the batch; in a model with
- * fixed shapes, the first dim that inputs and outputs share is the batch, and values whose first dim differs are
- * not batched), else axis 0.
+ * (a rank-0 value has none; a symbolic dim name shared by inputs and outputs marks the batch; recurrent
+ * operators say where their inputs and outputs carry it; in a model with fixed shapes, the first dim that inputs
+ * and outputs share is the batch, and values whose first dim differs are not batched), else axis 0.
  */
 import type { GraphProto, ValueInfoProto } from '../onnx.js';
 import { InputError } from '../errors.js';
@@ -40,6 +40,30 @@ export function inferBatchDimName(inputs: ValueInfoProto[], outputs: ValueInfoPr
   return shared.sort((a, b) => score(b) - score(a))[0];
 }
 
+/**
+ * Batch axes that recurrent operators imply for the graph inputs and outputs they use directly: with the
+ * default layout, X and the initial states carry the batch on axis 1, Y on axis 2, Y_h/Y_c on axis 1
+ * (layout 1: all on axis 0), sequence_lens on axis 0.
+ */
+export function recurrentAxisHints(graph: GraphProto): Map<string, { axis: number; op: string }> {
+  const hints = new Map<string, { axis: number; op: string }>();
+  for (const node of graph.node) {
+    if (!['LSTM', 'GRU', 'RNN'].includes(node.opType) || (node.domain !== '' && node.domain !== 'ai.onnx')) continue;
+    const batchFirst = node.attribute.find((a) => a.name === 'layout')?.i === 1n;
+    const hint = (name: string | undefined, axis: number): void => {
+      if (name !== undefined && name !== '' && !hints.has(name)) hints.set(name, { axis, op: node.opType });
+    };
+    hint(node.input[0], batchFirst ? 0 : 1);
+    hint(node.input[4], 0);
+    hint(node.input[5], batchFirst ? 0 : 1);
+    if (node.opType === 'LSTM') hint(node.input[6], batchFirst ? 0 : 1);
+    hint(node.output[0], batchFirst ? 0 : 2);
+    hint(node.output[1], batchFirst ? 0 : 1);
+    if (node.opType === 'LSTM') hint(node.output[2], batchFirst ? 0 : 1);
+  }
+  return hints;
+}
+
 /** In a model with fixed shapes: the first-dim size shared by inputs and outputs, the most common one. */
 export function inferFixedBatch(inputs: ValueInfoProto[], outputs: ValueInfoProto[]): number | undefined {
   const firstDims = (infos: ValueInfoProto[]): number[] => infos.map((i) => shapeOf(i)?.[0]).filter((d): d is number => typeof d === 'number');
@@ -75,7 +99,9 @@ export function decideAxes(
     if (!outputNames.has(name)) throw new InputError(`--combine ${name}: the model has no output named '${name}'`);
   }
   const batchDimName = inferBatchDimName(inputs, graph.output);
-  const fixedBatch = batchDimName === undefined ? inferFixedBatch(inputs, graph.output) : undefined;
+  const hints = recurrentAxisHints(graph);
+  const hintedBatch = inputs.map((i) => (hints.has(i.name) ? shapeOf(i)?.[hints.get(i.name)!.axis] : undefined)).find((d): d is number => typeof d === 'number');
+  const fixedBatch = batchDimName === undefined ? (hintedBatch ?? inferFixedBatch(inputs, graph.output)) : undefined;
 
   const decide = (kind: 'input' | 'output', info: ValueInfoProto): { axis: number | null; reason: string } => {
     const shape = shapeOf(info);
@@ -86,11 +112,10 @@ export function decideAxes(
     if (info.type?.value.case !== 'tensorType') return { axis: null, reason: `not a tensor (${info.type?.value.case ?? 'no type'})` };
     if (shape === undefined) return { axis: 0, reason: 'shape unknown: assumed axis 0' };
     if (shape.length === 0) return { axis: null, reason: 'rank 0' };
-    if (batchDimName !== undefined) {
-      const at = shape.indexOf(batchDimName);
-      if (at >= 0) return { axis: at, reason: `dim '${batchDimName}'` };
-      if (shape.every((d) => typeof d === 'number')) return { axis: null, reason: `fixed shape without dim '${batchDimName}'` };
-    }
+    if (batchDimName !== undefined && shape.includes(batchDimName)) return { axis: shape.indexOf(batchDimName), reason: `dim '${batchDimName}'` };
+    const hint = hints.get(info.name);
+    if (hint !== undefined && hint.axis < shape.length) return { axis: hint.axis, reason: `batch axis of ${hint.op}` };
+    if (batchDimName !== undefined && typeof shape[0] === 'number') return { axis: null, reason: `no dim '${batchDimName}' and a fixed first dim` };
     if (fixedBatch !== undefined && typeof shape[0] === 'number') {
       if (shape[0] === fixedBatch) return { axis: 0, reason: `fixed batch ${fixedBatch} shared by inputs and outputs` };
       return { axis: null, reason: `first dim ${shape[0]} differs from the batch ${fixedBatch} shared by inputs and outputs` };

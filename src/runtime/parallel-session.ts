@@ -19,7 +19,7 @@ import { DeviceWorker } from './device.js';
 import { replicaModel } from './extract.js';
 import { copyOf, type WireTensor } from './messages.js';
 import { parseDevice } from './providers.js';
-import { combineTensors, concatAlongAxis, sliceAlongAxis } from './tensor-ops.js';
+import { AxisJoin, combineTensors, sliceAlongAxis } from './tensor-ops.js';
 
 export interface ParallelSessionOptions {
   /** Devices, one per replica: `cuda:K` or `cpu`. Required for a plain model; overrides a rewritten model's tags. */
@@ -165,26 +165,32 @@ export class ParallelSession {
       for (let start = 0; start < size; start += step) chunks.push({ device, start: offsets[device]! + start, size: Math.min(step, size - start) });
     });
     if (chunks.length === 0) chunks.push({ device: 0, start: 0, size: 0 });
-    const runs = chunks.map(({ device, start, size }) => {
+    // Outputs with a batch axis are joined as each part arrives; the others are combined at the end.
+    const rows = chunks.map((c) => c.size);
+    const joins = new Map(this.plan.outputs.filter((o) => o.axis !== null).map((o) => [o.name, new AxisJoin(o.axis!, rows.map((_, k) => rows.slice(0, k).reduce((a, b) => a + b, 0)), rows)] as const));
+    const partOf = (result: WireTensor[], k: number, output: ExecutionPlan['outputs'][number]): ort.Tensor => {
+      const wire = result.find((w) => w.name === output.parts[chunks[k]!.device]);
+      if (wire === undefined) throw new Error(`${this.workers[chunks[k]!.device]!.label}: output '${output.name}' missing`);
+      return fromWire(wire);
+    };
+    const runs = chunks.map(({ device, start, size }, k) => {
       const wire = this.plan.inputs.map((input) => {
         const tensor = feeds[input.name]!;
         if (input.axis === null) return toWire(input.name, tensor, false);
         const part = sliceAlongAxis(tensor, input.axis, start, start + size);
         return toWire(input.parts[device]!, part, part.data !== tensor.data && (part.data as ArrayBufferView).buffer !== (tensor.data as ArrayBufferView).buffer);
       });
-      return this.workers[device]!.run(wire);
+      return this.workers[device]!.run(wire).then((result) => {
+        for (const output of this.plan.outputs) joins.get(output.name)?.put(k, partOf(result, k, output));
+        return result;
+      });
     });
     const results = await Promise.all(runs);
     const outputs: Feeds = {};
-    this.plan.outputs.forEach((output) => {
-      const parts = results.map((result, k) => {
-        const wire = result.find((w) => w.name === output.parts[chunks[k]!.device]);
-        if (wire === undefined) throw new Error(`${this.workers[chunks[k]!.device]!.label}: output '${output.name}' missing`);
-        return fromWire(wire);
-      });
-      if (output.axis === null) outputs[output.name] = combineTensors(output.combine ?? 'first', parts, chunks.map((c) => c.size));
-      else outputs[output.name] = parts.length === 1 ? parts[0]! : concatAlongAxis(parts, output.axis);
-    });
+    for (const output of this.plan.outputs) {
+      const join = joins.get(output.name);
+      outputs[output.name] = join !== undefined ? join.result() : combineTensors(output.combine ?? 'first', results.map((result, k) => partOf(result, k, output)), rows);
+    }
     return outputs;
   }
 

@@ -79,3 +79,56 @@ export function combineTensors(mode: 'first' | 'sum' | 'mean' | 'max' | 'stack',
   });
   return new ort.Tensor(first.type as 'float32', out, first.dims);
 }
+
+/**
+ * Joins parts along `axis` as they arrive, writing each once into the result, so the join of the first parts
+ * overlaps the work still running for the others. Part k is expected to hold `rows[k]` rows at row
+ * `offsets[k]`; a part that does not (an output whose batch axis is not the input's rows) makes `result()`
+ * fall back to a plain concatenation.
+ */
+export class AxisJoin {
+  private out: TypedData | undefined;
+  private dims: number[] | undefined;
+  private type = '';
+  private consistent = true;
+  private readonly parts: ort.Tensor[] = [];
+
+  constructor(
+    private readonly axis: number,
+    private readonly offsets: number[],
+    private readonly rows: number[],
+  ) {}
+
+  put(k: number, part: ort.Tensor): void {
+    this.parts[k] = part;
+    if (!this.consistent) return;
+    const dims = [...part.dims];
+    const total = this.rows.reduce((a, b) => a + b, 0);
+    const fits = dims[this.axis] === this.rows[k] && (this.dims === undefined || (part.type === this.type && dims.every((d, i) => i === this.axis || d === this.dims![i])));
+    if (!fits) {
+      this.consistent = false;
+      return;
+    }
+    if (this.out === undefined) {
+      this.type = part.type;
+      this.dims = dims.map((d, i) => (i === this.axis ? total : d));
+      this.out = allocate(part.type, product(this.dims));
+    }
+    const inner = product(dims.slice(this.axis + 1));
+    const outer = product(dims.slice(0, this.axis));
+    const block = this.rows[k]! * inner;
+    const rowBlock = total * inner;
+    const data = part.data as TypedData;
+    for (let o = 0; o < outer; o++) {
+      const to = o * rowBlock + this.offsets[k]! * inner;
+      if (Array.isArray(data)) for (let i = 0; i < block; i++) (this.out as string[])[to + i] = data[o * block + i]!;
+      else (this.out as Float32Array).set((data as Float32Array).subarray(o * block, (o + 1) * block), to);
+    }
+  }
+
+  result(): ort.Tensor {
+    if (this.parts.length === 1) return this.parts[0]!;
+    if (!this.consistent || this.out === undefined) return concatAlongAxis(this.parts, this.axis);
+    return new ort.Tensor(this.type as 'float32', this.out as Float32Array, this.dims!);
+  }
+}

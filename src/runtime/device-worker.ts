@@ -35,7 +35,8 @@ async function run(id: number, wire: WireTensor[]): Promise<void> {
     for (const t of wire) feeds[t.name] = new ort.Tensor(t.type as 'float32', t.data as Float32Array, t.dims);
     const results = await session!.run(feeds);
     const outputs: WireTensor[] = Object.entries(results).map(([name, tensor]) => ({ name, type: tensor.type, dims: [...tensor.dims], data: ownBuffer(tensor.data as ArrayBufferView) }));
-    post({ type: 'result', id, outputs }, transferables(outputs));
+    const returned = transferables(wire).filter((b) => !transferables(outputs).includes(b));
+    post({ type: 'result', id, outputs, returned }, [...transferables(outputs), ...returned]);
   } catch (error) {
     post({ type: 'error', id, message: messageOf(error) });
   }

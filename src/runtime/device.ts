@@ -19,6 +19,8 @@ export class DeviceWorker {
   private releasing = false;
   private exited = false;
   readonly ready: Promise<void>;
+  /** Input buffers the worker handed back, reused for later copies. */
+  private readonly spareBuffers: ArrayBuffer[] = [];
 
   private constructor(
     readonly device: string,
@@ -74,7 +76,11 @@ export class DeviceWorker {
     const pending = this.pending.get(message.id);
     if (pending === undefined) return;
     this.pending.delete(message.id);
-    if (message.type === 'result') pending.resolve(message.outputs);
+    if (message.type === 'result') {
+      this.spareBuffers.push(...message.returned);
+      this.spareBuffers.splice(0, Math.max(0, this.spareBuffers.length - 8));
+      pending.resolve(message.outputs);
+    }
     else pending.reject(new Error(`${this.label}: ${message.message}`));
   }
 
@@ -82,6 +88,12 @@ export class DeviceWorker {
     this.failure ??= error;
     for (const pending of this.pending.values()) pending.reject(this.failure);
     this.pending.clear();
+  }
+
+  /** A buffer of exactly `byteLength` bytes used before, if one is spare. */
+  takeBuffer(byteLength: number): ArrayBuffer | undefined {
+    const at = this.spareBuffers.findIndex((b) => b.byteLength === byteLength);
+    return at < 0 ? undefined : this.spareBuffers.splice(at, 1)[0];
   }
 
   /** Runs the device's session on `feeds`; the feeds' buffers are transferred to the worker. */

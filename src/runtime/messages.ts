@@ -19,7 +19,8 @@ export type ToWorker = { type: 'run'; id: number; feeds: WireTensor[] } | { type
 export type FromWorker =
   | { type: 'ready'; inputNames: string[]; outputNames: string[] }
   | { type: 'failed'; message: string }
-  | { type: 'result'; id: number; outputs: WireTensor[] }
+  /** `returned`: the run's input buffers, handed back for the next run's copies (no fresh pages to fault in). */
+  | { type: 'result'; id: number; outputs: WireTensor[]; returned: ArrayBuffer[] }
   | { type: 'error'; id: number; message: string }
   | { type: 'released' };
 
@@ -37,7 +38,16 @@ export function ownBuffer(data: ArrayBufferView | string[]): ArrayBufferView | s
   return copyOf(data);
 }
 
-/** A copy of a typed array on a fresh buffer, so that transferring it never detaches the caller's data. */
-export function copyOf(data: ArrayBufferView): ArrayBufferView {
-  return (data as unknown as { slice(): ArrayBufferView }).slice();
+type TypedArrayConstructor = new (buffer: ArrayBuffer, byteOffset: number, length: number) => ArrayBufferView & { set(source: ArrayBufferView): void };
+
+/**
+ * A copy of a typed array on a buffer of its own, so that transferring it never detaches the caller's data:
+ * into `spare` when one of the exact size is given (a buffer used before), else onto a fresh buffer.
+ */
+export function copyOf(data: ArrayBufferView, spare?: ArrayBuffer): ArrayBufferView {
+  if (spare === undefined || spare.byteLength !== data.byteLength) return (data as unknown as { slice(): ArrayBufferView }).slice();
+  const Ctor = data.constructor as TypedArrayConstructor;
+  const copy = new Ctor(spare, 0, data.byteLength / (data as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT);
+  copy.set(data);
+  return copy;
 }

@@ -47,12 +47,12 @@ const sharedBuffersAccepted = nodeMajor >= 22;
  * a view of the caller's data is copied once, a part sliced off another axis is on a fresh buffer already,
  * and data on a SharedArrayBuffer is shared as it is where onnxruntime accepts it.
  */
-function toWire(name: string, tensor: ort.Tensor, fresh: boolean): WireTensor {
+function toWire(name: string, tensor: ort.Tensor, fresh: boolean, device: DeviceWorker): WireTensor {
   const data = tensor.data as ArrayBufferView | string[];
   const dims = [...tensor.dims];
   if (Array.isArray(data)) return { name, type: tensor.type, dims, data };
   if (sharedBuffersAccepted && data.buffer instanceof SharedArrayBuffer) return { name, type: tensor.type, dims, data };
-  return { name, type: tensor.type, dims, data: fresh ? data : copyOf(data) };
+  return { name, type: tensor.type, dims, data: fresh ? data : copyOf(data, device.takeBuffer(data.byteLength)) };
 }
 
 function fromWire(wire: WireTensor): ort.Tensor {
@@ -176,9 +176,10 @@ export class ParallelSession {
     const runs = chunks.map(({ device, start, size }, k) => {
       const wire = this.plan.inputs.map((input) => {
         const tensor = feeds[input.name]!;
-        if (input.axis === null) return toWire(input.name, tensor, false);
+        const worker = this.workers[device]!;
+        if (input.axis === null) return toWire(input.name, tensor, false, worker);
         const part = sliceAlongAxis(tensor, input.axis, start, start + size);
-        return toWire(input.parts[device]!, part, part.data !== tensor.data && (part.data as ArrayBufferView).buffer !== (tensor.data as ArrayBufferView).buffer);
+        return toWire(input.parts[device]!, part, part.data !== tensor.data && (part.data as ArrayBufferView).buffer !== (tensor.data as ArrayBufferView).buffer, worker);
       });
       return this.workers[device]!.run(wire).then((result) => {
         for (const output of this.plan.outputs) joins.get(output.name)?.put(k, partOf(result, k, output));

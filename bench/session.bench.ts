@@ -52,6 +52,15 @@ const oneDevice = await ParallelSession.create(file, { devices: [devices[0]!] })
 // A bare pool of the same size (the reference point of the issue: 1.7-1.9x measured here at the time).
 const pool = devices.map(() => new Worker(new URL('./bare-pool-worker.js', import.meta.url), { workerData: { file, width } }));
 await Promise.all(pool.map((w) => new Promise((resolve) => w.once('message', resolve))));
+const loneWorker = new Worker(new URL('./bare-pool-worker.js', import.meta.url), { workerData: { file, width } });
+await new Promise((resolve) => loneWorker.once('message', resolve));
+const bareOne = (): Promise<unknown> => {
+  const copy = (x.data as Float32Array).slice();
+  return new Promise((resolve) => {
+    loneWorker.once('message', resolve);
+    loneWorker.postMessage(copy.buffer, [copy.buffer]);
+  });
+};
 const rows = Math.ceil(batch / pool.length);
 const barePool = (): Promise<unknown> =>
   Promise.all(
@@ -75,10 +84,11 @@ const contenders = {
   parallel: () => parallel.run({ x }),
   oneDevice: () => oneDevice.run({ x }),
   barePool,
+  bareOne,
 };
 for (const run of Object.values(contenders)) await run(); // warm-up
-const ratios = { speedup: [] as number[], vsTwoThreads: [] as number[], overhead: [] as number[], poolSpeedup: [] as number[] };
-const times: Record<string, number[]> = { single: [], twoThreads: [], parallel: [], oneDevice: [], barePool: [] };
+const ratios = { speedup: [] as number[], vsTwoThreads: [] as number[], overhead: [] as number[], poolSpeedup: [] as number[], overBareOne: [] as number[], threadCost: [] as number[] };
+const times: Record<string, number[]> = { single: [], twoThreads: [], parallel: [], oneDevice: [], barePool: [], bareOne: [] };
 for (let round = 0; round < rounds; round++) {
   const t: Record<string, number> = {};
   const order = Object.keys(contenders);
@@ -93,8 +103,10 @@ for (let round = 0; round < rounds; round++) {
   ratios.vsTwoThreads.push(t['parallel']! / t['twoThreads']!);
   ratios.overhead.push(t['oneDevice']! / t['single']! - 1);
   ratios.poolSpeedup.push(t['single']! / t['barePool']!);
+  ratios.overBareOne.push(t['oneDevice']! / t['bareOne']! - 1);
+  ratios.threadCost.push(t['bareOne']! / t['single']! - 1);
 }
-await Promise.all([single.release(), twoThreads.release(), parallel.release(), oneDevice.release(), ...pool.map((w) => w.terminate())]);
+await Promise.all([single.release(), twoThreads.release(), parallel.release(), oneDevice.release(), ...pool.map((w) => w.terminate()), loneWorker.terminate()]);
 
 const speedup = median(ratios.speedup);
 const vsTwo = median(ratios.vsTwoThreads);
@@ -104,4 +116,5 @@ console.log(`4-layer ${width}-wide float32 MLP, batch ${batch}, devices ${device
 console.log(`ParallelSession ${devices.join(',')} vs one single-thread session, throughput: ${speedup.toFixed(2)}x (target >= 1.50x) ${speedup >= 1.5 ? 'OK' : 'UNDER'}`);
 console.log(`ParallelSession ${devices.join(',')} vs one 2-thread session, time: ${vsTwo.toFixed(2)}x (target <= 1.10x) ${vsTwo <= 1.1 ? 'OK' : 'OVER'}`);
 console.log(`bare worker pool (${devices.length} workers) vs one single-thread session, throughput: ${median(ratios.poolSpeedup).toFixed(2)}x (reference for this machine now)`);
+console.log(`of which: ParallelSession on one device vs a bare single worker ${(median(ratios.overBareOne) * 100).toFixed(1)}%, a bare single worker vs the plain session ${(median(ratios.threadCost) * 100).toFixed(1)}%`);
 console.log(`ParallelSession on one device vs plain session, overhead: ${(overhead * 100).toFixed(1)}% (target <= 3%) ${overhead <= 0.03 ? 'OK' : 'OVER'}`);

@@ -35,7 +35,8 @@ test('-o, --devices, --weights, --verify and --json', async () => {
   const report = JSON.parse(result.stdout);
   assert.deepEqual(report.devices, ['cuda:0', 'cuda:2', 'cpu']);
   assert.deepEqual(report.weights, [2, 1, 1]);
-  assert.deepEqual(report.inputs, [{ name: 'image', axis: 0, batch: 'N', split: 'weights 2:1:1', reason: "dim 'N'" }]);
+  assert.deepEqual(report.inputs, [{ name: 'image', axis: 0, batch: 'N', split: 'weights 2:1:1', sizes: null, reason: "dim 'N'" }]);
+  assert.deepEqual(report.verify.runs.map((r: { sizes: number[] }) => r.sizes), [[1, 0, 0], [2, 1, 0], [2, 1, 1], [8, 4, 3]]);
   assert.equal(report.verify.status, 'passed');
   assert.deepEqual(report.verify.runs.map((r: { batch: number }) => r.batch), [1, 3, 4, 15]);
   assert.ok(report.verify.maxRelError <= 1e-5);

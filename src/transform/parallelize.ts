@@ -26,7 +26,8 @@ export interface ParallelizeReport {
   weights: number[];
   irVersion: number;
   opset: { from: number | undefined; to: number };
-  inputs: Array<{ name: string; axis: number | null; batch: number | string | null; split: string; reason: string }>;
+  /** `sizes`: rows per replica for a fixed batch; for a symbolic batch they follow from the batch (splitSizes). */
+  inputs: Array<{ name: string; axis: number | null; batch: number | string | null; split: string; sizes: number[] | null; reason: string }>;
   outputs: Array<{ name: string; axis: number | null; batch: number | string | null; combine: CombineMode | null; reason: string }>;
   notes: string[];
 }
@@ -176,7 +177,14 @@ export function parallelize(model: ModelProto, options: ParallelizeOptions): Par
       weights,
       irVersion,
       opset: { from: fromOpset, to: opset },
-      inputs: axes.inputs.map((i) => ({ name: i.info.name, axis: i.axis, batch: i.batchDim, split: i.axis === null ? 'shared' : splitLabel(i.batchDim), reason: i.reason })),
+      inputs: axes.inputs.map((i) => ({
+        name: i.info.name,
+        axis: i.axis,
+        batch: i.batchDim,
+        split: i.axis === null ? 'shared' : splitLabel(i.batchDim),
+        sizes: i.axis !== null && typeof i.batchDim === 'number' ? options.devices.map(() => i.batchDim as number) : null,
+        reason: i.reason,
+      })),
       outputs: axes.outputs.map((o) => ({ name: o.info.name, axis: o.axis, batch: o.batchDim, combine: o.combine, reason: o.reason })),
       notes,
     },

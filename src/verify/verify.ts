@@ -17,6 +17,8 @@ import { SeededRandom } from './random.js';
 
 export interface VerifyRun {
   batch: number;
+  /** Rows per replica at this batch. */
+  sizes: number[];
   status: 'passed' | 'failed' | 'not-verifiable';
   maxAbsError: number;
   maxRelError: number;
@@ -146,6 +148,11 @@ export async function verifyParallel(original: ModelProto, result: ParallelizeRe
    * batch is not verifiable.
    */
   async function verifyBatch(batch: number, withBatchedSamples: boolean): Promise<VerifyRun> {
+    const run = await verifyBatchRun(batch, withBatchedSamples);
+    return { ...run, sizes: fixed === undefined ? splitSizes(batch, report.weights) : Array<number>(n).fill(fixed.batch as number) };
+  }
+
+  async function verifyBatchRun(batch: number, withBatchedSamples: boolean): Promise<Omit<VerifyRun, 'sizes'>> {
     const fills: IntegerFill[] = ['small-positive', 'ones', 'zeros'];
     let rejection: string | undefined;
     let maxAbs = 0;

@@ -167,7 +167,8 @@ export class ParallelSession {
     if (chunks.length === 0) chunks.push({ device: 0, start: 0, size: 0 });
     // Outputs with a batch axis are joined as each part arrives; the others are combined at the end.
     const rows = chunks.map((c) => c.size);
-    const joins = new Map(this.plan.outputs.filter((o) => o.axis !== null).map((o) => [o.name, new AxisJoin(o.axis!, rows.map((_, k) => rows.slice(0, k).reduce((a, b) => a + b, 0)), rows)] as const));
+    const rowOffsets = splitOffsets(rows);
+    const joins = new Map(this.plan.outputs.filter((o) => o.axis !== null).map((o) => [o.name, new AxisJoin(o.axis!, rowOffsets, rows)] as const));
     const partOf = (result: WireTensor[], k: number, output: ExecutionPlan['outputs'][number]): ort.Tensor => {
       const wire = result.find((w) => w.name === output.parts[chunks[k]!.device]);
       if (wire === undefined) throw new Error(`${this.workers[chunks[k]!.device]!.label}: output '${output.name}' missing`);
@@ -179,7 +180,8 @@ export class ParallelSession {
         const worker = this.workers[device]!;
         if (input.axis === null) return toWire(input.name, tensor, false, worker);
         const part = sliceAlongAxis(tensor, input.axis, start, start + size);
-        return toWire(input.parts[device]!, part, part.data !== tensor.data && (part.data as ArrayBufferView).buffer !== (tensor.data as ArrayBufferView).buffer, worker);
+        const copied = (part.data as ArrayBufferView).buffer !== (tensor.data as ArrayBufferView).buffer;
+        return toWire(input.parts[device]!, part, copied, worker);
       });
       return this.workers[device]!.run(wire).then((result) => {
         for (const output of this.plan.outputs) joins.get(output.name)?.put(k, partOf(result, k, output));

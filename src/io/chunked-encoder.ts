@@ -6,7 +6,8 @@
  *
  * Messages that hold no large bytes are written with one `toBinary` call; only the "spine" leading to a
  * large value (model -> graph -> initializer, node -> attribute -> tensor, ...) is walked field by field,
- * and runs of small fields or small list items are still written with one `toBinary` call per run.
+ * and runs of small fields or small list items are still written with one `toBinary` call per run. Node lists,
+ * the bulk of a large graph, go through the NodeEncoder fast path, which writes the same bytes.
  */
 import { create, isFieldSet, toBinary, type DescField, type DescMessage, type Message } from '@bufbuild/protobuf';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';

@@ -443,3 +443,23 @@ test('an input without the batch dim and with a fixed first dim (position ids [1
   assert.deepEqual(result.report.inputs.map((i) => [i.name, i.axis]), [['tokens', 0], ['positions', null]]);
   assert.equal((await verifyParallel(model, result)).status, 'passed');
 });
+
+test('unnamed dynamic dims: the first dim that is not fixed is the batch; an output named after an input takes its axis', async () => {
+  const model = makeModel(
+    makeGraph({
+      name: 'unnamed_state',
+      inputs: [makeValueInfo('input', DT.FLOAT, [null, null]), makeValueInfo('state', DT.FLOAT, [2, null, 4]), makeValueInfo('sr', DT.INT64, [])],
+      outputs: [makeValueInfo('output', DT.FLOAT, [null, 1]), makeValueInfo('stateN', DT.FLOAT, [null, null, null])],
+      initializers: [makeTensor('axes', DT.INT64, [1], BigInt64Array.of(1n))],
+      nodes: [
+        makeNode('ReduceMean', ['input', 'axes'], ['output'], { keepdims: 1 }),
+        makeNode('Tanh', ['state'], ['stateN']),
+      ],
+    }),
+    { opset: 18 },
+  );
+  const result = parallelize(model, { devices: devices(2) });
+  assert.deepEqual(result.report.inputs.map((i) => [i.name, i.axis]), [['input', 0], ['state', 1], ['sr', null]]);
+  assert.deepEqual(result.report.outputs.map((o) => [o.name, o.axis, o.reason]), [['output', 0, 'first dim not fixed'], ['stateN', 1, "as input 'state'"]]);
+  assert.equal((await verifyParallel(model, result)).status, 'passed');
+});

@@ -2,7 +2,9 @@
  * Deciding the batch axis of every graph input and output: from the user's --axis, else inferred
  * (a rank-0 value has none; a symbolic dim name shared by inputs and outputs marks the batch; recurrent
  * operators say where their inputs and outputs carry it; in a model with fixed shapes, the first dim that inputs
- * and outputs share is the batch, and values whose first dim differs are not batched), else axis 0.
+ * and outputs share is the batch, and values whose first dim differs are not batched; with dims that are not
+ * fixed but unnamed, the first such dim is the batch, and an output named after an input (state -> stateN)
+ * takes that input's axis), else axis 0.
  */
 import type { GraphProto, ValueInfoProto } from '../onnx.js';
 import { InputError } from '../errors.js';
@@ -101,7 +103,18 @@ export function decideAxes(
   const batchDimName = inferBatchDimName(inputs, graph.output);
   const hints = recurrentAxisHints(graph);
   const hintedBatch = inputs.map((i) => (hints.has(i.name) ? shapeOf(i)?.[hints.get(i.name)!.axis] : undefined)).find((d): d is number => typeof d === 'number');
-  const fixedBatch = batchDimName === undefined ? (hintedBatch ?? inferFixedBatch(inputs, graph.output)) : undefined;
+  // A model whose inputs have dims that are not fixed, but share no dim name with the outputs (unnamed dims).
+  const unnamedDynamic = batchDimName === undefined && inputs.some((i) => (shapeOf(i) ?? []).some((d) => typeof d !== 'number'));
+  const fixedBatch = batchDimName === undefined ? (hintedBatch ?? (unnamedDynamic ? undefined : inferFixedBatch(inputs, graph.output))) : undefined;
+  const decidedInputs: Array<{ name: string; axis: number | null; rank: number | undefined }> = [];
+  /** The batched input an output is named after: state -> stateN, h -> hn, cache -> cache_out. */
+  const namesake = (output: ValueInfoProto, rank: number): { name: string; axis: number } | undefined => {
+    const plain = (name: string): string => name.toLowerCase().replace(/[^a-z0-9]/g, '');
+    const out = plain(output.name);
+    const candidates = decidedInputs.filter((i) => i.axis !== null && i.rank === rank && plain(i.name) !== '' && (out.startsWith(plain(i.name)) || plain(i.name).startsWith(out)));
+    const best = candidates.sort((a, b) => b.name.length - a.name.length)[0];
+    return best === undefined ? undefined : { name: best.name, axis: best.axis! };
+  };
 
   const decide = (kind: 'input' | 'output', info: ValueInfoProto): { axis: number | null; reason: string } => {
     const shape = shapeOf(info);
@@ -120,11 +133,19 @@ export function decideAxes(
       if (shape[0] === fixedBatch) return { axis: 0, reason: `fixed batch ${fixedBatch} shared by inputs and outputs` };
       return { axis: null, reason: `first dim ${shape[0]} differs from the batch ${fixedBatch} shared by inputs and outputs` };
     }
+    if (unnamedDynamic) {
+      const like = kind === 'output' ? namesake(info, shape.length) : undefined;
+      if (like !== undefined) return { axis: like.axis, reason: `as input '${like.name}'` };
+      const free = shape.findIndex((d) => typeof d !== 'number');
+      if (free >= 0) return { axis: free, reason: free === 0 ? 'first dim not fixed' : `first dim that is not fixed (${shape.slice(0, free).join(', ')} before it)` };
+      return { axis: null, reason: 'fixed shape while the batch is dynamic' };
+    }
     return { axis: 0, reason: 'default axis 0' };
   };
 
   const inputAxes = inputs.map((info): InputAxis => {
     const { axis, reason } = decide('input', info);
+    decidedInputs.push({ name: info.name, axis, rank: shapeOf(info)?.length });
     return { info, axis, batchDim: axis === null ? null : (shapeOf(info)?.[axis] ?? null), reason };
   });
   const outputAxes = graph.output.map((info): OutputAxis => {

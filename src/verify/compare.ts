@@ -12,8 +12,15 @@ export interface Comparison {
 
 const floatTypes = new Set(['float32', 'float64', 'float16']);
 
+/**
+ * The relative tolerance of --verify. A replica computes on fewer rows than the original, and onnxruntime picks
+ * other kernels and summation orders for other shapes: in deep float32 models (convolutions, recurrent layers)
+ * that moves results by about 1e-5 relative. Models that are not separable per sample are off by far more.
+ */
 export function relativeTolerance(type: string): number {
-  return type === 'float16' ? 1e-3 : 1e-5;
+  if (type === 'float16') return 1e-2;
+  if (type === 'float64') return 1e-9;
+  return 1e-4;
 }
 
 export function compareTensors(actual: ort.Tensor, expected: ort.Tensor): Comparison {

@@ -58,14 +58,17 @@ export function defaultBatches(n: number): number[] {
   return [...new Set([1, n, n + 1, 4 * n + 3])];
 }
 
-function planDims(info: ValueInfoProto, axis: number | null, batch: number, batchName: string | null): number[] | undefined {
+/** Sizes tried for symbolic dims other than the batch (sequence lengths, image sizes), smallest first. */
+const OTHER_DIM_SIZES = [3, 16, 128, 1024];
+
+function planDims(info: ValueInfoProto, axis: number | null, batch: number, batchName: string | null, otherSize: number): number[] | undefined {
   const shape = shapeOf(info);
   if (shape === undefined) return undefined;
   return shape.map((dim, i) => {
     if (i === axis) return batch;
     if (typeof dim === 'number' && dim >= 0) return dim;
     if (dim !== null && dim === batchName) return batch;
-    return 3;
+    return otherSize;
   });
 }
 
@@ -154,44 +157,49 @@ export async function verifyParallel(original: ModelProto, result: ParallelizeRe
 
   async function verifyBatchRun(batch: number, withBatchedSamples: boolean): Promise<Omit<VerifyRun, 'sizes'>> {
     const fills: IntegerFill[] = ['small-positive', 'ones', 'zeros'];
+    const hasOtherDims = inputs.some((input) => (shapeOf(input.info) ?? []).some((dim, i) => i !== input.axis && dim !== batchName && !(typeof dim === 'number' && dim >= 0)));
     let rejection: string | undefined;
     let maxAbs = 0;
     let maxRel = 0;
     let accepted = 0;
-    for (const fill of fills) {
-      const random = new SeededRandom((options.seed ?? 20240601) + batch);
-      const feeds: Feeds = {};
-      for (const input of inputs) {
-        const sample = input.axis === null || withBatchedSamples ? options.samples?.[input.name] : undefined;
-        if (sample !== undefined) {
-          feeds[input.name] = sample;
+    // The smallest size of the other symbolic dims that the original accepts, with every integer fill.
+    for (const otherSize of hasOtherDims ? OTHER_DIM_SIZES : OTHER_DIM_SIZES.slice(0, 1)) {
+      for (const fill of fills) {
+        const random = new SeededRandom((options.seed ?? 20240601) + batch);
+        const feeds: Feeds = {};
+        for (const input of inputs) {
+          const sample = input.axis === null || withBatchedSamples ? options.samples?.[input.name] : undefined;
+          if (sample !== undefined) {
+            feeds[input.name] = sample;
+            continue;
+          }
+          const dims = planDims(input.info, input.axis, batch, batchName ?? null, otherSize);
+          if (dims === undefined) return { batch, status: 'not-verifiable', maxAbsError: 0, maxRelError: 0, detail: `input '${input.name}' has no declared shape; give it with --verify-input` };
+          feeds[input.name] = randomTensor(input.info, dims, random, fill);
+        }
+        let expected: Feeds;
+        try {
+          expected = await referenceOutputs(feeds, batch);
+        } catch (error) {
+          rejection ??= firstLine(error);
           continue;
         }
-        const dims = planDims(input.info, input.axis, batch, batchName ?? null);
-        if (dims === undefined) return { batch, status: 'not-verifiable', maxAbsError: 0, maxRelError: 0, detail: `input '${input.name}' has no declared shape; give it with --verify-input` };
-        feeds[input.name] = randomTensor(input.info, dims, random, fill);
+        accepted += 1;
+        let actual: Feeds;
+        try {
+          actual = await parallelSession!.run(feeds);
+        } catch (error) {
+          return { batch, status: 'failed', maxAbsError: Infinity, maxRelError: Infinity, detail: `the rewritten model fails: ${firstLine(error)}` };
+        }
+        for (const output of report.outputs) {
+          const comparison = compareTensors(actual[output.name]!, expected[output.name]!);
+          maxAbs = Math.max(maxAbs, comparison.maxAbsError);
+          maxRel = Math.max(maxRel, comparison.maxRelError);
+          if (!comparison.equal) return { batch, status: 'failed', maxAbsError: maxAbs, maxRelError: maxRel, detail: `output '${output.name}': ${comparison.detail}` };
+        }
+        if (!inputs.some((i) => isInteger(i.info) && options.samples?.[i.name] === undefined)) break; // the fill changes nothing
       }
-      let expected: Feeds;
-      try {
-        expected = await referenceOutputs(feeds, batch);
-      } catch (error) {
-        rejection ??= firstLine(error);
-        continue;
-      }
-      accepted += 1;
-      let actual: Feeds;
-      try {
-        actual = await parallelSession!.run(feeds);
-      } catch (error) {
-        return { batch, status: 'failed', maxAbsError: Infinity, maxRelError: Infinity, detail: `the rewritten model fails: ${firstLine(error)}` };
-      }
-      for (const output of report.outputs) {
-        const comparison = compareTensors(actual[output.name]!, expected[output.name]!);
-        maxAbs = Math.max(maxAbs, comparison.maxAbsError);
-        maxRel = Math.max(maxRel, comparison.maxRelError);
-        if (!comparison.equal) return { batch, status: 'failed', maxAbsError: maxAbs, maxRelError: maxRel, detail: `output '${output.name}': ${comparison.detail}` };
-      }
-      if (!inputs.some((i) => isInteger(i.info) && options.samples?.[i.name] === undefined)) break; // the fill changes nothing
+      if (accepted > 0) break;
     }
     if (accepted === 0) return { batch, status: 'not-verifiable', maxAbsError: 0, maxRelError: 0, detail: `the original model rejects the generated inputs: ${rejection}` };
     return { batch, status: 'passed', maxAbsError: maxAbs, maxRelError: maxRel };

@@ -67,10 +67,13 @@ export class DeviceTagger {
     if (this.level === 'names') return;
     this.setMetadata(node);
     if (this.level === 'ir11') {
-      const shardingSpec = node.output.filter((o) => o !== '').map((tensorName) => withFields(this.sharding, { tensorName }));
+      const shardingSpec: ShardingSpecProto[] = [];
+      for (const tensorName of node.output) if (tensorName !== '') shardingSpec.push(withFields(this.sharding, { tensorName }));
       node.deviceConfigurations = [withFields(this.configuration, { shardingSpec })];
     }
-    for (const { graph } of subgraphsOf(node)) for (const inner of graph.node) this.tagReplicaNode(inner);
+    if (node.attribute.some((a) => a.g !== undefined || a.graphs.length > 0)) {
+      for (const { graph } of subgraphsOf(node)) for (const inner of graph.node) this.tagReplicaNode(inner);
+    }
   }
 
   tagHostNode(node: NodeProto): void {

@@ -210,3 +210,20 @@ test('argument errors quote the parameter', async () => {
   await assert.rejects(ParallelSession.create(fixture('mlp'), { devices: ['cpu'], maxBatchPerDevice: 0 }), /options\.maxBatchPerDevice/);
   await assert.rejects(ParallelSession.create(42 as unknown as string), /model: expected a file path or the bytes/);
 });
+
+test('string and int64 tensors cross the worker threads', async () => {
+  const model = makeModel(
+    makeGraph({
+      name: 'strings',
+      inputs: [makeValueInfo('words', DT.STRING, ['batch', 2]), makeValueInfo('ids', DT.INT64, ['batch'])],
+      outputs: [makeValueInfo('same', DT.STRING, ['batch', 2]), makeValueInfo('twice', DT.INT64, ['batch'])],
+      nodes: [makeNode('Identity', ['words'], ['same']), makeNode('Add', ['ids', 'ids'], ['twice'])],
+    }),
+    { opset: 13 },
+  );
+  const session = await ParallelSession.create(encodeModel(model), { devices: ['cpu', 'cpu'] });
+  const out = await session.run({ words: new ort.Tensor('string', ['a', 'b', 'c', 'd', 'e', 'f'], [3, 2]), ids: new ort.Tensor('int64', BigInt64Array.of(1n, 2n, 3n), [3]) });
+  assert.deepEqual(out['same']!.data, ['a', 'b', 'c', 'd', 'e', 'f']);
+  assert.deepEqual(Array.from(out['twice']!.data as BigInt64Array), [2n, 4n, 6n]);
+  await session.release();
+});

@@ -6,42 +6,17 @@
  *  - ParallelSession on cpu,cpu against one InferenceSession with 2 intra-op threads: time ratio (target <= 1.10);
  *  - ParallelSession on one cpu device against a plain single-thread InferenceSession: overhead (target <= 3%).
  */
-import path from 'node:path';
-import { existsSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import { TensorProto_DataType } from '../src/onnx.js';
-import { makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from '../src/graph/build.js';
-import { saveModel } from '../src/io/files.js';
 import { ParallelSession } from '../src/runtime/parallel-session.js';
 import { SeededRandom } from '../src/verify/random.js';
-import { benchOut, median } from './harness.js';
+import { MLP_WIDTH, median, mlpModel } from './harness.js';
 
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 25);
-const width = 1024;
+const width = MLP_WIDTH;
 const batch = Number(process.env['BENCH_BATCH'] ?? 1024);
 const devices = (process.env['BENCH_DEVICES'] ?? 'cpu,cpu').split(',');
-
-async function mlpModel(): Promise<string> {
-  mkdirSync(benchOut, { recursive: true });
-  const file = path.join(benchOut, 'mlp-4x1024.onnx');
-  if (existsSync(file)) return file;
-  const r = new SeededRandom(99);
-  const nodes = [];
-  const initializers = [];
-  for (let i = 0; i < 4; i++) {
-    initializers.push(makeTensor(`w${i}`, TensorProto_DataType.FLOAT, [width, width], r.floats(width * width, 1 / 32)));
-    nodes.push(makeNode('MatMul', [i === 0 ? 'x' : `a${i - 1}`, `w${i}`], [`m${i}`]));
-    nodes.push(makeNode('Relu', [`m${i}`], [i === 3 ? 'y' : `a${i}`]));
-  }
-  const model = makeModel(
-    makeGraph({ name: 'mlp4', inputs: [makeValueInfo('x', TensorProto_DataType.FLOAT, ['batch', width])], outputs: [makeValueInfo('y', TensorProto_DataType.FLOAT, ['batch', width])], initializers, nodes }),
-    { opset: 13 },
-  );
-  await saveModel(model, file);
-  return file;
-}
 
 const file = await mlpModel();
 const x = new ort.Tensor('float32', new SeededRandom(1).floats(batch * width), [batch, width]);

@@ -13,3 +13,8 @@ export class InputError extends Error {
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** A device that cannot start (a missing or unloadable execution provider, a bad device): a setup problem, not a bug. */
+export class DeviceError extends Error {
+  override readonly name = 'DeviceError';
+}

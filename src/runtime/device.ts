@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import type { FromWorker, ToWorker, WireTensor } from './messages.js';
 import { transferables } from './messages.js';
-import { deviceSessionOptions, missingCudaProvider, parseDevice } from './providers.js';
+import { cudaLoadProblem, deviceSessionOptions, missingCudaProvider, parseDevice } from './providers.js';
 
 interface Pending {
   resolve: (outputs: WireTensor[]) => void;
@@ -54,8 +54,8 @@ export class DeviceWorker {
 
   /** onnxruntime only says "Failed to load shared library" when the CUDA provider's own dependencies are missing. */
   private loadHint(message: string): string {
-    if (parseDevice(this.device).kind !== 'cuda' || !/load|shared library|cuda/i.test(message)) return '';
-    return ' (the CUDA provider library is installed but could not be loaded: check that the CUDA 12 and cuDNN 9 libraries are on LD_LIBRARY_PATH; the loader\'s own message is on stderr)';
+    if (parseDevice(this.device).kind !== 'cuda' || !/shared library/i.test(message)) return '';
+    return `: ${cudaLoadProblem() ?? 'the CUDA provider library is installed but could not be loaded; check that the CUDA and cuDNN libraries are on LD_LIBRARY_PATH'}`;
   }
 
   get label(): string {

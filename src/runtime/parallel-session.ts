@@ -19,6 +19,7 @@ import { DeviceWorker } from './device.js';
 import { replicaModel } from './extract.js';
 import { copyOf, type WireTensor } from './messages.js';
 import { parseDevice } from './providers.js';
+import { DeviceError } from '../errors.js';
 import { AxisJoin, combineTensors, sliceAlongAxis } from './tensor-ops.js';
 
 export interface ParallelSessionOptions {
@@ -132,7 +133,7 @@ export class ParallelSession {
     results.forEach((r) => r.status === 'rejected' && failures.push(r.reason as Error));
     if (failures.length > 0) {
       await Promise.all(workers.map((w) => w.release(new Error('start-up failed'))));
-      throw new Error(`ParallelSession: ${failures.length} of ${devices.length} devices failed to start:\n${failures.map((f) => `  ${f.message}`).join('\n')}`);
+      throw new DeviceError(`ParallelSession: ${failures.length} of ${devices.length} devices failed to start:\n${failures.map((f) => `  ${f.message}`).join('\n')}`);
     }
     const originalInputs = rewritten.graph!.input.filter((i) => plan!.inputs.some((p) => p.name === i.name));
     return new ParallelSession(workers, plan, originalInputs, weights, maxBatchPerDevice);

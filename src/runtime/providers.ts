@@ -36,3 +36,21 @@ export function deviceSessionOptions(device: string, base: ort.InferenceSession.
   if (parsed.kind === 'cuda') return { ...base, executionProviders: [{ name: 'cuda', deviceId: parsed.id }] };
   return { intraOpNumThreads: 1, interOpNumThreads: 1, ...base, executionProviders: ['cpu'] };
 }
+
+/**
+ * Why the installed CUDA provider library cannot be loaded, in the dynamic loader's words (onnxruntime only says
+ * "Failed to load shared library"): usually a CUDA or cuDNN library it needs that is not on LD_LIBRARY_PATH.
+ */
+export function cudaLoadProblem(folder = bindingFolder()): string | undefined {
+  const library = path.join(folder, 'libonnxruntime_providers_cuda.so');
+  if (!existsSync(library)) return undefined;
+  try {
+    process.dlopen({ exports: {} } as NodeJS.Module, library);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const missing = /([^\s:]+\.so[.\d]*): cannot open shared object file/.exec(message);
+    if (missing !== null) return `${missing[1]} is not found; put the CUDA and cuDNN libraries that the provider was built against on LD_LIBRARY_PATH`;
+    if (/undefined symbol/.test(message)) return `${message.split('\n')[0]} (the provider does not match this onnxruntime-node)`;
+  }
+  return undefined;
+}

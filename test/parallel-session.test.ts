@@ -11,7 +11,10 @@ import { compareTensors } from '../src/verify/compare.js';
 import { makeGraph, makeModel, makeNode, makeValueInfo } from '../src/graph/build.js';
 import { TensorProto_DataType as DT } from '../src/onnx.js';
 import { SeededRandom } from '../src/verify/random.js';
-import { fixture, fixtureNames } from './helpers.js';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { fixture, fixtureNames, repoRoot } from './helpers.js';
 
 type Feeds = Record<string, ort.Tensor>;
 
@@ -164,10 +167,11 @@ test('wrong feeds give a TypeError naming the input before any work starts', asy
 
 test('a worker that dies rejects its pending runs naming the device, and later runs fail at once', async () => {
   const session = await ParallelSession.create(fixture('cnn'), { devices: ['cpu', 'cpu'] });
-  const feeds = await feedsFor('cnn', 400);
-  const pending = session.run(feeds);
-  await session.workerOf(1).terminate();
-  await assert.rejects(pending, /device cpu \(replica 1\) stopped/);
+  const feeds = await feedsFor('cnn', 40);
+  assertSame(await session.run(feeds), await plainRun('cnn', feeds), 'before');
+  session.workerOf(1).kill();
+  // Posted after the kill: pending when the worker dies.
+  await assert.rejects(session.run(feeds), /device cpu \(replica 1\) stopped \(worker exited with code 1\)/);
   const started = Date.now();
   await assert.rejects(session.run(await feedsFor('cnn', 4)), /device cpu \(replica 1\) stopped/);
   assert.ok(Date.now() - started < 1000, 'fails at once');
@@ -226,4 +230,17 @@ test('string and int64 tensors cross the worker threads', async () => {
   assert.deepEqual(out['same']!.data, ['a', 'b', 'c', 'd', 'e', 'f']);
   assert.deepEqual(Array.from(out['twice']!.data as BigInt64Array), [2n, 4n, 6n]);
   await session.release();
+});
+
+test('an idle session does not keep the process alive: a script that never calls release() still exits', () => {
+  const script = `
+    import { ParallelSession } from ${JSON.stringify(pathToFileURL(path.join(repoRoot, 'dist/src/runtime/parallel-session.js')).href)};
+    import * as ort from 'onnxruntime-node';
+    const session = await ParallelSession.create(${JSON.stringify(fixture('mlp'))}, { devices: ['cpu', 'cpu'] });
+    const out = await session.run({ x: new ort.Tensor('float32', new Float32Array(5 * 16), [5, 16]) });
+    console.log(out.y.dims.join('x'));`;
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: repoRoot, encoding: 'utf8', timeout: 30_000 });
+  assert.equal(result.signal, null, 'exited by itself');
+  assert.equal(result.status, 0, result.stderr);
+  assert.equal(result.stdout.trim(), '5x8');
 });

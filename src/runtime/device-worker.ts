@@ -19,6 +19,7 @@ try {
 }
 
 port.on('message', (message: ToWorker) => {
+  if (message.type === 'exit') process.exit(message.code);
   if (message.type === 'release') {
     void (session?.release() ?? Promise.resolve()).finally(() => {
       post({ type: 'released' });
@@ -30,6 +31,10 @@ port.on('message', (message: ToWorker) => {
 });
 
 async function run(id: number, wire: WireTensor[]): Promise<void> {
+  if (Atomics.load(init.released, 0) === 1) {
+    post({ type: 'error', id, message: 'released before this run started' });
+    return;
+  }
   try {
     const feeds: Record<string, ort.Tensor> = {};
     for (const t of wire) feeds[t.name] = new ort.Tensor(t.type as 'float32', t.data as Float32Array, t.dims);

@@ -18,6 +18,7 @@ export class DeviceWorker {
   private failure: Error | undefined;
   private releasing = false;
   private exited = false;
+  private readonly releasedFlag = new Int32Array(new SharedArrayBuffer(4));
   readonly ready: Promise<void>;
   /** Input buffers the worker handed back, reused for later copies. */
   private readonly spareBuffers: ArrayBuffer[] = [];
@@ -30,12 +31,16 @@ export class DeviceWorker {
   ) {
     const buffer = typeof model === 'string' ? undefined : (model.buffer.slice(model.byteOffset, model.byteOffset + model.byteLength) as ArrayBuffer);
     this.worker = new Worker(new URL('./device-worker.js', import.meta.url), {
-      workerData: { device, model: buffer === undefined ? model : new Uint8Array(buffer), sessionOptions: deviceSessionOptions(device, sessionOptions) },
+      workerData: { device, model: buffer === undefined ? model : new Uint8Array(buffer), sessionOptions: deviceSessionOptions(device, sessionOptions), released: this.releasedFlag },
       transferList: buffer === undefined ? [] : [buffer],
     });
     this.ready = new Promise((resolve, reject) => {
       const onStart = (message: FromWorker): void => {
-        if (message.type === 'ready') resolve();
+        if (message.type === 'ready') {
+          // An idle worker does not keep the process alive (like a plain InferenceSession); a busy one does.
+          this.worker.unref();
+          resolve();
+        }
         else if (message.type === 'failed') reject(new Error(`${this.label}: cannot create its session: ${message.message}${this.loadHint(message.message)}`));
         else return;
         this.worker.off('message', onStart);
@@ -76,6 +81,7 @@ export class DeviceWorker {
     const pending = this.pending.get(message.id);
     if (pending === undefined) return;
     this.pending.delete(message.id);
+    if (this.pending.size === 0) this.worker.unref();
     if (message.type === 'result') {
       this.spareBuffers.push(...message.returned);
       this.spareBuffers.splice(0, Math.max(0, this.spareBuffers.length - 8));
@@ -88,6 +94,7 @@ export class DeviceWorker {
     this.failure ??= error;
     for (const pending of this.pending.values()) pending.reject(this.failure);
     this.pending.clear();
+    this.worker.unref();
   }
 
   /** A buffer of exactly `byteLength` bytes used before, if one is spare. */
@@ -101,15 +108,21 @@ export class DeviceWorker {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      if (this.pending.size === 0) this.worker.ref();
       this.pending.set(id, { resolve, reject });
       const message: ToWorker = { type: 'run', id, feeds };
       this.worker.postMessage(message, transferables(feeds));
     });
   }
 
-  /** Rejects what is pending with `reason`, releases the session and ends the worker. */
+  /**
+   * Rejects what is pending with `reason`, releases the session and ends the worker. Runs still queued in the
+   * worker are skipped; one already inside onnxruntime finishes first (it cannot be interrupted, and tearing a
+   * worker down under it aborts the process), so the worker is terminated only if it has not ended 30 s later.
+   */
   async release(reason: Error): Promise<void> {
     this.releasing = true;
+    Atomics.store(this.releasedFlag, 0, 1);
     this.fail(reason);
     if (this.exited) return;
     const ended = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
@@ -120,13 +133,14 @@ export class DeviceWorker {
       // the worker is gone already
     }
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)))]);
+    await Promise.race([ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, 30_000)))]);
     clearTimeout(timer);
-    await this.worker.terminate();
+    if (!this.exited) await this.worker.terminate();
   }
 
-  /** For tests and operators: ends the worker abruptly, as a crash would. */
-  terminate(): Promise<number> {
-    return this.worker.terminate();
+  /** Ends the worker at its next message, as a crash between two runs would (for tests and operators). */
+  kill(code = 1): void {
+    const message: ToWorker = { type: 'exit', code };
+    this.worker.postMessage(message);
   }
 }

@@ -12,9 +12,16 @@ export interface WorkerInit {
   /** The model's bytes, or the path of a model file (a model with external data). */
   model: Uint8Array | string;
   sessionOptions: Record<string, unknown>;
+  /** Set to 1 by the main thread on release: runs still queued are answered without running. */
+  released: Int32Array;
 }
 
-export type ToWorker = { type: 'run'; id: number; feeds: WireTensor[] } | { type: 'release' };
+/**
+ * `exit` ends the worker at its next message, as a crash between two runs would (for tests and operators). The
+ * main thread never terminates a worker that may be inside a native run: onnxruntime-node aborts the whole
+ * process when its environment is torn down under a running session.
+ */
+export type ToWorker = { type: 'run'; id: number; feeds: WireTensor[] } | { type: 'release' } | { type: 'exit'; code: number };
 
 export type FromWorker =
   | { type: 'ready'; inputNames: string[]; outputNames: string[] }

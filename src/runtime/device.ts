@@ -33,6 +33,8 @@ export class DeviceWorker {
     this.worker = new Worker(new URL('./device-worker.js', import.meta.url), {
       workerData: { device, model: buffer === undefined ? model : new Uint8Array(buffer), sessionOptions: deviceSessionOptions(device, sessionOptions), released: this.releasedFlag },
       transferList: buffer === undefined ? [] : [buffer],
+      // Workers inherit Node's flags; --input-type (as in `node --input-type=module -e ...`) makes them fail.
+      execArgv: process.execArgv.filter((flag) => !flag.startsWith('--input-type')),
     });
     this.ready = new Promise((resolve, reject) => {
       const onStart = (message: FromWorker): void => {

@@ -175,7 +175,11 @@ export async function verifyParallel(original: ModelProto, result: ParallelizeRe
           }
           const dims = planDims(input.info, input.axis, batch, batchName ?? null, otherSize);
           if (dims === undefined) return { batch, status: 'not-verifiable', maxAbsError: 0, maxRelError: 0, detail: `input '${input.name}' has no declared shape; give it with --verify-input` };
-          feeds[input.name] = randomTensor(input.info, dims, random, fill);
+          try {
+            feeds[input.name] = randomTensor(input.info, dims, random, fill);
+          } catch (error) {
+            return { batch, status: 'not-verifiable', maxAbsError: 0, maxRelError: 0, detail: `${messageOf(error)}; give it with --verify-input` };
+          }
         }
         let expected: Feeds;
         try {

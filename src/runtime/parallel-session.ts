@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import * as ort from 'onnxruntime-node';
 import type { ModelProto, ValueInfoProto } from '../onnx.js';
 import { decodeModel, encodeModel } from '../io/codec.js';
-import { externalReferences, sourceFolderOf } from '../io/external-data.js';
+import { externalReferences, inlineExternalData, sourceFolderOf } from '../io/external-data.js';
 import { loadModel, saveModel } from '../io/files.js';
 import { parallelize } from '../transform/parallelize.js';
 import { readPlan, type ExecutionPlan } from '../transform/plan.js';
@@ -219,7 +219,12 @@ async function startDevice(model: ModelProto, plan: ExecutionPlan, replica: numb
   const folder = externalReferences(sub, 'model').map((r) => sourceFolderOf(r.tensor)).find((f) => f !== undefined);
   if (folder === undefined) return DeviceWorker.start(device, replica, encodeModel(sub), sessionOptions);
   const temp = path.join(folder, `.onnx-parallelize-replica${replica}-${process.pid}-${randomBytes(4).toString('hex')}.onnx`);
-  await saveModel(sub, temp);
+  try {
+    await saveModel(sub, temp);
+  } catch {
+    // A read-only model folder: this device gets the weights inline instead.
+    return DeviceWorker.start(device, replica, encodeModel(await inlineExternalData(sub)), sessionOptions);
+  }
   const worker = DeviceWorker.start(device, replica, temp, sessionOptions);
   if (worker instanceof DeviceWorker) void worker.ready.catch(() => undefined).finally(() => fs.rm(temp, { force: true }));
   else await fs.rm(temp, { force: true });

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import * as ort from 'onnxruntime-node';
 import type { ModelProto } from '../onnx.js';
 import { encodeModel } from '../io/codec.js';
-import { externalReferences, sourceFolderOf } from '../io/external-data.js';
+import { externalReferences, inlineExternalData, sourceFolderOf } from '../io/external-data.js';
 import { saveModel } from '../io/files.js';
 
 /**
@@ -19,6 +19,11 @@ export async function createSession(model: ModelProto, options: ort.InferenceSes
   const temp = path.join(folder, `.onnx-parallelize-session-${process.pid}-${randomBytes(4).toString('hex')}.onnx`);
   try {
     await saveModel(model, temp);
+  } catch {
+    // A read-only model folder: the weights go inline instead.
+    return ort.InferenceSession.create(encodeModel(await inlineExternalData(model)), options);
+  }
+  try {
     return await ort.InferenceSession.create(temp, options);
   } finally {
     await fs.rm(temp, { force: true });

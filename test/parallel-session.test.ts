@@ -272,3 +272,26 @@ test('a read-only model folder: sessions get the external weights inline instead
     if (locked) spawnSync('chattr', ['-i', folder]);
   }
 });
+
+test("the caller's buffers are never detached, Node Buffers included", async () => {
+  const model = makeModel(
+    makeGraph({ name: 'bytes', inputs: [makeValueInfo('x', DT.UINT8, ['b', 4])], outputs: [makeValueInfo('y', DT.UINT8, ['b', 4])], nodes: [makeNode('Identity', ['x'], ['y'])] }),
+    { opset: 13 },
+  );
+  const session = await ParallelSession.create(encodeModel(model), { devices: ['cpu', 'cpu'] });
+  const data = Buffer.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  const floats = new Float32Array(12).fill(1);
+  for (let round = 0; round < 3; round++) {
+    const out = await session.run({ x: new ort.Tensor('uint8', data, [3, 4]) });
+    assert.deepEqual(Array.from(out['y']!.data as Uint8Array), Array.from(data));
+  }
+  assert.equal(data.length, 12);
+  assert.deepEqual(Array.from(data), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  await session.release();
+  const mlp = await ParallelSession.create(fixture('two_in_two_out'), { devices: ['cpu', 'cpu'] });
+  const features = new Float32Array(3 * 8).fill(0.5);
+  await mlp.run({ features: new ort.Tensor('float32', features, [3, 8]), mask: new ort.Tensor('float32', floats, [3, 4]) });
+  assert.equal(features.length, 24, 'batched input intact');
+  assert.equal(floats.length, 12, 'second input intact');
+  await mlp.release();
+});

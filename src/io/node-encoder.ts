@@ -70,6 +70,13 @@ export class ByteSink {
     this.length += bytes.length;
   }
 
+  /** Appends encoded bytes kept from an earlier write. */
+  bytesField(encoded: Uint8Array): void {
+    this.reserve(encoded.length);
+    this.bytes.set(encoded, this.length);
+    this.length += encoded.length;
+  }
+
   /** Appends bytes [start, end) of `other` (all it holds by default). */
   append(other: ByteSink, start = 0, end = other.length): void {
     this.reserve(end - start);
@@ -136,8 +143,30 @@ function simpleSharding(spec: ShardingSpecProto): boolean {
   return spec.$unknown === undefined && spec.indexToDeviceGroupMap.length === 0 && spec.shardedDim.length === 0;
 }
 
+/**
+ * Encoded string fields that repeat from node to node (op types, domains, the device configuration id), kept
+ * per field number; names, which are unique, are not kept.
+ */
+class RepeatedStrings {
+  private readonly fields = new Map<string, Uint8Array>();
+  private readonly scratch = new ByteSink(256);
+
+  write(sink: ByteSink, field: number, value: string): void {
+    const key = `${field}:${value}`;
+    let encoded = this.fields.get(key);
+    if (encoded === undefined) {
+      this.scratch.length = 0;
+      this.scratch.string(field, value);
+      encoded = Uint8Array.prototype.slice.call(this.scratch.bytes, 0, this.scratch.length);
+      if (this.fields.size < 4096) this.fields.set(key, encoded);
+    }
+    sink.bytesField(encoded);
+  }
+}
+
 /** Reusable work buffers for nested messages. */
 export class NodeEncoder {
+  private readonly repeated = new RepeatedStrings();
   private readonly body = new ByteSink();
   private readonly config = new ByteSink();
   private readonly spec = new ByteSink();
@@ -154,7 +183,7 @@ export class NodeEncoder {
     }
     const out = this.config;
     out.length = 0;
-    if (own(config, 'configurationId')) out.string(1, config.configurationId);
+    if (own(config, 'configurationId')) this.repeated.write(out, 1, config.configurationId);
     for (const spec of config.shardingSpec) {
       this.spec.length = 0;
       if (own(spec, 'tensorName')) {
@@ -200,10 +229,10 @@ export class NodeEncoder {
       if (node.deviceConfigurations.length > 0) outputFields.set(output, [start, body.length]);
     }
     if (own(node, 'name')) body.string(3, node.name);
-    if (own(node, 'opType')) body.string(4, node.opType);
+    if (own(node, 'opType')) this.repeated.write(body, 4, node.opType);
     for (const attribute of node.attribute) body.lengthDelimited(5, this.cache.bytesOf(AttributeProtoSchema, attribute));
     if (own(node, 'docString')) body.string(6, node.docString);
-    if (own(node, 'domain')) body.string(7, node.domain);
+    if (own(node, 'domain')) this.repeated.write(body, 7, node.domain);
     if (own(node, 'overload')) body.string(8, node.overload);
     for (const entry of node.metadataProps) body.lengthDelimited(9, this.cache.bytesOf(StringStringEntryProtoSchema, entry));
     for (const config of node.deviceConfigurations) this.writeDeviceConfiguration(config);

@@ -52,9 +52,11 @@ type TypedArrayConstructor = new (buffer: ArrayBuffer, byteOffset: number, lengt
  * into `spare` when one of the exact size is given (a buffer used before), else onto a fresh buffer.
  */
 export function copyOf(data: ArrayBufferView, spare?: ArrayBuffer): ArrayBufferView {
-  if (spare === undefined || spare.byteLength !== data.byteLength) return (data as unknown as { slice(): ArrayBufferView }).slice();
-  const Ctor = data.constructor as TypedArrayConstructor;
-  const copy = new Ctor(spare, 0, data.byteLength / (data as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT);
+  // A Node Buffer's slice() is a view, not a copy: copy it as a plain Uint8Array.
+  const Ctor = (Buffer.isBuffer(data) ? Uint8Array : data.constructor) as TypedArrayConstructor;
+  const length = data.byteLength / (data as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+  const buffer = spare !== undefined && spare.byteLength === data.byteLength ? spare : new ArrayBuffer(data.byteLength);
+  const copy = new Ctor(buffer, 0, length);
   copy.set(data);
   return copy;
 }

@@ -69,7 +69,7 @@ export function cloneNodes(nodes: NodeProto[], scope: Scope, replica: Replica): 
     });
     out.push(
       withFields(node, {
-        name: node.name === '' ? '' : replica.prefix + node.name,
+        ...(node.name === '' ? {} : { name: replica.prefix + node.name }),
         input: inputs,
         output: outputs,
         attribute,

@@ -67,16 +67,15 @@ export function cloneNodes(nodes: NodeProto[], scope: Scope, replica: Replica): 
       scope.define(name, renamed);
       return renamed;
     });
-    out.push(
-      withFields(node, {
-        ...(node.name === '' ? {} : { name: replica.prefix + node.name }),
-        input: inputs,
-        output: outputs,
-        attribute,
-        deviceConfigurations: [],
-        metadataProps: node.metadataProps.length === 0 ? node.metadataProps : node.metadataProps.filter((p) => p.key !== 'device' && p.key !== 'replica'),
-      }),
-    );
+    const copy = withFields(node, {
+      input: inputs,
+      output: outputs,
+      attribute,
+      deviceConfigurations: [],
+      metadataProps: node.metadataProps.length === 0 ? node.metadataProps : node.metadataProps.filter((p) => p.key !== 'device' && p.key !== 'replica'),
+    });
+    if (node.name !== '') copy.name = replica.prefix + node.name;
+    out.push(copy);
   }
   return out;
 }

@@ -2,14 +2,11 @@
  * ParallelSession: runs a data-parallel model with one onnxruntime session per device, each in its own worker
  * thread, all devices at once. The host's split and join run here, in JS, on typed arrays.
  */
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import * as ort from 'onnxruntime-node';
 import type { ModelProto, ValueInfoProto } from '../onnx.js';
-import { decodeModel, encodeModel } from '../io/codec.js';
-import { externalReferences, inlineExternalData, sourceFolderOf } from '../io/external-data.js';
-import { loadModel, saveModel } from '../io/files.js';
+import { decodeModel } from '../io/codec.js';
+import { modelSource } from './session-source.js';
+import { loadModel } from '../io/files.js';
 import { parallelize } from '../transform/parallelize.js';
 import { readPlan, type ExecutionPlan } from '../transform/plan.js';
 import { integerWeights, splitOffsets, splitSizes } from '../transform/split-sizes.js';
@@ -213,20 +210,11 @@ export class ParallelSession {
   }
 }
 
-/** Starts the worker of one replica; external data is written beside its side files for the session to read. */
+/** Starts the worker of one replica, from a temporary file beside external data where the model has any. */
 async function startDevice(model: ModelProto, plan: ExecutionPlan, replica: number, device: string, sessionOptions: ort.InferenceSession.SessionOptions): Promise<DeviceWorker | Error> {
-  const sub = replicaModel(model, plan, replica);
-  const folder = externalReferences(sub, 'model').map((r) => sourceFolderOf(r.tensor)).find((f) => f !== undefined);
-  if (folder === undefined) return DeviceWorker.start(device, replica, encodeModel(sub), sessionOptions);
-  const temp = path.join(folder, `.onnx-parallelize-replica${replica}-${process.pid}-${randomBytes(4).toString('hex')}.onnx`);
-  try {
-    await saveModel(sub, temp);
-  } catch {
-    // A read-only model folder: this device gets the weights inline instead.
-    return DeviceWorker.start(device, replica, encodeModel(await inlineExternalData(sub)), sessionOptions);
-  }
-  const worker = DeviceWorker.start(device, replica, temp, sessionOptions);
-  if (worker instanceof DeviceWorker) void worker.ready.catch(() => undefined).finally(() => fs.rm(temp, { force: true }));
-  else await fs.rm(temp, { force: true });
+  const source = await modelSource(replicaModel(model, plan, replica), `replica${replica}`);
+  const worker = DeviceWorker.start(device, replica, source.model, sessionOptions);
+  if (worker instanceof DeviceWorker) void worker.ready.catch(() => undefined).finally(() => source.done());
+  else await source.done();
   return worker;
 }

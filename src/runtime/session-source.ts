@@ -8,24 +8,35 @@ import { encodeModel } from '../io/codec.js';
 import { externalReferences, inlineExternalData, sourceFolderOf } from '../io/external-data.js';
 import { saveModel } from '../io/files.js';
 
+/** What onnxruntime is given for a model: its bytes, or a temporary file to remove once the session exists. */
+export interface ModelSource {
+  model: Uint8Array | string;
+  done(): Promise<void>;
+}
+
 /**
- * A session for `model`. A model whose weights are external data is written to a temporary file beside
- * its side files (onnxruntime resolves them relative to the model file), removed once the session exists.
+ * A source for `model`. A model whose weights are external data is written to a temporary file beside its side
+ * files (onnxruntime resolves them relative to the model file); in a read-only folder its weights go inline.
  */
-export async function createSession(model: ModelProto, options: ort.InferenceSession.SessionOptions = {}): Promise<ort.InferenceSession> {
-  const references = externalReferences(model, 'model');
-  const folder = references.map((r) => sourceFolderOf(r.tensor)).find((f) => f !== undefined);
-  if (folder === undefined) return ort.InferenceSession.create(encodeModel(model), options);
-  const temp = path.join(folder, `.onnx-parallelize-session-${process.pid}-${randomBytes(4).toString('hex')}.onnx`);
+export async function modelSource(model: ModelProto, label = 'session'): Promise<ModelSource> {
+  const noop = async (): Promise<void> => undefined;
+  const folder = externalReferences(model, 'model').map((r) => sourceFolderOf(r.tensor)).find((f) => f !== undefined);
+  if (folder === undefined) return { model: encodeModel(model), done: noop };
+  const temp = path.join(folder, `.onnx-parallelize-${label}-${process.pid}-${randomBytes(4).toString('hex')}.onnx`);
   try {
     await saveModel(model, temp);
   } catch {
-    // A read-only model folder: the weights go inline instead.
-    return ort.InferenceSession.create(encodeModel(await inlineExternalData(model)), options);
+    return { model: encodeModel(await inlineExternalData(model)), done: noop };
   }
+  return { model: temp, done: () => fs.rm(temp, { force: true }) };
+}
+
+/** A session for an in-memory model, external data included. */
+export async function createSession(model: ModelProto, options: ort.InferenceSession.SessionOptions = {}): Promise<ort.InferenceSession> {
+  const source = await modelSource(model);
   try {
-    return await ort.InferenceSession.create(temp, options);
+    return typeof source.model === 'string' ? await ort.InferenceSession.create(source.model, options) : await ort.InferenceSession.create(source.model, options);
   } finally {
-    await fs.rm(temp, { force: true });
+    await source.done();
   }
 }

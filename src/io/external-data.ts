@@ -2,6 +2,7 @@
  * External data (ONNX docs/ExternalData.md): tensors whose bytes live in a side file next to the model.
  * Loading only checks and remembers the references; it never reads the side files.
  */
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { TensorProto_DataLocation, type ModelProto, type TensorProto } from '../onnx.js';
 import { InputError } from '../errors.js';
@@ -68,6 +69,13 @@ export function setLocation(tensor: TensorProto, location: string): void {
   if (entry !== undefined) entry.value = location;
 }
 
+/** Whether `file` exists and, links resolved, lies inside `folder`. */
+export async function insideFolder(file: string, folder: string): Promise<boolean> {
+  const [realFile, realFolder] = await Promise.all([fs.realpath(file), fs.realpath(folder)]);
+  const relative = path.relative(realFolder, realFile);
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
+}
+
 /** A copy of an external tensor keeps resolving against the folder of the tensor it was copied from. */
 export function inheritSourceFolder(from: TensorProto, to: TensorProto): void {
   const folder = sourceFolders.get(from);
@@ -80,16 +88,14 @@ export function inheritSourceFolder(from: TensorProto, to: TensorProto): void {
  * files (a read-only model folder). The model itself is not changed.
  */
 export async function inlineExternalData(model: ModelProto): Promise<ModelProto> {
-  const { promises: fs } = await import('node:fs');
   const inline = async (tensor: TensorProto): Promise<TensorProto> => {
     const reference = externalReference(tensor);
     if (reference === undefined) return tensor;
     const folder = sourceFolders.get(tensor);
     if (folder === undefined) throw new InputError(`tensor '${tensor.name}': external data '${reference.location}' has no known folder; load the model from its file`);
     const file = path.join(folder, reference.location);
-    const [realFile, realFolder] = await Promise.all([fs.realpath(file), fs.realpath(folder)]);
-    if (path.relative(realFolder, realFile).startsWith('..')) throw new InputError(`${file}: external data of tensor '${tensor.name}' lies outside the model's folder`);
-    const handle = await fs.open(realFile, 'r');
+    if (!(await insideFolder(file, folder).catch(() => false))) throw new InputError(`${file}: external data of tensor '${tensor.name}' is missing or lies outside the model's folder`);
+    const handle = await fs.open(file, 'r');
     try {
       const length = reference.length === undefined ? (await handle.stat()).size - Number(reference.offset) : Number(reference.length);
       const rawData = Buffer.alloc(length);

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { ModelProto } from '../onnx.js';
 import { InputError, messageOf } from '../errors.js';
 import { decodeModel, encodeModelChunks } from './codec.js';
-import { externalReferences, rememberSourceFolder, setLocation, sourceFolderOf } from './external-data.js';
+import { externalReferences, insideFolder, rememberSourceFolder, setLocation, sourceFolderOf } from './external-data.js';
 
 /** Reads an existing regular file, with a short error naming the file when it cannot be read. */
 export async function readInputFile(file: string): Promise<Buffer> {
@@ -76,12 +76,6 @@ async function writeChunks(file: string, chunks: Uint8Array[]): Promise<void> {
   } finally {
     await handle.close();
   }
-}
-
-async function insideFolder(file: string, folder: string): Promise<boolean> {
-  const [realFile, realFolder] = await Promise.all([fs.realpath(file), fs.realpath(folder)]);
-  const relative = path.relative(realFolder, realFile);
-  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
 }
 
 /**

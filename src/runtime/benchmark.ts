@@ -3,11 +3,9 @@
  * devices, timed interleaved run by run on the same inputs.
  */
 import * as ort from 'onnxruntime-node';
-import type { ModelProto } from '../onnx.js';
 import { encodeModel } from '../io/codec.js';
 import { loadModel } from '../io/files.js';
 import { inputShape, randomFeeds } from '../verify/feeds.js';
-import { parallelize } from '../transform/parallelize.js';
 import { readPlan } from '../transform/plan.js';
 import { ParallelSession, type ParallelSessionOptions } from './parallel-session.js';
 import { replicaModel } from './extract.js';
@@ -37,21 +35,17 @@ function stats(ms: number[], batch: number): LatencyStats {
   return { throughput: (batch * 1000) / p50, p50, p95: percentile(sorted, 0.95) };
 }
 
-/** The single-device model: the model itself, or replica 0 of a rewritten one. */
-function singleDeviceModel(model: ModelProto): ModelProto {
-  const plan = readPlan(model);
-  return plan === undefined ? model : replicaModel(model, plan, 0);
-}
-
 export async function benchmark(
   file: string,
   options: ParallelSessionOptions & { batch: number; runs: number },
   onProgress: (done: number, total: number) => void = () => undefined,
 ): Promise<BenchReport> {
   const model = await loadModel(file);
-  const single = singleDeviceModel(model);
-  const plan = readPlan(model) ?? parallelize(model, { devices: options.devices ?? ['cpu'], ...(options.axes === undefined ? {} : { axes: options.axes }), ...(options.combine === undefined ? {} : { combine: options.combine }) }).plan;
+  const rewritten = readPlan(model) !== undefined;
   const parallel = await ParallelSession.create(file, options);
+  const { plan } = parallel;
+  // The single-device contender: the model itself, or replica 0 of a rewritten one.
+  const single = rewritten ? replicaModel(model, plan, 0) : model;
   const device = parallel.devices[0]!;
   const plain = await ort.InferenceSession.create(encodeModel(single), deviceSessionOptions(device, options.sessionOptions));
   try {
@@ -61,7 +55,6 @@ export async function benchmark(
       inputs.map((info) => [info.name, inputShape(info).map((d, axis) => (axis === axes.get(info.name) ? options.batch : typeof d === 'number' && d >= 0 ? d : 1))]),
     );
     const feeds = randomFeeds(inputs, { dims });
-    const rewritten = readPlan(model) !== undefined;
     const singleFeeds = Object.fromEntries(plan.inputs.map((i) => [rewritten && i.axis !== null ? i.parts[0]! : i.name, feeds[i.name]!]));
     const total = options.runs * 2 + 2;
     let done = 0;

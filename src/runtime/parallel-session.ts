@@ -75,7 +75,8 @@ export class ParallelSession {
 
   private constructor(
     private readonly workers: DeviceWorker[],
-    private readonly plan: ExecutionPlan,
+    /** How the batch is split and joined: from the rewritten model, or made for a plain one. */
+    readonly plan: ExecutionPlan,
     private readonly inputs: ValueInfoProto[],
     private readonly weights: number[],
     private readonly maxBatchPerDevice: number | undefined,

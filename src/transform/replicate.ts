@@ -17,10 +17,6 @@ export class Scope {
     this.names.set(original, renamed);
   }
 
-  definesLocally(original: string): boolean {
-    return this.names.has(original);
-  }
-
   /** The name a reference resolves to; names defined nowhere are shared and keep their name. */
   resolve(original: string): string {
     if (original === '') return original;

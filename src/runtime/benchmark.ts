@@ -5,7 +5,7 @@
 import * as ort from 'onnxruntime-node';
 import { encodeModel } from '../io/codec.js';
 import { loadModel } from '../io/files.js';
-import { inputShape, randomFeeds } from '../verify/feeds.js';
+import { dimsForBatch, inputShape, randomFeeds } from '../verify/feeds.js';
 import { readPlan } from '../transform/plan.js';
 import { ParallelSession, type ParallelSessionOptions } from './parallel-session.js';
 import { replicaModel } from './extract.js';
@@ -51,9 +51,11 @@ export async function benchmark(
   try {
     const axes = new Map(plan.inputs.map((i) => [i.name, i.axis] as const));
     const inputs = model.graph!.input.filter((i) => axes.has(i.name));
-    const dims = Object.fromEntries(
-      inputs.map((info) => [info.name, inputShape(info).map((d, axis) => (axis === axes.get(info.name) ? options.batch : typeof d === 'number' && d >= 0 ? d : 1))]),
-    );
+    const dims: Record<string, number[]> = {};
+    for (const info of inputs) {
+      inputShape(info); // a TypeError naming the input when its shape is unknown
+      dims[info.name] = dimsForBatch(info, axes.get(info.name) ?? null, options.batch, null, 1)!;
+    }
     const feeds = randomFeeds(inputs, { dims });
     const singleFeeds = Object.fromEntries(plan.inputs.map((i) => [rewritten && i.axis !== null ? i.parts[0]! : i.name, feeds[i.name]!]));
     const total = options.runs * 2 + 2;

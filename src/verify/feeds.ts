@@ -21,6 +21,21 @@ export function concreteDims(shape: Dim[], resolve: (dim: Dim, axis: number) => 
   return shape.map((dim, axis) => (typeof dim === 'number' && dim >= 0 ? dim : resolve(dim, axis)));
 }
 
+/**
+ * Concrete dims for an input at a batch size: `batch` on its batch axis and on dims named like the batch, fixed
+ * dims as they are, `otherSize` for the other symbolic or unknown dims.
+ */
+export function dimsForBatch(info: ValueInfoProto, axis: number | null, batch: number, batchName: string | null, otherSize: number): number[] | undefined {
+  const shape = shapeOf(info);
+  if (shape === undefined) return undefined;
+  return shape.map((dim, i) => {
+    if (i === axis) return batch;
+    if (typeof dim === 'number' && dim >= 0) return dim;
+    if (dim !== null && dim === batchName) return batch;
+    return otherSize;
+  });
+}
+
 export function inputShape(info: ValueInfoProto): Dim[] {
   const shape = shapeOf(info);
   if (shape === undefined) throw new TypeError(`input '${info.name}' has no declared shape; give real inputs instead`);

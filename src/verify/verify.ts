@@ -12,7 +12,7 @@ import { splitOffsets, splitSizes } from '../transform/split-sizes.js';
 import { createSession } from '../runtime/session-source.js';
 import { combineTensors, concatAlongAxis, sliceAlongAxis } from '../runtime/tensor-ops.js';
 import { compareTensors } from './compare.js';
-import { randomTensor, type IntegerFill } from './feeds.js';
+import { dimsForBatch, randomTensor, type IntegerFill } from './feeds.js';
 import { SeededRandom } from './random.js';
 
 export interface VerifyRun {
@@ -60,17 +60,6 @@ export function defaultBatches(n: number): number[] {
 
 /** Sizes tried for symbolic dims other than the batch (sequence lengths, image sizes), smallest first. */
 const OTHER_DIM_SIZES = [3, 16, 128, 1024];
-
-function planDims(info: ValueInfoProto, axis: number | null, batch: number, batchName: string | null, otherSize: number): number[] | undefined {
-  const shape = shapeOf(info);
-  if (shape === undefined) return undefined;
-  return shape.map((dim, i) => {
-    if (i === axis) return batch;
-    if (typeof dim === 'number' && dim >= 0) return dim;
-    if (dim !== null && dim === batchName) return batch;
-    return otherSize;
-  });
-}
 
 export async function verifyParallel(original: ModelProto, result: ParallelizeResult, given: VerifyOptions = {}): Promise<VerifyResult> {
   const { report } = result;
@@ -173,7 +162,7 @@ export async function verifyParallel(original: ModelProto, result: ParallelizeRe
             feeds[input.name] = sample;
             continue;
           }
-          const dims = planDims(input.info, input.axis, batch, batchName ?? null, otherSize);
+          const dims = dimsForBatch(input.info, input.axis, batch, batchName ?? null, otherSize);
           if (dims === undefined) return { batch, status: 'not-verifiable', maxAbsError: 0, maxRelError: 0, detail: `input '${input.name}' has no declared shape; give it with --verify-input` };
           try {
             feeds[input.name] = randomTensor(input.info, dims, random, fill);

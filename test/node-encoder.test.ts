@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { toBinary } from '@bufbuild/protobuf';
-import { NodeProtoSchema, type ModelProto, type NodeProto } from '../src/onnx.js';
+import { clone, create, toBinary } from '@bufbuild/protobuf';
+import { NodeDeviceConfigurationProtoSchema, NodeProtoSchema, ShardingSpecProtoSchema, type ModelProto, type NodeProto } from '../src/onnx.js';
+import { emptyNode } from '../src/graph/placement.js';
+import { withFields } from '../src/graph/copy.js';
 import { decodeModel } from '../src/io/codec.js';
 import { ByteSink, NodeEncoder } from '../src/io/node-encoder.js';
 import { forEachNodeList } from '../src/graph/walk.js';
@@ -51,5 +53,46 @@ test('non-ASCII names, long names, unknown fields and negative int64s encode lik
     new NodeEncoder().write(sink, 1, candidate);
     const expected = toBinary(NodeProtoSchema, candidate);
     assert.deepEqual(Buffer.from(sink.bytes.subarray(sink.length - expected.length, sink.length)), Buffer.from(expected));
+  }
+});
+
+test('placed nodes: device_configurations derived from outputs, kept by copies and clones, replaced by an assignment', () => {
+  const placement = {
+    configuration: create(NodeDeviceConfigurationProtoSchema, { configurationId: 'cfg' }),
+    sharding: create(ShardingSpecProtoSchema, { device: [3n] }),
+  };
+  const node = emptyNode(placement);
+  Object.assign(node, { $typeName: 'onnx.NodeProto', input: ['a'], output: ['y', '', 'z'], opType: 'Split', attribute: [], metadataProps: [] });
+  const derived = node.deviceConfigurations;
+  assert.equal(derived.length, 1);
+  assert.equal(derived[0]!.configurationId, 'cfg');
+  assert.deepEqual(derived[0]!.shardingSpec.map((s) => [s.tensorName, s.device]), [['y', [3n]], ['z', [3n]]]);
+  // A copy with other outputs derives from its own outputs; a protobuf-es clone holds the same list as data.
+  const renamed = withFields(node as NodeProto, { output: ['w'] });
+  assert.deepEqual(renamed.deviceConfigurations[0]!.shardingSpec.map((s) => s.tensorName), ['w']);
+  const cloned = clone(NodeProtoSchema, node as NodeProto);
+  assert.ok(Object.hasOwn(cloned, 'deviceConfigurations'));
+  assert.deepEqual(toBinary(NodeProtoSchema, cloned), toBinary(NodeProtoSchema, node as NodeProto));
+  // The fast encoder writes the derived list without building it, and an assigned list once one is assigned.
+  const encode = (n: NodeProto): Buffer => {
+    const sink = new ByteSink();
+    new NodeEncoder().write(sink, 1, n);
+    return Buffer.from(sink.bytes.subarray(0, sink.length));
+  };
+  const expected = (n: NodeProto): Buffer => {
+    const sink = new ByteSink();
+    sink.lengthDelimited(1, toBinary(NodeProtoSchema, n));
+    return Buffer.from(sink.bytes.subarray(0, sink.length));
+  };
+  assert.deepEqual(encode(node as NodeProto), expected(node as NodeProto));
+  node.deviceConfigurations = [create(NodeDeviceConfigurationProtoSchema, { configurationId: 'other', pipelineStage: 1 })];
+  assert.equal(node.deviceConfigurations[0]!.configurationId, 'other');
+  assert.equal(renamed.deviceConfigurations[0]!.configurationId, 'cfg');
+  assert.deepEqual(encode(node as NodeProto), expected(node as NodeProto));
+  // Lengths of two and three bytes, at every nesting level (node, configuration, sharding spec, name).
+  for (const size of [127, 128, 200, 16383, 16384, 70000]) {
+    const long = emptyNode(placement);
+    Object.assign(long, { $typeName: 'onnx.NodeProto', input: ['é'.repeat(size)], output: ['o'.repeat(size), 'p'], name: 'n', attribute: [], metadataProps: [] });
+    assert.deepEqual(encode(long as NodeProto), expected(long as NodeProto), `names of ${size} characters`);
   }
 });

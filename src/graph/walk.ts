@@ -15,7 +15,11 @@ export function subgraphsOf(node: NodeProto): Array<{ attribute: AttributeProto;
 export function forEachGraph(graph: GraphProto, visit: (graph: GraphProto, depth: number) => void, depth = 0): void {
   visit(graph, depth);
   for (const node of graph.node) {
-    for (const { graph: subgraph } of subgraphsOf(node)) forEachGraph(subgraph, visit, depth + 1);
+    // Not subgraphsOf(): this runs for every node of the model, and most have no subgraph.
+    for (const attribute of node.attribute) {
+      if (attribute.g !== undefined) forEachGraph(attribute.g, visit, depth + 1);
+      for (const subgraph of attribute.graphs) forEachGraph(subgraph, visit, depth + 1);
+    }
   }
 }
 

@@ -15,6 +15,7 @@ import {
   type NodeProto,
   type ShardingSpecProto,
 } from '../onnx.js';
+import { placementConfigurations, placementOf, type Placement } from '../graph/placement.js';
 
 const LEN = 2;
 const VARINT = 0;
@@ -77,19 +78,13 @@ export class ByteSink {
     this.length += encoded.length;
   }
 
-  /** Appends bytes [start, end) of `other` (all it holds by default). */
-  append(other: ByteSink, start = 0, end = other.length): void {
+  /** Appends bytes [start, end) of this sink again (a copy of an earlier field). */
+  repeat(start: number, end: number): void {
     this.reserve(end - start);
-    if (end - start > 256) {
-      other.bytes.copy(this.bytes, this.length, start, end);
-      this.length += end - start;
-      return;
-    }
     // Short runs: a plain loop beats the native call of Buffer.copy.
-    const from = other.bytes;
-    const to = this.bytes;
+    const bytes = this.bytes;
     let at = this.length;
-    for (let i = start; i < end; i++) to[at++] = from[i]!;
+    for (let i = start; i < end; i++) bytes[at++] = bytes[i]!;
     this.length = at;
   }
 
@@ -99,28 +94,41 @@ export class ByteSink {
     this.raw(bytes);
   }
 
-  string(field: number, value: string): void {
+  /**
+   * Starts a length-delimited field whose length is not known yet, with room for a one-byte length; returns
+   * where its content starts, to pass to `end`.
+   */
+  begin(field: number): number {
     this.tag(field, LEN);
-    // Write the UTF-8 bytes after a one-byte length, then fix the length up (names are almost always < 128 bytes).
-    this.reserve(5 + 3 * value.length);
-    const at = this.length;
-    const written = (this.bytes as Buffer & { utf8Write(s: string, offset: number): number }).utf8Write(value, at + 1);
-    if (written < 0x80) {
-      this.bytes[at] = written;
-      this.length = at + 1 + written;
-      return;
-    }
-    const header = Buffer.allocUnsafe(5);
-    let size = 0;
-    for (let v = written; ; v = Math.floor(v / 128)) {
-      header[size++] = v > 0x7f ? (v & 0x7f) | 0x80 : v;
-      if (v <= 0x7f) break;
-    }
-    this.bytes.copyWithin(at + size, at + 1, at + 1 + written);
-    header.copy(this.bytes, at, 0, size);
-    this.length = at + size + written;
+    this.reserve(1);
+    this.length += 1;
+    return this.length;
   }
 
+  /** Ends the field begun at `start`: writes its length, moving the content on if it needs more than one byte. */
+  end(start: number): void {
+    const size = this.length - start;
+    if (size < 0x80) {
+      this.bytes[start - 1] = size;
+      return;
+    }
+    let extra = 0;
+    for (let v = size; v > 0x7f; v = Math.floor(v / 128)) extra++;
+    this.reserve(extra);
+    this.bytes.copyWithin(start + extra, start, this.length);
+    let at = start - 1;
+    let v = size;
+    for (; v > 0x7f; v = Math.floor(v / 128)) this.bytes[at++] = (v & 0x7f) | 0x80;
+    this.bytes[at] = v;
+    this.length += extra;
+  }
+
+  string(field: number, value: string): void {
+    const start = this.begin(field);
+    this.reserve(3 * value.length);
+    this.length += (this.bytes as Buffer & { utf8Write(s: string, offset: number): number }).utf8Write(value, this.length);
+    this.end(start);
+  }
 }
 
 type Fields = Record<string, unknown>;
@@ -164,52 +172,68 @@ class RepeatedStrings {
   }
 }
 
-/** Reusable work buffers for nested messages. */
+/** Writes nodes straight into the caller's sink; keeps what is shared between nodes. */
 export class NodeEncoder {
   private readonly repeated = new RepeatedStrings();
-  private readonly body = new ByteSink();
-  private readonly config = new ByteSink();
-  private readonly spec = new ByteSink();
   readonly cache = new SubMessageCache();
 
-  /** Where each output name's field (tag, length, bytes) was written in `body`, to write it again. */
+  /** Where each output name's field (tag, length, bytes) of the node being written lies in the sink. */
   private readonly outputFields = new Map<string, [number, number]>();
 
-  private writeDeviceConfiguration(config: NodeDeviceConfigurationProto): void {
-    const simple = config.$unknown === undefined && config.shardingSpec.every(simpleSharding) && !(own(config, 'pipelineStage') && config.pipelineStage < 0);
-    if (!simple) {
-      this.body.lengthDelimited(10, this.cache.bytesOf(NodeDeviceConfigurationProtoSchema, config));
+  private simple(config: NodeDeviceConfigurationProto): boolean {
+    return config.$unknown === undefined && config.shardingSpec.every(simpleSharding) && !(own(config, 'pipelineStage') && config.pipelineStage < 0);
+  }
+
+  /** Writes a simple sharding spec (tensor_name and devices only) as field 2 of a NodeDeviceConfigurationProto. */
+  private writeSpec(sink: ByteSink, tensorName: string | undefined, devices: bigint[]): void {
+    const start = sink.begin(2);
+    if (tensorName !== undefined) {
+      // Output fields (number 2) and tensor_name (number 1) differ only in the tag byte.
+      const written = this.outputFields.get(tensorName);
+      if (written === undefined) sink.string(1, tensorName);
+      else {
+        sink.tag(1, LEN);
+        sink.repeat(written[0] + 1, written[1]);
+      }
+    }
+    for (const device of devices) {
+      sink.tag(2, VARINT);
+      sink.varint64(device);
+    }
+    sink.end(start);
+  }
+
+  /** The device_configurations a placement derives from the node's outputs, written without building them. */
+  private writePlacement(sink: ByteSink, placement: Placement, outputs: string[]): void {
+    const { configuration, sharding } = placement;
+    if (!this.simple(configuration) || !simpleSharding(sharding)) {
+      this.writeDeviceConfiguration(sink, placementConfigurations(placement, outputs)[0]!);
       return;
     }
-    const out = this.config;
-    out.length = 0;
-    if (own(config, 'configurationId')) this.repeated.write(out, 1, config.configurationId);
-    for (const spec of config.shardingSpec) {
-      this.spec.length = 0;
-      if (own(spec, 'tensorName')) {
-        // Output fields (number 2) and tensor_name (number 1) differ only in the tag byte.
-        const written = this.outputFields.get(spec.tensorName);
-        if (written === undefined) this.spec.string(1, spec.tensorName);
-        else {
-          this.spec.tag(1, LEN);
-          this.spec.append(this.body, written[0] + 1, written[1]);
-        }
-      }
-      for (const device of spec.device) {
-        this.spec.tag(2, VARINT);
-        this.spec.varint64(device);
-      }
-      out.tag(2, LEN);
-      out.varint(this.spec.length);
-      out.append(this.spec);
+    const start = sink.begin(10);
+    if (own(configuration, 'configurationId')) this.repeated.write(sink, 1, configuration.configurationId);
+    for (const output of outputs) if (output !== '') this.writeSpec(sink, output, sharding.device);
+    this.endConfiguration(sink, configuration, start);
+  }
+
+  private writeDeviceConfiguration(sink: ByteSink, config: NodeDeviceConfigurationProto): void {
+    if (!this.simple(config)) {
+      sink.lengthDelimited(10, this.cache.bytesOf(NodeDeviceConfigurationProtoSchema, config));
+      return;
     }
+    const start = sink.begin(10);
+    if (own(config, 'configurationId')) this.repeated.write(sink, 1, config.configurationId);
+    for (const spec of config.shardingSpec) this.writeSpec(sink, own(spec, 'tensorName') ? spec.tensorName : undefined, spec.device);
+    this.endConfiguration(sink, config, start);
+  }
+
+  /** Writes pipeline_stage and ends the configuration begun at `start`. */
+  private endConfiguration(sink: ByteSink, config: NodeDeviceConfigurationProto, start: number): void {
     if (own(config, 'pipelineStage')) {
-      out.tag(3, VARINT);
-      out.varint(config.pipelineStage);
+      sink.tag(3, VARINT);
+      sink.varint(config.pipelineStage);
     }
-    this.body.tag(10, LEN);
-    this.body.varint(out.length);
-    this.body.append(out);
+    sink.end(start);
   }
 
   /** Appends `node` to `sink` as field `fieldNumber` of its parent (GraphProto.node is 1, FunctionProto.node 7). */
@@ -218,26 +242,27 @@ export class NodeEncoder {
       sink.lengthDelimited(fieldNumber, toBinary(NodeProtoSchema, node));
       return;
     }
-    const body = this.body;
-    body.length = 0;
-    for (const input of node.input) body.string(1, input);
+    const start = sink.begin(fieldNumber);
+    for (const input of node.input) sink.string(1, input);
+    // A placed node derives its configurations when read: write them from the outputs instead.
+    const placement = placementOf(node);
+    const deviceConfigurations = placement === undefined ? node.deviceConfigurations : [];
     const outputFields = this.outputFields;
     outputFields.clear();
     for (const output of node.output) {
-      const start = body.length;
-      body.string(2, output);
-      if (node.deviceConfigurations.length > 0) outputFields.set(output, [start, body.length]);
+      const at = sink.length;
+      sink.string(2, output);
+      if (placement !== undefined || deviceConfigurations.length > 0) outputFields.set(output, [at, sink.length]);
     }
-    if (own(node, 'name')) body.string(3, node.name);
-    if (own(node, 'opType')) this.repeated.write(body, 4, node.opType);
-    for (const attribute of node.attribute) body.lengthDelimited(5, this.cache.bytesOf(AttributeProtoSchema, attribute));
-    if (own(node, 'docString')) body.string(6, node.docString);
-    if (own(node, 'domain')) this.repeated.write(body, 7, node.domain);
-    if (own(node, 'overload')) body.string(8, node.overload);
-    for (const entry of node.metadataProps) body.lengthDelimited(9, this.cache.bytesOf(StringStringEntryProtoSchema, entry));
-    for (const config of node.deviceConfigurations) this.writeDeviceConfiguration(config);
-    sink.tag(fieldNumber, LEN);
-    sink.varint(body.length);
-    sink.append(body);
+    if (own(node, 'name')) sink.string(3, node.name);
+    if (own(node, 'opType')) this.repeated.write(sink, 4, node.opType);
+    for (const attribute of node.attribute) sink.lengthDelimited(5, this.cache.bytesOf(AttributeProtoSchema, attribute));
+    if (own(node, 'docString')) sink.string(6, node.docString);
+    if (own(node, 'domain')) this.repeated.write(sink, 7, node.domain);
+    if (own(node, 'overload')) sink.string(8, node.overload);
+    for (const entry of node.metadataProps) sink.lengthDelimited(9, this.cache.bytesOf(StringStringEntryProtoSchema, entry));
+    if (placement !== undefined) this.writePlacement(sink, placement, node.output);
+    for (const config of deviceConfigurations) this.writeDeviceConfiguration(sink, config);
+    sink.end(start);
   }
 }

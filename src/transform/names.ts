@@ -7,12 +7,13 @@ export class NameAllocator {
 
   constructor(model: ModelProto) {
     forEachGraph(model.graph!, (graph: GraphProto) => {
-      for (const v of [...graph.input, ...graph.output, ...graph.valueInfo]) this.taken.add(v.name);
+      for (const list of [graph.input, graph.output, graph.valueInfo]) for (const v of list) this.taken.add(v.name);
       for (const t of graph.initializer) this.taken.add(t.name);
       for (const s of graph.sparseInitializer) if (s.values !== undefined) this.taken.add(s.values.name);
       for (const node of graph.node) {
         this.taken.add(node.name);
-        for (const name of [...node.input, ...node.output]) this.taken.add(name);
+        for (const name of node.input) this.taken.add(name);
+        for (const name of node.output) this.taken.add(name);
       }
     });
   }

@@ -119,12 +119,10 @@ export function parallelize(model: ModelProto, options: ParallelizeOptions): Par
   const hostPrelude = emitter.nodes.splice(0);
 
   const replicaNodes = options.devices.map((device, index) => {
-    const replica: Replica = { prefix: `${stem}${index}/`, hoisting };
+    const replica: Replica = { prefix: `${stem}${index}/`, hoisting, tagger: new DeviceTagger(level, device, String(index), index) };
     const scope = new Scope();
     for (const [name, perReplica] of parts) scope.define(name, perReplica[index]!);
     const nodes = cloneNodes(graph.node, scope, replica);
-    const tagger = new DeviceTagger(level, device, String(index), index);
-    for (const node of nodes) tagger.tagReplicaNode(node);
     const valueInfo = graph.valueInfo.filter((v) => scope.resolve(v.name) !== v.name).map((v) => renameValueInfo(v, scope.resolve(v.name), replica.prefix));
     const outputs = graph.output.map((o) => scope.resolve(o.name));
     return { nodes, valueInfo, outputs, scope };

@@ -8,6 +8,7 @@ import { ValueInfoProtoSchema, type AttributeProto, type GraphProto, type NodePr
 import { makeNode } from '../graph/build.js';
 import { withFields } from '../graph/copy.js';
 import type { HoistPlan } from './hoist.js';
+import type { DeviceTagger } from './tags.js';
 
 export class Scope {
   private readonly names = new Map<string, string>();
@@ -27,6 +28,8 @@ export class Scope {
 export interface Replica {
   prefix: string;
   hoisting: HoistPlan;
+  /** Builds the replica's nodes, tagged with its device. */
+  tagger: DeviceTagger;
 }
 
 /** A value info renamed for a replica; symbolic dims are renamed too, since each replica has its own batch. */
@@ -63,15 +66,8 @@ export function cloneNodes(nodes: NodeProto[], scope: Scope, replica: Replica): 
       scope.define(name, renamed);
       return renamed;
     });
-    const copy = withFields(node, {
-      input: inputs,
-      output: outputs,
-      attribute,
-      deviceConfigurations: [],
-      metadataProps: node.metadataProps.length === 0 ? node.metadataProps : node.metadataProps.filter((p) => p.key !== 'device' && p.key !== 'replica'),
-    });
-    if (node.name !== '') copy.name = replica.prefix + node.name;
-    out.push(copy);
+    const name = Object.hasOwn(node, 'name') ? (node.name === '' ? '' : replica.prefix + node.name) : undefined;
+    out.push(replica.tagger.replicaNode(node, inputs, outputs, name, attribute));
   }
   return out;
 }
@@ -92,7 +88,8 @@ function cloneSubgraph(graph: GraphProto, parent: Scope, replica: Replica): Grap
     if (locals.has(resolved)) return renameValueInfo(info, resolved, replica.prefix);
     // The body returns a value it does not compute (an outer or hoisted value): copy it in with an Identity.
     const local = replica.prefix + info.name;
-    node.push(makeNode('Identity', [resolved], [local], {}, { name: `${local}/identity` }));
+    const identity = makeNode('Identity', [resolved], [local], {}, { name: `${local}/identity` });
+    node.push(replica.tagger.replicaNode(identity, identity.input, identity.output, identity.name, identity.attribute));
     return renameValueInfo(info, local, replica.prefix);
   });
   const valueInfo = graph.valueInfo.filter((info) => locals.has(scope.resolve(info.name))).map((info) => renameValueInfo(info, scope.resolve(info.name), replica.prefix));

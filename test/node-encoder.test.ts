@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { clone, create, toBinary } from '@bufbuild/protobuf';
 import { NodeDeviceConfigurationProtoSchema, NodeProtoSchema, ShardingSpecProtoSchema, type ModelProto, type NodeProto } from '../src/onnx.js';
-import { emptyNode } from '../src/graph/placement.js';
+import { copyNode } from '../src/graph/placement.js';
 import { withFields } from '../src/graph/copy.js';
 import { decodeModel } from '../src/io/codec.js';
 import { ByteSink, NodeEncoder } from '../src/io/node-encoder.js';
@@ -61,8 +61,7 @@ test('placed nodes: device_configurations derived from outputs, kept by copies a
     configuration: create(NodeDeviceConfigurationProtoSchema, { configurationId: 'cfg' }),
     sharding: create(ShardingSpecProtoSchema, { device: [3n] }),
   };
-  const node = emptyNode(placement);
-  Object.assign(node, { $typeName: 'onnx.NodeProto', input: ['a'], output: ['y', '', 'z'], opType: 'Split', attribute: [], metadataProps: [] });
+  const node = copyNode(create(NodeProtoSchema, { opType: 'Split' }), { input: ['a'], output: ['y', '', 'z'], name: undefined, attribute: [], metadataProps: [] }, placement);
   const derived = node.deviceConfigurations;
   assert.equal(derived.length, 1);
   assert.equal(derived[0]!.configurationId, 'cfg');
@@ -84,15 +83,14 @@ test('placed nodes: device_configurations derived from outputs, kept by copies a
     sink.lengthDelimited(1, toBinary(NodeProtoSchema, n));
     return Buffer.from(sink.bytes.subarray(0, sink.length));
   };
-  assert.deepEqual(encode(node as NodeProto), expected(node as NodeProto));
+  assert.deepEqual(encode(node), expected(node));
   node.deviceConfigurations = [create(NodeDeviceConfigurationProtoSchema, { configurationId: 'other', pipelineStage: 1 })];
   assert.equal(node.deviceConfigurations[0]!.configurationId, 'other');
   assert.equal(renamed.deviceConfigurations[0]!.configurationId, 'cfg');
-  assert.deepEqual(encode(node as NodeProto), expected(node as NodeProto));
+  assert.deepEqual(encode(node), expected(node));
   // Lengths of two and three bytes, at every nesting level (node, configuration, sharding spec, name).
   for (const size of [127, 128, 200, 16383, 16384, 70000]) {
-    const long = emptyNode(placement);
-    Object.assign(long, { $typeName: 'onnx.NodeProto', input: ['é'.repeat(size)], output: ['o'.repeat(size), 'p'], name: 'n', attribute: [], metadataProps: [] });
-    assert.deepEqual(encode(long as NodeProto), expected(long as NodeProto), `names of ${size} characters`);
+    const long = copyNode(create(NodeProtoSchema), { input: ['é'.repeat(size)], output: ['o'.repeat(size), 'p'], name: 'n', attribute: [], metadataProps: [] }, placement);
+    assert.deepEqual(encode(long), expected(long), `names of ${size} characters`);
   }
 });

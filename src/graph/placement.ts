@@ -1,11 +1,11 @@
 /**
- * Nodes whose device_configurations follow from their outputs: one NodeDeviceConfigurationProto whose sharding
- * specs place each named output on the same devices. A rewrite tags hundreds of thousands of replica nodes this
- * way; such nodes derive the list when it is read, and the encoder writes it straight from the outputs without
- * building it.
+ * Copies of nodes made in bulk (a rewrite makes one per node and replica: 400,000 for a 100,000-node graph
+ * written for 4 devices), and nodes whose device_configurations follow from their outputs: one
+ * NodeDeviceConfigurationProto whose sharding specs place each named output on the same devices. A placed node
+ * derives that list when it is read, and the encoder writes it straight from the outputs without building it.
  */
 import { create } from '@bufbuild/protobuf';
-import { NodeProtoSchema, type NodeDeviceConfigurationProto, type NodeProto, type ShardingSpecProto } from '../onnx.js';
+import { NodeProtoSchema, type AttributeProto, type NodeDeviceConfigurationProto, type NodeProto, type ShardingSpecProto, type StringStringEntryProto } from '../onnx.js';
 import { withFields } from './copy.js';
 
 export interface Placement {
@@ -15,10 +15,17 @@ export interface Placement {
   sharding: ShardingSpecProto;
 }
 
-const PLACEMENT = Symbol('placement');
+/** The fields a copy replaces; the others (op type, domain, overload, doc string, unknown fields) are kept. */
+export interface NodeChanges {
+  input: string[];
+  output: string[];
+  /** Set only if given. */
+  name: string | undefined;
+  attribute: AttributeProto[];
+  metadataProps: StringStringEntryProto[];
+}
 
-/** The prototype protobuf-es gives every NodeProto (it holds the proto2 defaults). */
-const NODE_PROTOTYPE = Object.getPrototypeOf(create(NodeProtoSchema)) as object;
+const PLACEMENT = Symbol('placement');
 
 /** The device_configurations that `placement` gives a node with these outputs. */
 export function placementConfigurations(placement: Placement, outputs: string[]): NodeDeviceConfigurationProto[] {
@@ -27,11 +34,43 @@ export function placementConfigurations(placement: Placement, outputs: string[])
   return [withFields(placement.configuration, { shardingSpec })];
 }
 
-/** The prototype of placed nodes: NodeProto's, plus device_configurations derived until one is assigned. */
-const PLACED_NODE_PROTOTYPE = Object.create(NODE_PROTOTYPE) as object;
-Object.defineProperty(PLACED_NODE_PROTOTYPE, 'deviceConfigurations', {
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * A NodeProto made by a constructor rather than by `create`: every field is set in one place, so V8 gives all
+ * copies one compact shape (no separate property store), and the prototype is the one protobuf-es gives decoded
+ * nodes (it holds the proto2 defaults), so which fields count as set is kept exactly.
+ */
+class NodeCopy {
+  constructor(template: NodeProto, changes: NodeChanges, placed: boolean) {
+    const self = this as unknown as Mutable<NodeProto>;
+    self.$typeName = template.$typeName;
+    self.input = changes.input;
+    self.output = changes.output;
+    if (changes.name !== undefined) self.name = changes.name;
+    if (Object.hasOwn(template, 'opType')) self.opType = template.opType;
+    self.attribute = changes.attribute;
+    if (Object.hasOwn(template, 'docString')) self.docString = template.docString;
+    if (Object.hasOwn(template, 'domain')) self.domain = template.domain;
+    if (Object.hasOwn(template, 'overload')) self.overload = template.overload;
+    self.metadataProps = changes.metadataProps;
+    if (!placed) self.deviceConfigurations = [];
+    if (template.$unknown !== undefined) self.$unknown = template.$unknown;
+  }
+}
+Object.setPrototypeOf(NodeCopy.prototype, Object.getPrototypeOf(create(NodeProtoSchema)) as object);
+
+/** A node copy whose device_configurations are derived from its placement and outputs until one is assigned. */
+class PlacedNode extends NodeCopy {
+  declare readonly [PLACEMENT]: Placement;
+  constructor(template: NodeProto, changes: NodeChanges, placement: Placement) {
+    super(template, changes, true);
+    this[PLACEMENT] = placement;
+  }
+}
+Object.defineProperty(PlacedNode.prototype, 'deviceConfigurations', {
   configurable: true,
-  get(this: NodeProto & { [PLACEMENT]: Placement }) {
+  get(this: PlacedNode & NodeProto) {
     return placementConfigurations(this[PLACEMENT], this.output);
   },
   // An assignment replaces the derived list with the one given, on that node only.
@@ -40,20 +79,12 @@ Object.defineProperty(PLACED_NODE_PROTOTYPE, 'deviceConfigurations', {
   },
 });
 
-type MutableNode = { -readonly [K in keyof NodeProto]: NodeProto[K] };
-
-/**
- * A NodeProto with no fields set yet, to be filled in by the caller: placed by `placement` if given (all such
- * nodes share one prototype and one shape, which keeps the encoder's property reads fast), plain otherwise.
- */
-export function emptyNode(placement: Placement | undefined): MutableNode {
-  if (placement === undefined) return Object.create(NODE_PROTOTYPE) as MutableNode;
-  const node = Object.create(PLACED_NODE_PROTOTYPE) as MutableNode & { [PLACEMENT]: Placement };
-  node[PLACEMENT] = placement;
-  return node;
+/** A copy of `template` with `changes`; placed by `placement` if given, else without device_configurations. */
+export function copyNode(template: NodeProto, changes: NodeChanges, placement: Placement | undefined): NodeProto {
+  return (placement === undefined ? new NodeCopy(template, changes, false) : new PlacedNode(template, changes, placement)) as unknown as NodeProto;
 }
 
 /** The placement `node` derives its device_configurations from, if it does. */
 export function placementOf(node: NodeProto): Placement | undefined {
-  return Object.hasOwn(node, 'deviceConfigurations') ? undefined : (node as NodeProto & { [PLACEMENT]?: Placement })[PLACEMENT];
+  return node instanceof PlacedNode && !Object.hasOwn(node, 'deviceConfigurations') ? node[PLACEMENT] : undefined;
 }

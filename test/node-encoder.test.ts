@@ -45,7 +45,7 @@ test('the fast node encoder writes exactly what toBinary writes, for every node 
 });
 
 test('non-ASCII names, long names, unknown fields and negative int64s encode like toBinary', () => {
-  const node = makeNode('Relu', ['入力', 'x'.repeat(300)], ['出力'], { big: -5, neg: [-1, 2 ** 40] }, { name: 'ノード', domain: 'com.example' });
+  const node = makeNode('Relu', ['入力', 'x'.repeat(300), 'x'.repeat(64), 'x'.repeat(65)], ['出力', 'relu_é', 'relu_\u{1F600}'], { big: -5, neg: [-1, 2 ** 40] }, { name: 'ノード', domain: 'com.example' });
   node.metadataProps.push(makeEntry('clé', 'valeur'));
   node.$unknown = [{ no: 99, wireType: 2, data: Uint8Array.of(3, 1, 2, 3) }];
   for (const candidate of [node, { ...node, $unknown: undefined } as NodeProto]) {

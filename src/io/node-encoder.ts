@@ -71,13 +71,6 @@ export class ByteSink {
     this.length += bytes.length;
   }
 
-  /** Appends encoded bytes kept from an earlier write. */
-  bytesField(encoded: Uint8Array): void {
-    this.reserve(encoded.length);
-    this.bytes.set(encoded, this.length);
-    this.length += encoded.length;
-  }
-
   /** Appends bytes [start, end) of this sink again (a copy of an earlier field). */
   repeat(start: number, end: number): void {
     this.reserve(end - start);
@@ -125,7 +118,24 @@ export class ByteSink {
 
   string(field: number, value: string): void {
     const start = this.begin(field);
-    this.reserve(3 * value.length);
+    const size = value.length;
+    this.reserve(3 * size);
+    if (size <= 64) {
+      // Names are short and nearly always ASCII: a loop beats the native call of utf8Write.
+      const bytes = this.bytes;
+      let at = this.length;
+      let i = 0;
+      for (; i < size; i++) {
+        const code = value.charCodeAt(i);
+        if (code >= 0x80) break;
+        bytes[at++] = code;
+      }
+      if (i === size) {
+        this.length = at;
+        this.end(start);
+        return;
+      }
+    }
     this.length += (this.bytes as Buffer & { utf8Write(s: string, offset: number): number }).utf8Write(value, this.length);
     this.end(start);
   }
@@ -156,19 +166,24 @@ function simpleSharding(spec: ShardingSpecProto): boolean {
  * per field number; names, which are unique, are not kept.
  */
 class RepeatedStrings {
-  private readonly fields = new Map<string, Uint8Array>();
+  /** By field number, then value (no key is built per call: this runs for every node). */
+  private readonly fields = new Map<number, Map<string, Uint8Array>>();
   private readonly scratch = new ByteSink(256);
 
   write(sink: ByteSink, field: number, value: string): void {
-    const key = `${field}:${value}`;
-    let encoded = this.fields.get(key);
+    let known = this.fields.get(field);
+    if (known === undefined) {
+      known = new Map();
+      this.fields.set(field, known);
+    }
+    let encoded = known.get(value);
     if (encoded === undefined) {
       this.scratch.length = 0;
       this.scratch.string(field, value);
       encoded = Uint8Array.prototype.slice.call(this.scratch.bytes, 0, this.scratch.length);
-      if (this.fields.size < 4096) this.fields.set(key, encoded);
+      if (known.size < 4096) known.set(value, encoded);
     }
-    sink.bytesField(encoded);
+    sink.raw(encoded);
   }
 }
 
@@ -177,23 +192,27 @@ export class NodeEncoder {
   private readonly repeated = new RepeatedStrings();
   readonly cache = new SubMessageCache();
 
-  /** Where each output name's field (tag, length, bytes) of the node being written lies in the sink. */
-  private readonly outputFields = new Map<string, [number, number]>();
+  /** The node being written: its outputs, and where output k's field (tag, length, bytes) lies in the sink. */
+  private outputs: string[] = [];
+  private readonly outputStarts: number[] = [];
+  private readonly outputEnds: number[] = [];
 
   private simple(config: NodeDeviceConfigurationProto): boolean {
     return config.$unknown === undefined && config.shardingSpec.every(simpleSharding) && !(own(config, 'pipelineStage') && config.pipelineStage < 0);
   }
 
-  /** Writes a simple sharding spec (tensor_name and devices only) as field 2 of a NodeDeviceConfigurationProto. */
-  private writeSpec(sink: ByteSink, tensorName: string | undefined, devices: bigint[]): void {
+  /**
+   * Writes a simple sharding spec (tensor_name and devices only) as field 2 of a NodeDeviceConfigurationProto;
+   * `output` is the index of the node output it names, if it names one.
+   */
+  private writeSpec(sink: ByteSink, tensorName: string | undefined, output: number, devices: bigint[]): void {
     const start = sink.begin(2);
     if (tensorName !== undefined) {
       // Output fields (number 2) and tensor_name (number 1) differ only in the tag byte.
-      const written = this.outputFields.get(tensorName);
-      if (written === undefined) sink.string(1, tensorName);
+      if (output < 0) sink.string(1, tensorName);
       else {
         sink.tag(1, LEN);
-        sink.repeat(written[0] + 1, written[1]);
+        sink.repeat(this.outputStarts[output]! + 1, this.outputEnds[output]!);
       }
     }
     for (const device of devices) {
@@ -212,7 +231,7 @@ export class NodeEncoder {
     }
     const start = sink.begin(10);
     if (own(configuration, 'configurationId')) this.repeated.write(sink, 1, configuration.configurationId);
-    for (const output of outputs) if (output !== '') this.writeSpec(sink, output, sharding.device);
+    for (let k = 0; k < outputs.length; k++) if (outputs[k] !== '') this.writeSpec(sink, outputs[k], k, sharding.device);
     this.endConfiguration(sink, configuration, start);
   }
 
@@ -223,7 +242,10 @@ export class NodeEncoder {
     }
     const start = sink.begin(10);
     if (own(config, 'configurationId')) this.repeated.write(sink, 1, config.configurationId);
-    for (const spec of config.shardingSpec) this.writeSpec(sink, own(spec, 'tensorName') ? spec.tensorName : undefined, spec.device);
+    for (const spec of config.shardingSpec) {
+      const named = own(spec, 'tensorName');
+      this.writeSpec(sink, named ? spec.tensorName : undefined, named ? this.outputs.indexOf(spec.tensorName) : -1, spec.device);
+    }
     this.endConfiguration(sink, config, start);
   }
 
@@ -247,12 +269,11 @@ export class NodeEncoder {
     // A placed node derives its configurations when read: write them from the outputs instead.
     const placement = placementOf(node);
     const deviceConfigurations = placement === undefined ? node.deviceConfigurations : [];
-    const outputFields = this.outputFields;
-    outputFields.clear();
-    for (const output of node.output) {
-      const at = sink.length;
-      sink.string(2, output);
-      if (placement !== undefined || deviceConfigurations.length > 0) outputFields.set(output, [at, sink.length]);
+    this.outputs = node.output;
+    for (let k = 0; k < node.output.length; k++) {
+      this.outputStarts[k] = sink.length;
+      sink.string(2, node.output[k]!);
+      this.outputEnds[k] = sink.length;
     }
     if (own(node, 'name')) sink.string(3, node.name);
     if (own(node, 'opType')) this.repeated.write(sink, 4, node.opType);

@@ -12,7 +12,8 @@ export class NameAllocator {
       for (const s of graph.sparseInitializer) if (s.values !== undefined) this.taken.add(s.values.name);
       for (const node of graph.node) {
         this.taken.add(node.name);
-        for (const name of node.input) this.taken.add(name);
+        // Inputs are not added: each names a graph input, an initializer or an output of a node in this or an
+        // outer graph, all added already.
         for (const name of node.output) this.taken.add(name);
       }
     });

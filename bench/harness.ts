@@ -25,11 +25,16 @@ export function measureNode(script: string, args: string[]): ChildMeasure {
   return { wallMs, maxRssBytes: Number(lines[lines.length - 1]) };
 }
 
-export const median = (values: number[]): number => {
+
+/** The q-quantile of `values` (0.25 and 0.75: quartiles), by linear interpolation. */
+export const quantile = (values: number[], q: number): number => {
   const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  const at = (sorted.length - 1) * q;
+  const low = Math.floor(at);
+  return sorted[low]! + (sorted[Math.min(low + 1, sorted.length - 1)]! - sorted[low]!) * (at - low);
 };
+
+export const median = (values: number[]): number => quantile(values, 0.5);
 
 /** A plain Node copy of a file in a fresh process (readFileSync + writeFileSync): the baseline. */
 export const plainCopyScript = (): string => path.join(path.dirname(fileURLToPath(import.meta.url)), 'plain-copy.js');

@@ -1,31 +1,36 @@
 /**
  * ParallelSession benchmark (runtime issue), on CPU devices: a 4-layer 1024-wide float32 MLP at batch 1024.
- * Contenders run interleaved, one of each per round (100 ms apart, so that threads still spinning after one run
- * do not slow the next); the ratios are taken per round and their medians printed:
+ * Contenders are timed pair by pair, each pair back to back in mirrored order (A B B A, then B A A B), and the
+ * median of the per-pair ratios over all rounds is printed (quartiles too: this machine is noisy):
  *  - ParallelSession on cpu,cpu against one single-thread InferenceSession: throughput ratio (target >= 1.5);
  *  - ParallelSession on cpu,cpu against one InferenceSession with 2 intra-op threads: time ratio (target <= 1.10);
- *  - ParallelSession on one cpu device against a plain single-thread InferenceSession: overhead (target <= 3%).
+ *  - ParallelSession on one cpu device against a plain single-thread InferenceSession: overhead (target <= 3%),
+ *    timed again in a child process held to one CPU (see pinnedOverhead).
  */
+import { spawnSync } from 'node:child_process';
 import os from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { ParallelSession } from '../src/runtime/parallel-session.js';
 import { SeededRandom } from '../src/verify/random.js';
-import { MLP_WIDTH, median, mlpModel } from './harness.js';
+import { MLP_WIDTH, median, mlpModel, quantile } from './harness.js';
 
-const rounds = Number(process.env['BENCH_ROUNDS'] ?? 25);
+const rounds = Number(process.env['BENCH_ROUNDS'] ?? 30);
 const width = MLP_WIDTH;
 const batch = Number(process.env['BENCH_BATCH'] ?? 1024);
 const devices = (process.env['BENCH_DEVICES'] ?? 'cpu,cpu').split(',');
 
 const file = await mlpModel();
 const x = new ort.Tensor('float32', new SeededRandom(1).floats(batch * width), [batch, width]);
+// Pinned: the child run that times the one-device pairs on one CPU only (see the end of this file).
+const pinned = process.env['BENCH_PINNED'] === '1';
 const single = await ort.InferenceSession.create(file, { intraOpNumThreads: 1, interOpNumThreads: 1 });
 const twoThreads = await ort.InferenceSession.create(file, { intraOpNumThreads: 2, interOpNumThreads: 1 });
-const parallel = await ParallelSession.create(file, { devices });
+const parallel = await ParallelSession.create(file, { devices: pinned ? [devices[0]!] : devices });
 const oneDevice = await ParallelSession.create(file, { devices: [devices[0]!] });
 // A bare pool of the same size (the reference point of the issue: 1.7-1.9x measured here at the time).
-const pool = devices.map(() => new Worker(new URL('./bare-pool-worker.js', import.meta.url), { workerData: { file, width } }));
+const pool = (pinned ? [] : devices).map(() => new Worker(new URL('./bare-pool-worker.js', import.meta.url), { workerData: { file, width } }));
 await Promise.all(pool.map((w) => new Promise((resolve) => w.once('message', resolve))));
 const loneWorker = new Worker(new URL('./bare-pool-worker.js', import.meta.url), { workerData: { file, width } });
 await new Promise((resolve) => loneWorker.once('message', resolve));
@@ -61,35 +66,69 @@ const contenders = {
   barePool,
   bareOne,
 };
+type Contender = keyof typeof contenders;
 for (const run of Object.values(contenders)) await run(); // warm-up
-const ratios = { speedup: [] as number[], vsTwoThreads: [] as number[], overhead: [] as number[], poolSpeedup: [] as number[], overBareOne: [] as number[], threadCost: [] as number[] };
-const times: Record<string, number[]> = { single: [], twoThreads: [], parallel: [], oneDevice: [], barePool: [], bareOne: [] };
-for (let round = 0; round < rounds; round++) {
-  const t: Record<string, number> = {};
-  const order = Object.keys(contenders);
-  if (round % 2 === 1) order.reverse();
+const settle = (): Promise<unknown> => new Promise((resolve) => setTimeout(resolve, 100));
+/**
+ * One pair, timed A B B A (or B A A B on odd rounds): back to back, so both see the same machine, and in
+ * mirrored order, so neither gains from going first. Returns time(b) / time(a).
+ */
+async function pairRatio(a: Contender, b: Contender, round: number): Promise<number> {
+  await settle();
+  const order: Contender[] = round % 2 === 0 ? [a, b, b, a] : [b, a, a, b];
+  const t: Record<string, number> = { [a]: 0, [b]: 0 };
   for (const name of order) {
-    // onnxruntime's intra-op threads spin for a while after a run: let them settle so no contender slows the next.
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    t[name] = await time(contenders[name as keyof typeof contenders]);
+    // onnxruntime's intra-op threads spin for a while after a multi-threaded run: let them settle first.
+    if (name === 'twoThreads' || name === 'parallel' || name === 'barePool') await settle();
+    const ms = await time(contenders[name]);
+    t[name]! += ms;
+    times[name]!.push(ms);
   }
-  for (const [name, ms] of Object.entries(t)) times[name]!.push(ms);
-  ratios.speedup.push(t['single']! / t['parallel']!);
-  ratios.vsTwoThreads.push(t['parallel']! / t['twoThreads']!);
-  ratios.overhead.push(t['oneDevice']! / t['single']! - 1);
-  ratios.poolSpeedup.push(t['single']! / t['barePool']!);
-  ratios.overBareOne.push(t['oneDevice']! / t['bareOne']! - 1);
-  ratios.threadCost.push(t['bareOne']! / t['single']! - 1);
+  return t[b]! / t[a]!;
+}
+const times: Record<Contender, number[]> = { single: [], twoThreads: [], parallel: [], oneDevice: [], barePool: [], bareOne: [] };
+const ratios = { speedup: [] as number[], vsTwoThreads: [] as number[], overhead: [] as number[], poolSpeedup: [] as number[], overBareOne: [] as number[], threadCost: [] as number[] };
+for (let round = 0; round < rounds; round++) {
+  if (!pinned) {
+    ratios.speedup.push(await pairRatio('parallel', 'single', round));
+    ratios.vsTwoThreads.push(await pairRatio('twoThreads', 'parallel', round));
+    ratios.poolSpeedup.push(await pairRatio('barePool', 'single', round));
+  }
+  ratios.overhead.push((await pairRatio('single', 'oneDevice', round)) - 1);
+  ratios.overBareOne.push((await pairRatio('bareOne', 'oneDevice', round)) - 1);
+  ratios.threadCost.push((await pairRatio('single', 'bareOne', round)) - 1);
 }
 await Promise.all([single.release(), twoThreads.release(), parallel.release(), oneDevice.release(), ...pool.map((w) => w.terminate()), loneWorker.terminate()]);
+if (pinned) {
+  process.stdout.write(`${JSON.stringify({ overhead: ratios.overhead, overBareOne: ratios.overBareOne, threadCost: ratios.threadCost })}\n`);
+  process.exit(0);
+}
+
+/**
+ * The one-device overhead again, with the whole process held to one CPU (`taskset -c 0`). The two vCPUs of this
+ * machine do not run equally fast (their neighbours on the host differ), and a worker thread may be placed on
+ * the other one than the main thread: unpinned, that difference shows up as "overhead" and swings from round to
+ * round (quartiles -0% to +30% seen here). Pinned, both contenders run on the same CPU.
+ */
+function pinnedOverhead(): { overhead: number[]; overBareOne: number[]; threadCost: number[] } | string {
+  if (os.platform() !== 'linux' || os.cpus().length < 2) return 'not measured (needs Linux and 2 CPUs)';
+  const child = spawnSync('taskset', ['-c', '0', process.execPath, fileURLToPath(import.meta.url)], { env: { ...process.env, BENCH_PINNED: '1' }, encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (child.error !== undefined || child.status !== 0) return `not measured (taskset: ${child.error?.message ?? child.stderr.trim().split('\n').pop()})`;
+  return JSON.parse(child.stdout.trim().split('\n').pop()!) as { overhead: number[]; overBareOne: number[]; threadCost: number[] };
+}
+const pinnedRun = pinnedOverhead();
 
 const speedup = median(ratios.speedup);
 const vsTwo = median(ratios.vsTwoThreads);
-const overhead = median(ratios.overhead);
+const overhead = typeof pinnedRun === 'string' ? median(ratios.overhead) : median(pinnedRun.overhead);
+const spread = (values: number[], scale = 1, digits = 2): string => `quartiles ${(quantile(values, 0.25) * scale).toFixed(digits)} to ${(quantile(values, 0.75) * scale).toFixed(digits)}`;
+const percent = (values: number[]): string => `${(median(values) * 100).toFixed(1)}%, ${spread(values, 100, 1)}`;
 console.log(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, onnxruntime-node ${ort.env.versions.node}`);
-console.log(`4-layer ${width}-wide float32 MLP, batch ${batch}, devices ${devices.join(',')}, ${rounds} interleaved rounds (median ms: ${Object.entries(times).map(([k, v]) => `${k} ${median(v).toFixed(1)}`).join(', ')})`);
-console.log(`ParallelSession ${devices.join(',')} vs one single-thread session, throughput: ${speedup.toFixed(2)}x (target >= 1.50x) ${speedup >= 1.5 ? 'OK' : 'UNDER'}`);
-console.log(`ParallelSession ${devices.join(',')} vs one 2-thread session, time: ${vsTwo.toFixed(2)}x (target <= 1.10x) ${vsTwo <= 1.1 ? 'OK' : 'OVER'}`);
+console.log(`4-layer ${width}-wide float32 MLP, batch ${batch}, devices ${devices.join(',')}, ${rounds} rounds of pairs (median ms: ${Object.entries(times).map(([k, v]) => `${k} ${median(v).toFixed(1)}`).join(', ')})`);
+console.log(`ParallelSession ${devices.join(',')} vs one single-thread session, throughput: ${speedup.toFixed(2)}x, ${spread(ratios.speedup)} (target >= 1.50x) ${speedup >= 1.5 ? 'OK' : 'UNDER'}`);
+console.log(`ParallelSession ${devices.join(',')} vs one 2-thread session, time: ${vsTwo.toFixed(2)}x, ${spread(ratios.vsTwoThreads)} (target <= 1.10x) ${vsTwo <= 1.1 ? 'OK' : 'OVER'}`);
 console.log(`bare worker pool (${devices.length} workers) vs one single-thread session, throughput: ${median(ratios.poolSpeedup).toFixed(2)}x (reference for this machine now)`);
-console.log(`of which: ParallelSession on one device vs a bare single worker ${(median(ratios.overBareOne) * 100).toFixed(1)}%, a bare single worker vs the plain session ${(median(ratios.threadCost) * 100).toFixed(1)}%`);
-console.log(`ParallelSession on one device vs plain session, overhead: ${(overhead * 100).toFixed(1)}% (target <= 3%) ${overhead <= 0.03 ? 'OK' : 'OVER'}`);
+console.log(`one device, unpinned: ParallelSession vs plain session ${percent(ratios.overhead)}; a bare single worker vs the plain session ${percent(ratios.threadCost)}; ParallelSession vs the bare worker ${percent(ratios.overBareOne)}`);
+if (typeof pinnedRun === 'string') console.log(`one device, pinned to one CPU: ${pinnedRun}`);
+else console.log(`one device, pinned to one CPU: a bare single worker vs the plain session ${percent(pinnedRun.threadCost)}; ParallelSession vs the bare worker ${percent(pinnedRun.overBareOne)}`);
+console.log(`ParallelSession on one device vs plain session, overhead${typeof pinnedRun === 'string' ? ' (unpinned)' : ' (pinned)'}: ${percent(typeof pinnedRun === 'string' ? ratios.overhead : pinnedRun.overhead)} (target <= 3%) ${overhead <= 0.03 ? 'OK' : 'OVER'}`);

@@ -32,6 +32,11 @@ test('AxisJoin writes parts in place in any arrival order, and falls back to con
   odd.put(1, t([3, 4, 5, 6], [2, 2]));
   assert.deepEqual(odd.result().dims, [3, 2]);
   assert.deepEqual(values(odd.result()), [1, 2, 3, 4, 5, 6]);
+  // One part (one device, no micro-batches) is the result itself: not copied.
+  const whole = t([1, 2, 3, 4], [2, 2]);
+  const single = new AxisJoin(0, [0], [2]);
+  single.put(0, whole);
+  assert.equal(single.result(), whole);
 });
 
 test('combining values without a batch axis: first, sum, batch-weighted mean, max, stack; empty parts left out', () => {

@@ -101,7 +101,8 @@ export class AxisJoin {
 
   put(k: number, part: ort.Tensor): void {
     this.parts[k] = part;
-    if (!this.consistent) return;
+    // A single part is the result as it is (one device, no micro-batches): nothing to copy.
+    if (!this.consistent || this.rows.length === 1) return;
     const dims = [...part.dims];
     const total = this.rows.reduce((a, b) => a + b, 0);
     const fits = dims[this.axis] === this.rows[k] && (this.dims === undefined || (part.type === this.type && dims.every((d, i) => i === this.axis || d === this.dims![i])));

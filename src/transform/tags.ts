@@ -40,9 +40,8 @@ const withoutTags = (entries: StringStringEntryProto[]): StringStringEntryProto[
 /**
  * The tags of one device. Entries are made once and shared by every node of the replica (messages are never
  * modified after the rewrite). At IR 11 the replica's nodes derive their `device_configurations` from their
- * outputs when read: a 100,000-node graph written for 4
- * devices would otherwise keep 400,000 configurations and sharding specs alive only to encode them once
- * (see graph/placement.ts).
+ * outputs when read: a 100,000-node graph written for 4 devices would otherwise keep 400,000 configurations and
+ * sharding specs alive only to encode them once (see graph/placement.ts).
  */
 export class DeviceTagger {
   private readonly metadata: StringStringEntryProto[];

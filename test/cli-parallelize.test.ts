@@ -60,6 +60,7 @@ test('--verify exits 1 on a model that is not separable per sample, and writes n
   assert.equal(result.status, 1);
   assert.match(result.stdout, /verify: failed/);
   assert.match(result.stdout, /max abs error/);
+  assert.match(result.stdout, /operators that can mix the samples of a batch: Softmax \(axis 0\)/);
   assert.deepEqual(readdirSync(folder), ['batch_coupled.onnx']);
 });
 

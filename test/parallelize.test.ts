@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { clone } from '@bufbuild/protobuf';
-import { ModelProtoSchema, TensorProto_DataType as DT, type ModelProto } from '../src/onnx.js';
+import { ModelProtoSchema, TensorProto_DataType as DT, type ModelProto, type NodeProto } from '../src/onnx.js';
 import { encodeModel } from '../src/io/codec.js';
 import { loadModel } from '../src/io/files.js';
 import { InputError } from '../src/errors.js';
@@ -12,6 +12,7 @@ import { shapeOf } from '../src/graph/types.js';
 import { makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from '../src/graph/build.js';
 import { parallelize } from '../src/transform/parallelize.js';
 import { verifyParallel } from '../src/verify/verify.js';
+import { batchCouplingSuspects } from '../src/verify/batch-coupling.js';
 import { SeededRandom } from '../src/verify/random.js';
 import { fixture, fixtureNames } from './helpers.js';
 
@@ -55,6 +56,35 @@ test('a model that is not separable per sample fails verification', async () => 
   const verify = await verifyParallel(model, parallelize(model, { devices: devices(2) }));
   assert.equal(verify.status, 'failed');
   assert.match(verify.reason!, /output 'y'/);
+  assert.deepEqual(verify.suspects, ['Softmax (axis 0)']);
+});
+
+test('operators that can mix samples are named as a hint, from their attributes; separable ones are not', async () => {
+  const graphOf = (nodes: NodeProto[]) =>
+    makeModel(makeGraph({ name: 'g', inputs: [makeValueInfo('x', DT.FLOAT, ['batch', 4])], outputs: [makeValueInfo('y', DT.FLOAT, ['batch', 4])], nodes }), { opset: 13 });
+  const coupled = graphOf([
+    makeNode('Softmax', ['x'], ['a'], { axis: 0 }, { name: 'sm' }),
+    makeNode('ReduceMean', ['a'], ['b'], { axes: [0] }, { name: 'mean' }),
+    makeNode('ReduceSum', ['b'], ['c'], {}, { name: 'total' }),
+    makeNode('ArgMax', ['c'], ['d'], {}, { name: 'best' }),
+    makeNode('DynamicQuantizeLinear', ['d'], ['q', 'scale', 'zero'], {}, { name: 'dq' }),
+  ]);
+  assert.deepEqual(batchCouplingSuspects(coupled), [
+    "Softmax 'sm' (axis 0)",
+    "ReduceMean 'mean' (over axis 0)",
+    "ReduceSum 'total' (over all axes)",
+    "ArgMax 'best' (axis 0)",
+    "DynamicQuantizeLinear 'dq' (one quantization scale for the whole batch)",
+  ]);
+  const separable = graphOf([
+    makeNode('Softmax', ['x'], ['a'], {}),
+    makeNode('ReduceMean', ['a'], ['b'], { axes: [1] }),
+    makeNode('ReduceSum', ['b', 'axes'], ['c'], {}),
+    makeNode('ArgMax', ['c'], ['d'], { axis: 1 }),
+    makeNode('LayerNormalization', ['d', 'scale'], ['y'], {}),
+  ]);
+  assert.deepEqual(batchCouplingSuspects(separable), []);
+  assert.deepEqual(batchCouplingSuspects(await loadModel(fixture('mlp'))), []);
 });
 
 test('drop-in: names, element types and ranks kept; symbolic batch stays symbolic; fixed batch B becomes N*B', async () => {

@@ -5,7 +5,7 @@ import { OperatorSetIdProtoSchema, type ModelProto, type OperatorSetIdProto } fr
 import { forEachGraph } from '../graph/walk.js';
 import { opSchemaVersionsUpTo10 } from './op-history.js';
 
-const isDefaultDomain = (domain: string): boolean => domain === '' || domain === 'ai.onnx';
+export const isDefaultDomain = (domain: string): boolean => domain === '' || domain === 'ai.onnx';
 
 export function defaultOpset(model: ModelProto): number | undefined {
   const entry = model.opsetImport.find((o) => isDefaultDomain(o.domain));

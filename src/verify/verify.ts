@@ -11,6 +11,7 @@ import type { ParallelizeResult } from '../transform/parallelize.js';
 import { splitOffsets, splitSizes } from '../transform/split-sizes.js';
 import { createSession } from '../runtime/session-source.js';
 import { combineTensors, concatAlongAxis, sliceAlongAxis } from '../runtime/tensor-ops.js';
+import { batchCouplingSuspects } from './batch-coupling.js';
 import { compareTensors } from './compare.js';
 import { dimsForBatch, randomTensor, type IntegerFill } from './feeds.js';
 import { SeededRandom } from './random.js';
@@ -31,6 +32,8 @@ export interface VerifyResult {
   maxRelError: number;
   runs: VerifyRun[];
   reason?: string;
+  /** When failed: operators of the model that can mix the samples of a batch (a hint, see batch-coupling.ts). */
+  suspects?: string[];
 }
 
 export interface VerifyOptions {
@@ -202,7 +205,10 @@ export async function verifyParallel(original: ModelProto, result: ParallelizeRe
   const passed = runs.filter((r) => r.status === 'passed');
   const maxAbsError = Math.max(0, ...runs.map((r) => r.maxAbsError));
   const maxRelError = Math.max(0, ...runs.map((r) => r.maxRelError));
-  if (failed !== undefined) return { status: 'failed', maxAbsError, maxRelError, runs, reason: `batch ${failed.batch}: ${failed.detail}` };
+  if (failed !== undefined) {
+    const suspects = batchCouplingSuspects(original);
+    return { status: 'failed', maxAbsError, maxRelError, runs, reason: `batch ${failed.batch}: ${failed.detail}`, ...(suspects.length > 0 ? { suspects } : {}) };
+  }
   if (passed.length === 0) return { status: 'not-verifiable', maxAbsError, maxRelError, runs, reason: runs[0]?.detail ?? 'no batch size could be run' };
   return { status: 'passed', maxAbsError, maxRelError, runs };
 }

@@ -25,6 +25,7 @@ function describe(result: ParallelizeFileResult, input: string): string {
     const batches = verify.runs.map((r) => `${r.batch}${r.status === 'passed' ? '' : ` (${r.status})`}`).join(', ');
     const errors = `max abs error ${verify.maxAbsError.toExponential(2)}, max rel error ${verify.maxRelError.toExponential(2)}`;
     lines.push(`verify: ${verify.status} at batch ${batches}; ${errors}${verify.reason === undefined ? '' : `\n  ${verify.reason}`}`);
+    if (verify.suspects !== undefined) lines.push(`  operators that can mix the samples of a batch: ${verify.suspects.join(', ')}`);
   }
   return lines.join('\n');
 }

@@ -56,23 +56,12 @@ test('non-ASCII names, long names, unknown fields and negative int64s encode lik
   }
 });
 
-test('placed nodes: device_configurations derived from outputs, kept by copies and clones, replaced by an assignment', () => {
+test('placed nodes: device_configurations derived from outputs, built on first read and then kept as data', () => {
   const placement = {
     configuration: create(NodeDeviceConfigurationProtoSchema, { configurationId: 'cfg' }),
     sharding: create(ShardingSpecProtoSchema, { device: [3n] }),
   };
   const node = copyNode(create(NodeProtoSchema, { opType: 'Split' }), { input: ['a'], output: ['y', '', 'z'], name: undefined, attribute: [], metadataProps: [] }, placement);
-  const derived = node.deviceConfigurations;
-  assert.equal(derived.length, 1);
-  assert.equal(derived[0]!.configurationId, 'cfg');
-  assert.deepEqual(derived[0]!.shardingSpec.map((s) => [s.tensorName, s.device]), [['y', [3n]], ['z', [3n]]]);
-  // A copy with other outputs derives from its own outputs; a protobuf-es clone holds the same list as data.
-  const renamed = withFields(node as NodeProto, { output: ['w'] });
-  assert.deepEqual(renamed.deviceConfigurations[0]!.shardingSpec.map((s) => s.tensorName), ['w']);
-  const cloned = clone(NodeProtoSchema, node as NodeProto);
-  assert.ok(Object.hasOwn(cloned, 'deviceConfigurations'));
-  assert.deepEqual(toBinary(NodeProtoSchema, cloned), toBinary(NodeProtoSchema, node as NodeProto));
-  // The fast encoder writes the derived list without building it, and an assigned list once one is assigned.
   const encode = (n: NodeProto): Buffer => {
     const sink = new ByteSink();
     new NodeEncoder().write(sink, 1, n);
@@ -83,8 +72,24 @@ test('placed nodes: device_configurations derived from outputs, kept by copies a
     sink.lengthDelimited(1, toBinary(NodeProtoSchema, n));
     return Buffer.from(sink.bytes.subarray(0, sink.length));
   };
+  // Unread, the encoder writes the list from the outputs, and a copy with other outputs derives its own.
+  const fromOutputs = encode(node);
+  const renamed = withFields(node, { output: ['w'] });
+  assert.deepEqual(renamed.deviceConfigurations[0]!.shardingSpec.map((s) => s.tensorName), ['w']);
+  const derived = node.deviceConfigurations;
+  assert.equal(derived.length, 1);
+  assert.equal(derived[0]!.configurationId, 'cfg');
+  assert.deepEqual(derived[0]!.shardingSpec.map((s) => [s.tensorName, s.device]), [['y', [3n]], ['z', [3n]]]);
+  assert.equal(node.deviceConfigurations, derived, 'read once, then kept');
+  assert.deepEqual(fromOutputs, expected(node));
+  const cloned = clone(NodeProtoSchema, node);
+  assert.deepEqual(toBinary(NodeProtoSchema, cloned), toBinary(NodeProtoSchema, node));
+  // Changes to the list are kept and written, like changes to any field.
+  derived[0]!.pipelineStage = 2;
+  assert.equal(node.deviceConfigurations[0]!.pipelineStage, 2);
   assert.deepEqual(encode(node), expected(node));
-  node.deviceConfigurations = [create(NodeDeviceConfigurationProtoSchema, { configurationId: 'other', pipelineStage: 1 })];
+  assert.notDeepEqual(encode(node), fromOutputs);
+  node.deviceConfigurations = [create(NodeDeviceConfigurationProtoSchema, { configurationId: 'other' })];
   assert.equal(node.deviceConfigurations[0]!.configurationId, 'other');
   assert.equal(renamed.deviceConfigurations[0]!.configurationId, 'cfg');
   assert.deepEqual(encode(node), expected(node));

@@ -1,8 +1,8 @@
 /**
  * Copies of nodes made in bulk (a rewrite makes one per node and replica: 400,000 for a 100,000-node graph
  * written for 4 devices), and nodes whose device_configurations follow from their outputs: one
- * NodeDeviceConfigurationProto whose sharding specs place each named output on the same devices. A placed node
- * derives that list when it is read, and the encoder writes it straight from the outputs without building it.
+ * NodeDeviceConfigurationProto whose sharding specs place each named output on the same devices. The encoder
+ * writes that list straight from the outputs without building it; a reader gets it built on first read.
  */
 import { create } from '@bufbuild/protobuf';
 import { NodeProtoSchema, type AttributeProto, type NodeDeviceConfigurationProto, type NodeProto, type ShardingSpecProto, type StringStringEntryProto } from '../onnx.js';
@@ -60,7 +60,10 @@ class NodeCopy {
 }
 Object.setPrototypeOf(NodeCopy.prototype, Object.getPrototypeOf(create(NodeProtoSchema)) as object);
 
-/** A node copy whose device_configurations are derived from its placement and outputs until one is assigned. */
+/**
+ * A node copy whose device_configurations follow from its placement and outputs: the encoder writes them from
+ * the outputs; the first read (or an assignment) makes them an own list of the node.
+ */
 class PlacedNode extends NodeCopy {
   declare readonly [PLACEMENT]: Placement;
   constructor(template: NodeProto, changes: NodeChanges, placement: Placement) {
@@ -68,14 +71,20 @@ class PlacedNode extends NodeCopy {
     this[PLACEMENT] = placement;
   }
 }
+/** Gives `node` its own device_configurations: from then on they are plain data, changed like any field. */
+function setOwnConfigurations(node: NodeProto, value: NodeDeviceConfigurationProto[]): void {
+  Object.defineProperty(node, 'deviceConfigurations', { value, writable: true, enumerable: true, configurable: true });
+}
 Object.defineProperty(PlacedNode.prototype, 'deviceConfigurations', {
   configurable: true,
+  // Derived on the first read and kept, so that changes to the list (a push, a pipeline stage) are not lost.
   get(this: PlacedNode & NodeProto) {
-    return placementConfigurations(this[PLACEMENT], this.output);
+    const value = placementConfigurations(this[PLACEMENT], this.output);
+    setOwnConfigurations(this, value);
+    return value;
   },
-  // An assignment replaces the derived list with the one given, on that node only.
   set(this: NodeProto, value: NodeDeviceConfigurationProto[]) {
-    Object.defineProperty(this, 'deviceConfigurations', { value, writable: true, enumerable: true, configurable: true });
+    setOwnConfigurations(this, value);
   },
 });
 

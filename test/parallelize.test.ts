@@ -474,6 +474,58 @@ test('an input without the batch dim and with a fixed first dim (position ids [1
   assert.equal((await verifyParallel(model, result)).status, 'passed');
 });
 
+test('a fixed batch with a free sequence length or image size: the fixed first dim is the batch, not the free dim', async () => {
+  // A transformer exported at batch 1 with a dynamic sequence: the shared dim name is the sequence.
+  const text = makeModel(
+    makeGraph({
+      name: 'fixed_batch_text',
+      inputs: [makeValueInfo('input_ids', DT.INT64, [1, 'sequence']), makeValueInfo('attention_mask', DT.INT64, [1, 'sequence'])],
+      outputs: [makeValueInfo('logits', DT.FLOAT, [1, 'sequence'])],
+      nodes: [makeNode('Mul', ['input_ids', 'attention_mask'], ['masked']), makeNode('Cast', ['masked'], ['cast'], { to: DT.FLOAT }), makeNode('Softmax', ['cast'], ['logits'], { axis: 1 })],
+    }),
+    { opset: 13 },
+  );
+  const textResult = parallelize(text, { devices: devices(2) });
+  assert.deepEqual(textResult.report.inputs.map((i) => [i.name, i.axis, i.batch]), [['input_ids', 0, 1], ['attention_mask', 0, 1]]);
+  assert.deepEqual(textResult.report.outputs.map((o) => [o.name, o.axis]), [['logits', 0]]);
+  assert.deepEqual(shapeOf(textResult.model.graph!.input[0]!), [2, 'sequence']);
+  assert.equal((await verifyParallel(text, textResult)).status, 'passed');
+  // A segmentation model exported at batch 1 with a free image size, and a rank-0 threshold beside it.
+  const image = makeModel(
+    makeGraph({
+      name: 'fixed_batch_image',
+      inputs: [makeValueInfo('image', DT.FLOAT, [1, 3, 'height', 'width']), makeValueInfo('threshold', DT.FLOAT, [])],
+      outputs: [makeValueInfo('mask', DT.FLOAT, [1, 2, 'height', 'width']), makeValueInfo('score', DT.FLOAT, [1, 2])],
+      initializers: [makeTensor('w', DT.FLOAT, [2, 3, 1, 1], new SeededRandom(31).floats(6))],
+      nodes: [
+        makeNode('Conv', ['image', 'w'], ['conv']),
+        makeNode('Sub', ['conv', 'threshold'], ['mask']),
+        makeNode('ReduceMean', ['mask'], ['score'], { axes: [2, 3], keepdims: 0 }),
+      ],
+    }),
+    { opset: 13 },
+  );
+  const imageResult = parallelize(image, { devices: devices(2) });
+  assert.deepEqual(imageResult.report.inputs.map((i) => [i.name, i.axis]), [['image', 0], ['threshold', null]]);
+  assert.deepEqual(imageResult.report.outputs.map((o) => [o.name, o.axis]), [['mask', 0], ['score', 0]]);
+  assert.equal((await verifyParallel(image, imageResult)).status, 'passed');
+});
+
+test('a dim named as the batch wins over one on axis 0 (sequence-first models)', async () => {
+  const model = makeModel(
+    makeGraph({
+      name: 'sequence_first',
+      inputs: [makeValueInfo('x', DT.FLOAT, ['seq_len', 'batch_size', 4])],
+      outputs: [makeValueInfo('y', DT.FLOAT, ['seq_len', 'batch_size', 4])],
+      nodes: [makeNode('Softmax', ['x'], ['y'], { axis: 0 })],
+    }),
+    { opset: 13 },
+  );
+  const result = parallelize(model, { devices: devices(2) });
+  assert.deepEqual(result.report.inputs.map((i) => [i.name, i.axis, i.batch]), [['x', 1, 'batch_size']]);
+  assert.equal((await verifyParallel(model, result)).status, 'passed');
+});
+
 test('unnamed dynamic dims: the first dim that is not fixed is the batch; an output named after an input takes its axis', async () => {
   const model = makeModel(
     makeGraph({

@@ -1,6 +1,7 @@
 /**
  * Deciding the batch axis of every graph input and output: from the user's --axis, else inferred
- * (a rank-0 value has none; a symbolic dim name shared by inputs and outputs marks the batch; recurrent
+ * (a rank-0 value has none; a symbolic dim name shared by inputs and outputs marks the batch, unless it is on
+ * no first dim while the first dims are fixed and shared: a fixed batch with a free sequence length; recurrent
  * operators say where their inputs and outputs carry it; in a model with fixed shapes, the first dim that inputs
  * and outputs share is the batch, and values whose first dim differs are not batched; with dims that are not
  * fixed but unnamed, the first such dim is the batch, and an output named after an input (state -> stateN)
@@ -28,7 +29,13 @@ export interface OutputAxis {
   reason: string;
 }
 
-/** The symbolic dim name that marks the batch: shared by inputs and outputs, preferring one found on axis 0. */
+/** Dim names that say batch: `batch`, `batch_size`, `N`, `B`, `bs`, ... */
+const batchLike = (name: string): boolean => /batch/i.test(name) || /^(n|b|bs|bsz)$/i.test(name);
+
+/**
+ * The symbolic dim name shared by inputs and outputs that most likely marks the batch: one that says batch,
+ * else one found on axis 0.
+ */
 export function inferBatchDimName(inputs: ValueInfoProto[], outputs: ValueInfoProto[]): string | undefined {
   const names = (infos: ValueInfoProto[]): Set<string> => new Set(infos.flatMap((i) => (shapeOf(i) ?? []).filter((d): d is string => typeof d === 'string')));
   const inNames = names(inputs);
@@ -38,7 +45,7 @@ export function inferBatchDimName(inputs: ValueInfoProto[], outputs: ValueInfoPr
     [...inputs, ...outputs].reduce((sum, info) => {
       const shape = shapeOf(info) ?? [];
       return sum + (shape[0] === name ? 100 : 0) + (shape.includes(name) ? 1 : 0);
-    }, 0);
+    }, batchLike(name) ? 1e6 : 0);
   return shared.sort((a, b) => score(b) - score(a))[0];
 }
 
@@ -64,6 +71,20 @@ export function recurrentAxisHints(graph: GraphProto): Map<string, { axis: numbe
     if (node.opType === 'LSTM') hint(node.output[2], batchFirst ? 0 : 1);
   }
   return hints;
+}
+
+/**
+ * Whether the shared dim `name` marks the batch. Not when it is on no first dim while the first dims are fixed
+ * and shared by inputs and outputs: a model exported at a fixed batch (often 1) with another dim left free (a
+ * sequence length, an image size). A name that says batch, or a recurrent operator that reads it where it
+ * carries the batch, keeps it.
+ */
+function marksBatch(name: string, inputs: ValueInfoProto[], outputs: ValueInfoProto[], hints: Map<string, { axis: number }>): boolean {
+  if (batchLike(name)) return true;
+  const infos = [...inputs, ...outputs];
+  if (infos.some((info) => shapeOf(info)?.[0] === name)) return true;
+  if (infos.some((info) => hints.has(info.name) && shapeOf(info)?.[hints.get(info.name)!.axis] === name)) return true;
+  return inferFixedBatch(inputs, outputs) === undefined;
 }
 
 /** In a model with fixed shapes: the first-dim size shared by inputs and outputs, the most common one. */
@@ -100,11 +121,15 @@ export function decideAxes(
   for (const name of Object.keys(combine)) {
     if (!outputNames.has(name)) throw new InputError(`--combine ${name}: the model has no output named '${name}'`);
   }
-  const batchDimName = inferBatchDimName(inputs, graph.output);
   const hints = recurrentAxisHints(graph);
+  const sharedName = inferBatchDimName(inputs, graph.output);
+  const batchDimName = sharedName !== undefined && marksBatch(sharedName, inputs, graph.output, hints) ? sharedName : undefined;
   const hintedBatch = inputs.map((i) => (hints.has(i.name) ? shapeOf(i)?.[hints.get(i.name)!.axis] : undefined)).find((d): d is number => typeof d === 'number');
-  // A model whose inputs have dims that are not fixed, but share no dim name with the outputs (unnamed dims).
-  const unnamedDynamic = batchDimName === undefined && inputs.some((i) => (shapeOf(i) ?? []).some((d) => typeof d !== 'number'));
+  // A model whose batch is not fixed but has no name the outputs share (unnamed dims): some input's first dim is
+  // free, or free dims and no first dim that inputs and outputs share.
+  const freeDims = (info: ValueInfoProto): boolean => (shapeOf(info) ?? []).some((d) => typeof d !== 'number');
+  const unnamedDynamic =
+    sharedName === undefined && inputs.some(freeDims) && (inputs.some((i) => (shapeOf(i)?.length ?? 0) > 0 && typeof shapeOf(i)![0] !== 'number') || inferFixedBatch(inputs, graph.output) === undefined);
   const fixedBatch = batchDimName === undefined ? (hintedBatch ?? (unnamedDynamic ? undefined : inferFixedBatch(inputs, graph.output))) : undefined;
   const decidedInputs: Array<{ name: string; axis: number | null; rank: number | undefined }> = [];
   /** The batched input an output is named after: state -> stateN, h -> hn, cache -> cache_out. */

@@ -487,6 +487,7 @@ test('a fixed batch with a free sequence length or image size: the fixed first d
   );
   const textResult = parallelize(text, { devices: devices(2) });
   assert.deepEqual(textResult.report.inputs.map((i) => [i.name, i.axis, i.batch]), [['input_ids', 0, 1], ['attention_mask', 0, 1]]);
+  assert.match(textResult.report.inputs[0]!.reason, /fixed batch 1 .*dim 'sequence' is on no first dim/);
   assert.deepEqual(textResult.report.outputs.map((o) => [o.name, o.axis]), [['logits', 0]]);
   assert.deepEqual(shapeOf(textResult.model.graph!.input[0]!), [2, 'sequence']);
   assert.equal((await verifyParallel(text, textResult)).status, 'passed');

@@ -155,7 +155,8 @@ export function decideAxes(
     if (hint !== undefined && hint.axis < shape.length) return { axis: hint.axis, reason: `batch axis of ${hint.op}` };
     if (batchDimName !== undefined && typeof shape[0] === 'number') return { axis: null, reason: `no dim '${batchDimName}' and a fixed first dim` };
     if (fixedBatch !== undefined && typeof shape[0] === 'number') {
-      if (shape[0] === fixedBatch) return { axis: 0, reason: `fixed batch ${fixedBatch} shared by inputs and outputs` };
+      const freeDim = sharedName !== undefined && batchDimName === undefined ? `; dim '${sharedName}' is on no first dim, so not the batch` : '';
+      if (shape[0] === fixedBatch) return { axis: 0, reason: `fixed batch ${fixedBatch} shared by inputs and outputs${freeDim}` };
       return { axis: null, reason: `first dim ${shape[0]} differs from the batch ${fixedBatch} shared by inputs and outputs` };
     }
     if (unnamedDynamic) {

@@ -1,6 +1,6 @@
 /** A summary of a model for people (`inspect`) and scripts (`inspect --json`). */
 import type { ModelProto, NodeProto, TensorProto, ValueInfoProto } from './onnx.js';
-import { describeType, formatShape, shapeOf, type Dim } from './graph/types.js';
+import { describeType, formatShape, isDefaultDomain, shapeOf, type Dim } from './graph/types.js';
 import { forEachGraph, forEachNodeList, forEachTensor, subgraphsOf } from './graph/walk.js';
 import { externalReference } from './io/external-data.js';
 import { readPlan } from './transform/plan.js';
@@ -70,7 +70,7 @@ export function inspectModel(model: ModelProto): InspectReport {
   let total = 0;
   forEachNodeList(model, (nodes) => {
     for (const node of nodes) {
-      const key = node.domain === '' || node.domain === 'ai.onnx' ? node.opType : `${node.domain}.${node.opType}`;
+      const key = isDefaultDomain(node.domain) ? node.opType : `${node.domain}.${node.opType}`;
       byOpType[key] = (byOpType[key] ?? 0) + 1;
       total += 1;
     }

@@ -1,5 +1,8 @@
-/** Reading element types and shapes out of ValueInfoProtos. */
+/** Reading element types and shapes out of ValueInfoProtos, and which domain an operator is in. */
 import { TensorProto_DataType, type TypeProto, type ValueInfoProto } from '../onnx.js';
+
+/** Whether an operator domain is the default one (`''` or `ai.onnx`). */
+export const isDefaultDomain = (domain: string): boolean => domain === '' || domain === 'ai.onnx';
 
 /** A dim: a number when fixed, a string when symbolic, null when unknown. */
 export type Dim = number | string | null;

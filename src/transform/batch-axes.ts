@@ -9,7 +9,7 @@
  */
 import type { GraphProto, ValueInfoProto } from '../onnx.js';
 import { InputError } from '../errors.js';
-import { shapeOf, type Dim } from '../graph/types.js';
+import { isDefaultDomain, shapeOf, type Dim } from '../graph/types.js';
 import type { CombineMode } from './options.js';
 
 export interface InputAxis {
@@ -57,7 +57,7 @@ export function inferBatchDimName(inputs: ValueInfoProto[], outputs: ValueInfoPr
 export function recurrentAxisHints(graph: GraphProto): Map<string, { axis: number; op: string }> {
   const hints = new Map<string, { axis: number; op: string }>();
   for (const node of graph.node) {
-    if (!['LSTM', 'GRU', 'RNN'].includes(node.opType) || (node.domain !== '' && node.domain !== 'ai.onnx')) continue;
+    if (!['LSTM', 'GRU', 'RNN'].includes(node.opType) || !isDefaultDomain(node.domain)) continue;
     const batchFirst = node.attribute.find((a) => a.name === 'layout')?.i === 1n;
     const hint = (name: string | undefined, axis: number): void => {
       if (name !== undefined && name !== '' && !hints.has(name)) hints.set(name, { axis, op: node.opType });

@@ -15,6 +15,7 @@ import {
   type TensorProto,
 } from '../onnx.js';
 import { forEachGraph } from '../graph/walk.js';
+import { isDefaultDomain } from '../graph/types.js';
 import { makeNode, makeTensor } from '../graph/build.js';
 import { inheritSourceFolder } from '../io/external-data.js';
 import type { NameAllocator } from './names.js';
@@ -30,7 +31,7 @@ export interface HoistPlan {
   constantNodes: NodeProto[];
 }
 
-export const isConstantNode = (node: NodeProto): boolean => node.opType === 'Constant' && (node.domain === '' || node.domain === 'ai.onnx');
+export const isConstantNode = (node: NodeProto): boolean => node.opType === 'Constant' && isDefaultDomain(node.domain);
 
 function renamed<T extends TensorProto>(tensor: T, name: string): T {
   const copy = withFields(tensor, { name } as Partial<T>);

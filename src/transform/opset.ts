@@ -3,9 +3,8 @@ import { create } from '@bufbuild/protobuf';
 import { withFields } from '../graph/copy.js';
 import { OperatorSetIdProtoSchema, type ModelProto, type OperatorSetIdProto } from '../onnx.js';
 import { forEachGraph } from '../graph/walk.js';
+import { isDefaultDomain } from '../graph/types.js';
 import { opSchemaVersionsUpTo10 } from './op-history.js';
-
-export const isDefaultDomain = (domain: string): boolean => domain === '' || domain === 'ai.onnx';
 
 export function defaultOpset(model: ModelProto): number | undefined {
   const entry = model.opsetImport.find((o) => isDefaultDomain(o.domain));

@@ -5,7 +5,8 @@
  */
 import type { AttributeProto, ModelProto, NodeProto } from '../onnx.js';
 import { forEachGraph } from '../graph/walk.js';
-import { defaultOpset, isDefaultDomain } from '../transform/opset.js';
+import { isDefaultDomain } from '../graph/types.js';
+import { defaultOpset } from '../transform/opset.js';
 
 const REDUCTIONS = new Set(['ReduceSum', 'ReduceMean', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare']);
 /** Whole-tensor operators whose result depends on every sample. */

@@ -77,14 +77,13 @@ export function recurrentAxisHints(graph: GraphProto): Map<string, { axis: numbe
  * Whether the shared dim `name` marks the batch. Not when it is on no first dim while the first dims are fixed
  * and shared by inputs and outputs: a model exported at a fixed batch (often 1) with another dim left free (a
  * sequence length, an image size). A name that says batch, or a recurrent operator that reads it where it
- * carries the batch, keeps it.
+ * carries the batch, keeps it. `infos`: the inputs and outputs; `sharedFirstDim`: inferFixedBatch of them.
  */
-function marksBatch(name: string, inputs: ValueInfoProto[], outputs: ValueInfoProto[], hints: Map<string, { axis: number }>): boolean {
+function marksBatch(name: string, infos: ValueInfoProto[], hints: Map<string, { axis: number }>, sharedFirstDim: number | undefined): boolean {
   if (batchLike(name)) return true;
-  const infos = [...inputs, ...outputs];
   if (infos.some((info) => shapeOf(info)?.[0] === name)) return true;
   if (infos.some((info) => hints.has(info.name) && shapeOf(info)?.[hints.get(info.name)!.axis] === name)) return true;
-  return inferFixedBatch(inputs, outputs) === undefined;
+  return sharedFirstDim === undefined;
 }
 
 /** In a model with fixed shapes: the first-dim size shared by inputs and outputs, the most common one. */
@@ -123,14 +122,15 @@ export function decideAxes(
   }
   const hints = recurrentAxisHints(graph);
   const sharedName = inferBatchDimName(inputs, graph.output);
-  const batchDimName = sharedName !== undefined && marksBatch(sharedName, inputs, graph.output, hints) ? sharedName : undefined;
+  const sharedFirstDim = inferFixedBatch(inputs, graph.output);
+  const batchDimName = sharedName !== undefined && marksBatch(sharedName, [...inputs, ...graph.output], hints, sharedFirstDim) ? sharedName : undefined;
   const hintedBatch = inputs.map((i) => (hints.has(i.name) ? shapeOf(i)?.[hints.get(i.name)!.axis] : undefined)).find((d): d is number => typeof d === 'number');
   // A model whose batch is not fixed but has no name the outputs share (unnamed dims): some input's first dim is
   // free, or free dims and no first dim that inputs and outputs share.
   const freeDims = (info: ValueInfoProto): boolean => (shapeOf(info) ?? []).some((d) => typeof d !== 'number');
   const unnamedDynamic =
-    sharedName === undefined && inputs.some(freeDims) && (inputs.some((i) => (shapeOf(i)?.length ?? 0) > 0 && typeof shapeOf(i)![0] !== 'number') || inferFixedBatch(inputs, graph.output) === undefined);
-  const fixedBatch = batchDimName === undefined ? (hintedBatch ?? (unnamedDynamic ? undefined : inferFixedBatch(inputs, graph.output))) : undefined;
+    sharedName === undefined && inputs.some(freeDims) && (inputs.some((i) => (shapeOf(i)?.length ?? 0) > 0 && typeof shapeOf(i)![0] !== 'number') || sharedFirstDim === undefined);
+  const fixedBatch = batchDimName === undefined ? (hintedBatch ?? (unnamedDynamic ? undefined : sharedFirstDim)) : undefined;
   const decidedInputs: Array<{ name: string; axis: number | null; rank: number | undefined }> = [];
   /** The batched input an output is named after: state -> stateN, h -> hn, cache -> cache_out. */
   const namesake = (output: ValueInfoProto, rank: number): { name: string; axis: number } | undefined => {

@@ -1,5 +1,5 @@
 /** Visitors over every graph and tensor of a model, subgraphs and functions included. */
-import { AttributeProto_AttributeType, type AttributeProto, type GraphProto, type ModelProto, type NodeProto, type SparseTensorProto, type TensorProto } from '../onnx.js';
+import { type AttributeProto, type GraphProto, type ModelProto, type NodeProto, type SparseTensorProto, type TensorProto } from '../onnx.js';
 
 /** The subgraphs held by a node's attributes (If branches, Loop and Scan bodies, ...). */
 export function subgraphsOf(node: NodeProto): Array<{ attribute: AttributeProto; graph: GraphProto }> {
@@ -67,6 +67,3 @@ export function forEachTensor(model: ModelProto, visit: (tensor: TensorProto) =>
     }
   });
 }
-
-export const isGraphAttribute = (attribute: AttributeProto): boolean =>
-  attribute.type === AttributeProto_AttributeType.GRAPH || attribute.type === AttributeProto_AttributeType.GRAPHS;

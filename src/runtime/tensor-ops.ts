@@ -4,6 +4,12 @@ import { allocate, type TypedData } from './ort-types.js';
 
 const product = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
 
+/** Copies `length` elements of `from` at `fromAt` into `to` at `toAt` (typed arrays or, for strings, arrays). */
+function copyElements(from: TypedData, fromAt: number, to: TypedData, toAt: number, length: number): void {
+  if (Array.isArray(from)) for (let k = 0; k < length; k++) (to as string[])[toAt + k] = from[fromAt + k]!;
+  else (to as Float32Array).set((from as Float32Array).subarray(fromAt, fromAt + length), toAt);
+}
+
 /** Rows [start, end) along `axis`. Along axis 0 the data is a zero-copy view; other axes copy once. */
 export function sliceAlongAxis(tensor: ort.Tensor, axis: number, start: number, end: number): ort.Tensor {
   const dims = [...tensor.dims];
@@ -17,11 +23,7 @@ export function sliceAlongAxis(tensor: ort.Tensor, axis: number, start: number, 
   }
   const out = allocate(tensor.type, product(outDims));
   const block = count * inner;
-  for (let o = 0; o < outer; o++) {
-    const from = (o * dims[axis]! + start) * inner;
-    if (Array.isArray(data)) for (let k = 0; k < block; k++) (out as string[])[o * block + k] = data[from + k]!;
-    else (out as Float32Array).set((data as Float32Array).subarray(from, from + block), o * block);
-  }
+  for (let o = 0; o < outer; o++) copyElements(data, (o * dims[axis]! + start) * inner, out, o * block, block);
   return new ort.Tensor(tensor.type as 'float32', out as Float32Array, outDims);
 }
 
@@ -39,11 +41,7 @@ export function concatAlongAxis(parts: ort.Tensor[], axis: number): ort.Tensor {
   for (const part of parts) {
     const block = part.dims[axis]! * inner;
     const data = part.data as TypedData;
-    for (let o = 0; o < outer; o++) {
-      const to = o * rowBlock + offset;
-      if (Array.isArray(data)) for (let k = 0; k < block; k++) (out as string[])[to + k] = data[o * block + k]!;
-      else (out as Float32Array).set((data as Float32Array).subarray(o * block, (o + 1) * block), to);
-    }
+    for (let o = 0; o < outer; o++) copyElements(data, o * block, out, o * rowBlock + offset, block);
     offset += block;
   }
   return new ort.Tensor(first.type as 'float32', out as Float32Array, outDims);
@@ -120,11 +118,7 @@ export class AxisJoin {
     const block = this.rows[k]! * inner;
     const rowBlock = total * inner;
     const data = part.data as TypedData;
-    for (let o = 0; o < outer; o++) {
-      const to = o * rowBlock + this.offsets[k]! * inner;
-      if (Array.isArray(data)) for (let i = 0; i < block; i++) (this.out as string[])[to + i] = data[o * block + i]!;
-      else (this.out as Float32Array).set((data as Float32Array).subarray(o * block, (o + 1) * block), to);
-    }
+    for (let o = 0; o < outer; o++) copyElements(data, o * block, this.out, o * rowBlock + this.offsets[k]! * inner, block);
   }
 
   result(): ort.Tensor {

@@ -120,6 +120,7 @@ export function emitSplits(emitter: NodeEmitter, inputs: SplitInput[], weights: 
   const parts = new Map<string, string[]>();
   const firstDynamic = inputs.find((i) => i.fixedBatch === undefined);
   const dynamic = firstDynamic === undefined ? undefined : emitDynamicSizes(emitter, firstDynamic.name, firstDynamic.axis, weights);
+  let feedEnds: string[] | undefined; // the same for every input with a symbolic batch: emitted once
   for (const input of inputs) {
     const hint = `split/${input.name}`;
     if (input.fixedBatch !== undefined) {
@@ -127,7 +128,7 @@ export function emitSplits(emitter: NodeEmitter, inputs: SplitInput[], weights: 
       parts.set(input.name, weights.map((_, i) => emitStaticSlice(emitter, input.name, input.axis, i * b, (i + 1) * b, hint)));
     } else if (emitter.opset >= 10) {
       const axes = emitter.int64s([input.axis], 'split/axis');
-      const ends = dynamic!.feedStarts.map((start, i) => emitter.emit('Add', [start, dynamic!.feedSizes[i]!], {}, 'split/feed_end'));
+      const ends = (feedEnds ??= dynamic!.feedStarts.map((start, i) => emitter.emit('Add', [start, dynamic!.feedSizes[i]!], {}, 'split/feed_end')));
       parts.set(input.name, weights.map((_, i) => emitter.emit('Slice', [input.name, dynamic!.feedStarts[i]!, ends[i]!, axes], {}, hint)));
     } else {
       parts.set(input.name, weights.map((_, i) => emitGatherRows(emitter, input.name, input.axis, dynamic!.feedStarts[i]!, dynamic!.feedSizes[i]!, hint)));

@@ -33,8 +33,10 @@ export class DeviceWorker {
     this.worker = new Worker(new URL('./device-worker.js', import.meta.url), {
       workerData: { device, model: buffer === undefined ? model : new Uint8Array(buffer), sessionOptions: deviceSessionOptions(device, sessionOptions), released: this.releasedFlag },
       transferList: buffer === undefined ? [] : [buffer],
-      // Workers inherit Node's flags; --input-type (as in `node --input-type=module -e ...`) makes them fail.
-      execArgv: process.execArgv.filter((flag) => !flag.startsWith('--input-type')),
+      // No Node flags: a worker runs only this project's code, and many flags of the main process
+      // (--max-old-space-size, --stack-trace-limit, the test runner's, --input-type) make a worker throw
+      // ERR_WORKER_INVALID_EXEC_ARGV. A heap size for workers is given as resourceLimits instead.
+      execArgv: [],
     });
     this.ready = new Promise((resolve, reject) => {
       const onStart = (message: FromWorker): void => {

@@ -13,7 +13,7 @@ import { makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from '../sr
 import { parallelize } from '../src/transform/parallelize.js';
 import { verifyParallel } from '../src/verify/verify.js';
 import { batchCouplingSuspects } from '../src/verify/batch-coupling.js';
-import { SeededRandom } from '../src/verify/random.js';
+import { SeededRandom } from '../src/tensors/random.js';
 import { fixture, fixtureNames } from './helpers.js';
 
 const separableFixtures = fixtureNames().filter((name) => name !== 'batch_coupled');

@@ -1,7 +1,7 @@
 /** TensorProto -> onnxruntime tensor (for reference inputs and outputs stored as .pb files). */
 import * as ort from 'onnxruntime-node';
 import { TensorProto_DataType as DT, type TensorProto } from '../onnx.js';
-import { ortTypeOf, allocate } from '../runtime/ort-types.js';
+import { ortTypeOf, allocate } from '../tensors/ort-types.js';
 
 export function tensorFromProto(proto: TensorProto): ort.Tensor {
   const type = ortTypeOf[proto.dataType as DT];

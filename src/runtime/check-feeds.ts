@@ -2,7 +2,7 @@
 import type * as ort from 'onnxruntime-node';
 import type { ValueInfoProto } from '../onnx.js';
 import { elemTypeOf, shapeOf } from '../graph/types.js';
-import { ortTypeOf } from './ort-types.js';
+import { ortTypeOf } from '../tensors/ort-types.js';
 import type { ExecutionPlan } from '../transform/plan.js';
 
 export interface CheckedFeeds {

@@ -1,6 +1,6 @@
 /** Slicing and joining onnxruntime tensors along an axis, on typed arrays. */
 import * as ort from 'onnxruntime-node';
-import { allocate, type TypedData } from './ort-types.js';
+import { allocate, type TypedData } from '../tensors/ort-types.js';
 
 const product = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
 

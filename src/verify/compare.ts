@@ -1,6 +1,6 @@
 /** Comparing output tensors: exact for integers, bools and strings; relative tolerance for floats. */
 import type * as ort from 'onnxruntime-node';
-import { fromHalf } from './float16.js';
+import { fromHalf } from '../tensors/float16.js';
 
 export interface Comparison {
   equal: boolean;

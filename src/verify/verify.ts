@@ -13,8 +13,8 @@ import { createSession } from '../runtime/session-source.js';
 import { combineTensors, concatAlongAxis, sliceAlongAxis } from '../runtime/tensor-ops.js';
 import { batchCouplingSuspects } from './batch-coupling.js';
 import { compareTensors } from './compare.js';
-import { dimsForBatch, randomTensor, type IntegerFill } from './feeds.js';
-import { SeededRandom } from './random.js';
+import { dimsForBatch, randomTensor, type IntegerFill } from '../tensors/feeds.js';
+import { SeededRandom } from '../tensors/random.js';
 
 export interface VerifyRun {
   batch: number;

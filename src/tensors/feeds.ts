@@ -2,7 +2,7 @@
 import * as ort from 'onnxruntime-node';
 import type { ValueInfoProto } from '../onnx.js';
 import { elemTypeOf, shapeOf, type Dim } from '../graph/types.js';
-import { allocate, ortTypeOf } from '../runtime/ort-types.js';
+import { allocate, ortTypeOf } from './ort-types.js';
 import { toHalf } from './float16.js';
 import { SeededRandom } from './random.js';
 

@@ -30,6 +30,7 @@ for (const name of separableFixtures) {
         const verify = await verifyParallel(model, result);
         const label = `${name} N=${n} weights=${weights ?? 'balanced'}`;
         assert.equal(verify.status, 'passed', `${label}: ${verify.reason}`);
+        assert.equal(verify.verified, true, label);
         const batches = verify.runs.map((r) => r.batch);
         assert.deepEqual(batches, fixed ? [n * (name === 'fixed_batch1' ? 1 : 2)] : [1, n, n + 1, 4 * n + 3], label);
         assert.ok(verify.runs.every((r) => r.status === 'passed'), label);
@@ -322,6 +323,7 @@ test('an input the original rejects is not verifiable rather than a mismatch', a
   );
   const verify = await verifyParallel(model, parallelize(model, { devices: devices(2) }));
   assert.equal(verify.status, 'not-verifiable');
+  assert.equal(verify.verified, false);
   assert.match(verify.reason!, /rejects the generated inputs/);
 });
 

@@ -10,7 +10,7 @@ import { parallelize } from '../transform/parallelize.js';
 import { readPlan, type ExecutionPlan } from '../transform/plan.js';
 import type { CombineMode } from '../transform/options.js';
 import { replicaModel } from './extract.js';
-import { ortTypeOf } from './ort-types.js';
+import { ortTypeOf } from '../tensors/ort-types.js';
 
 export interface PlanOptions {
   devices?: string[];

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { encodeModel } from '../src/io/codec.js';
 import { loadModel } from '../src/io/files.js';
 import { npyFromTensor, readNpy, tensorFromNpy } from '../src/io/npy.js';
 import { makeGraph, makeModel, makeNode, makeValueInfo } from '../src/graph/build.js';
@@ -247,4 +248,5 @@ test('bfloat16 graph inputs: onnxruntime-node has no such tensors, and the error
   assert.equal(verify.status, 'not-verifiable');
   assert.equal(verify.verified, false);
   assert.match(verify.reason!, /input 'x' is bfloat16, which onnxruntime-node cannot take or return .*cast it/);
+  await assert.rejects(ParallelSession.create(encodeModel(model), { devices: ['cpu', 'cpu'] }), /input 'x' is bfloat16, which onnxruntime-node cannot take or return/);
 });

@@ -330,3 +330,16 @@ test('models Triton cannot describe are refused: no shape, a type Triton has no 
   const complex = saveBuilt('complex', [['x', DT.COMPLEX64, ['batch', 4]]], [['y', DT.COMPLEX64, ['batch', 4]]], [makeNode('Identity', ['x'], ['y'])]);
   refused([complex, '--gpus', '1', '--repo', '$DIR/repo'], /input 'x' has element type complex64, which Triton's model configuration has no type for/);
 });
+
+test('a failure at the last step (the manifest cannot be renamed into place) puts the replaced entry back', async () => {
+  const first = triton(fixture('mlp'), ['--gpus', '1']);
+  assert.equal(first.status, 0, first.stderr);
+  const folder = path.dirname(first.repo);
+  mkdirSync(path.join(folder, 'isvc.yaml', 'taken'), { recursive: true });
+  const run = runCli(['triton', fixture('mlp'), '--repo', first.repo, '--gpus', '2', '--force', '--kserve', path.join(folder, 'isvc.yaml'), '--storage-uri', 's3://b/r']);
+  assert.equal(run.status, 2, run.stdout);
+  assert.match(run.stderr, /^onnx-parallelize: .*mlp: cannot write the model repository entry \([^\n]+\)\n$/);
+  assert.deepEqual(readdirSync(first.repo), ['mlp'], 'no temporary folders left');
+  assert.deepEqual(readdirSync(folder).sort(), ['isvc.yaml', 'repo'], 'no temporary manifest left');
+  assert.equal((await checkEntry(path.join(first.repo, 'mlp'), fixture('mlp'))).instance_group.length, 1, 'the old entry is back');
+});

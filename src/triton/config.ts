@@ -14,6 +14,7 @@ import { checkOptions, type CombineMode } from '../transform/options.js';
 import { readPlan } from '../transform/plan.js';
 import { integerWeights } from '../transform/split-sizes.js';
 import { tritonDataType, type TritonDataType } from './data-types.js';
+import { checkModelName } from './names.js';
 
 export const TRITON_PLATFORM = 'onnxruntime_onnx';
 /** `max_batch_size` of a model that batches, when --max-batch is not given. */
@@ -156,7 +157,28 @@ function instanceGroups(devices: string[], weights: number[]): TritonInstanceGro
   });
 }
 
+/** max_batch_size and the dynamic batcher from the options; batching options on a model that cannot batch are refused. */
+function batchingSettings(options: TritonOptions, blockers: string[]): { maxBatchSize: number; dynamicBatching: TritonDynamicBatching | null } {
+  if (options.maxBatch !== undefined) checkWholeNumber('--max-batch', options.maxBatch, 1, MAX_INT32);
+  if (options.maxQueueDelayUs !== undefined) checkWholeNumber('--max-queue-delay-us', options.maxQueueDelayUs, 0, Number.MAX_SAFE_INTEGER);
+  if (blockers.length > 0) {
+    const given = [
+      options.maxBatch === undefined ? undefined : `--max-batch ${options.maxBatch}`,
+      options.maxQueueDelayUs === undefined ? undefined : `--max-queue-delay-us ${options.maxQueueDelayUs}`,
+      options.preferredBatch === undefined ? undefined : `--preferred-batch ${options.preferredBatch.join(',')}`,
+    ].filter((o): o is string => o !== undefined);
+    if (given.length > 0) throw new InputError(`${given.join(', ')}: the model cannot take Triton's batching (${blockers[0]}); leave the batching options out (max_batch_size 0)`);
+    return { maxBatchSize: 0, dynamicBatching: null };
+  }
+  const maxBatchSize = options.maxBatch ?? DEFAULT_MAX_BATCH;
+  const preferred = options.preferredBatch ?? [];
+  for (const size of preferred) checkWholeNumber(`--preferred-batch ${preferred.join(',')}: each size`, size, 1, maxBatchSize);
+  if (new Set(preferred).size !== preferred.length) throw new InputError(`--preferred-batch ${preferred.join(',')}: give each size once`);
+  return { maxBatchSize, dynamicBatching: { preferredBatchSize: [...preferred], maxQueueDelayMicroseconds: options.maxQueueDelayUs ?? 0 } };
+}
+
 export function describeTritonModel(model: ModelProto, options: TritonOptions): TritonDescription {
+  checkModelName(options.name);
   checkOptions({ devices: options.devices, ...(options.weights === undefined ? {} : { weights: options.weights }), ...(options.combine === undefined ? {} : { combine: options.combine }) });
   const graph = model.graph;
   if (graph === undefined) throw new InputError('the model has no graph');
@@ -177,21 +199,7 @@ export function describeTritonModel(model: ModelProto, options: TritonOptions): 
   if (inputs.length === 0) blockers.push('the model has no inputs to batch');
   const batches = blockers.length === 0;
 
-  if (options.maxBatch !== undefined) checkWholeNumber('--max-batch', options.maxBatch, 1, MAX_INT32);
-  if (options.maxQueueDelayUs !== undefined) checkWholeNumber('--max-queue-delay-us', options.maxQueueDelayUs, 0, Number.MAX_SAFE_INTEGER);
-  const batchingOptions = [
-    options.maxBatch === undefined ? undefined : `--max-batch ${options.maxBatch}`,
-    options.maxQueueDelayUs === undefined ? undefined : `--max-queue-delay-us ${options.maxQueueDelayUs}`,
-    options.preferredBatch === undefined ? undefined : `--preferred-batch ${options.preferredBatch.join(',')}`,
-  ].filter((o): o is string => o !== undefined);
-  if (!batches && batchingOptions.length > 0) {
-    throw new InputError(`${batchingOptions.join(', ')}: the model cannot take Triton's batching (${blockers[0]}); leave the batching options out (max_batch_size 0)`);
-  }
-  const maxBatchSize = batches ? (options.maxBatch ?? DEFAULT_MAX_BATCH) : 0;
-  const preferred = options.preferredBatch ?? [];
-  for (const size of preferred) checkWholeNumber(`--preferred-batch ${preferred.join(',')}: each size`, size, 1, maxBatchSize);
-  if (new Set(preferred).size !== preferred.length) throw new InputError(`--preferred-batch ${preferred.join(',')}: give each size once`);
-  const dynamicBatching = batches ? { preferredBatchSize: [...preferred], maxQueueDelayMicroseconds: options.maxQueueDelayUs ?? 0 } : null;
+  const { maxBatchSize, dynamicBatching } = batchingSettings(options, blockers);
 
   const batchNames = [...new Set(inputs.map((t) => t.batch))].map((d) => (typeof d === 'string' ? `'${d}'` : 'unnamed'));
   const reason = batches

@@ -6,14 +6,13 @@
  */
 import { promises as fs, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { InputError, messageOf } from '../errors.js';
 import { externalReferences, insideFolder } from '../io/external-data.js';
-import { loadModel } from '../io/files.js';
+import { loadModel, tempPathFor } from '../io/files.js';
 import type { ModelProto } from '../onnx.js';
 import { describeTritonModel, type TritonOptions, type TritonReport } from './config.js';
 import { kserveManifest } from './kserve.js';
-import { checkModelName, defaultModelName } from './names.js';
+import { defaultModelName } from './names.js';
 import { formatModelConfig } from './pbtxt.js';
 
 export const DEFAULT_REPOSITORY = 'model_repository';
@@ -41,8 +40,6 @@ export interface TritonEntryResult {
   kserve: { file: string; serviceName: string; gpus: number } | null;
   report: TritonReport;
 }
-
-const tempName = (target: string): string => path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 
 async function exists(file: string): Promise<boolean> {
   return fs.lstat(file).then(
@@ -84,7 +81,6 @@ async function copyModel(model: ModelProto, modelPath: string, versionFolder: st
 
 export async function writeTritonEntry(modelPath: string, options: TritonEntryOptions): Promise<TritonEntryResult> {
   const name = options.name ?? defaultModelName(modelPath);
-  checkModelName(name);
   const repository = options.repository ?? DEFAULT_REPOSITORY;
   const entry = path.join(repository, name);
   const force = options.force === true;
@@ -102,9 +98,9 @@ export async function writeTritonEntry(modelPath: string, options: TritonEntryOp
   }
 
   const createdRepository = await makeRepository(repository);
-  const tempEntry = tempName(entry);
-  const tempManifest = manifestFile === undefined ? undefined : tempName(manifestFile);
-  const backup = replaced ? tempName(entry) : undefined;
+  const tempEntry = tempPathFor(entry);
+  const tempManifest = manifestFile === undefined ? undefined : tempPathFor(manifestFile);
+  const backup = replaced ? tempPathFor(entry) : undefined;
   let movedAway = false;
   let movedIn = false;
   try {
@@ -120,7 +116,8 @@ export async function writeTritonEntry(modelPath: string, options: TritonEntryOp
     await fs.rename(tempEntry, entry);
     movedIn = true;
     if (tempManifest !== undefined) await fs.rename(tempManifest, manifestFile!);
-    if (backup !== undefined) await fs.rm(backup, { recursive: true, force: true });
+    // The new entry is in place: the old one goes, and failing to remove it does not undo the new one.
+    if (backup !== undefined) await fs.rm(backup, { recursive: true, force: true }).catch(() => undefined);
     return {
       entry,
       files: ['config.pbtxt', ...[MODEL_FILE, ...sideFiles].map((f) => path.join(VERSION, f))].map((f) => path.join(name, f)),

@@ -28,6 +28,8 @@ export interface LoadRun {
 export interface LoadSummary {
   concurrency: number;
   requests: number;
+  /** Time measured, in ms: the runs' elapsed times added up. */
+  elapsedMs: number;
   /** Requests per second. */
   throughput: number;
   /** Rows per second (requests per second times the rows of each request). */
@@ -93,6 +95,7 @@ export function summarize(runs: readonly LoadRun[], rowsPerRequest: number): Loa
   return {
     concurrency: runs[0]!.concurrency,
     requests: latencies.length,
+    elapsedMs,
     throughput,
     rowsPerSecond: throughput * rowsPerRequest,
     p50: percentile(latencies, 0.5),

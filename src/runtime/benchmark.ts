@@ -14,7 +14,7 @@ import { readPlan } from '../transform/plan.js';
 import { ParallelSession, type ParallelSessionOptions } from './parallel-session.js';
 import { replicaModel } from './extract.js';
 import { deviceSessionOptions } from './providers.js';
-import { closedLoop, summarize, type LoadRun, type LoadSummary } from './load-generator.js';
+import { closedLoop, percentile, summarize, type LoadRun, type LoadSummary } from './load-generator.js';
 
 type Feeds = Record<string, ort.Tensor>;
 
@@ -73,8 +73,6 @@ async function openContenders(file: string, options: ParallelSessionOptions, bat
     throw error;
   }
 }
-
-const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 
 function stats(ms: number[], batch: number): LatencyStats {
   const sorted = [...ms].sort((a, b) => a - b);

@@ -11,7 +11,7 @@ import { encodeModel } from '../io/codec.js';
 import { loadModel } from '../io/files.js';
 import { dimsForBatch, inputShape, randomFeeds } from '../verify/feeds.js';
 import { readPlan } from '../transform/plan.js';
-import { ParallelSession, type ParallelSessionOptions } from './parallel-session.js';
+import { ParallelSession, type DeviceStats, type ParallelSessionOptions, type SessionStats } from './parallel-session.js';
 import { replicaModel } from './extract.js';
 import { deviceSessionOptions } from './providers.js';
 import { closedLoop, percentile, summarize, type LoadRun, type LoadSummary } from './load-generator.js';
@@ -112,23 +112,6 @@ export async function benchmark(
   }
 }
 
-/** What one device of ParallelSession did (ParallelSession.stats()). */
-export interface DeviceStats {
-  device: string;
-  requests: number;
-  rows: number;
-  batches: number;
-  busyMs: number;
-  queueDepth: number;
-}
-
-export interface SessionStats {
-  devices: DeviceStats[];
-  total: Omit<DeviceStats, 'device'>;
-  queued: number;
-  rejected: number;
-}
-
 export interface LoadLevel {
   concurrency: number;
   /** Latencies in ms; throughput in requests (infer) per second and rows per second. */
@@ -189,7 +172,6 @@ export async function loadBenchmark(
   onProgress: (done: number, total: number) => void = () => undefined,
 ): Promise<LoadReport> {
   const { plain, device, parallel, feeds, plainFeeds, release } = await openContenders(file, options, options.batch);
-  const sessionStats = (): SessionStats => (parallel as unknown as { stats(): SessionStats }).stats();
   try {
     const sendPlain = (): Promise<unknown> => plain.run(plainFeeds);
     const sendParallel = (): Promise<unknown> => parallel.run(feeds);
@@ -202,9 +184,9 @@ export async function loadBenchmark(
       step(await closedLoop(sendPlain, { concurrency, requests: 2 * concurrency }));
       step(await closedLoop(sendParallel, { concurrency, requests: 2 * concurrency }));
       const plainRuns = [await timed(sendPlain)];
-      const before = sessionStats();
+      const before = parallel.stats();
       const parallelRuns = [await timed(sendParallel), await timed(sendParallel)];
-      const after = sessionStats();
+      const after = parallel.stats();
       plainRuns.push(await timed(sendPlain));
       const p = summarize(plainRuns, options.batch);
       const q = summarize(parallelRuns, options.batch);

@@ -46,6 +46,15 @@ async function pairs(a: Contender, b: Contender, concurrency: number): Promise<A
   return result;
 }
 
+/** Rows per batch each device of `session` ran while `during` ran: how much the dynamic batching merged. */
+async function batchedRows<T>(session: ParallelSession, during: () => Promise<T>): Promise<{ result: T; perDevice: string }> {
+  const before = session.stats().devices;
+  const result = await during();
+  const after = session.stats().devices;
+  const perDevice = after.map((d, i) => `${d.device} ${((d.rows - before[i]!.rows) / Math.max(1, d.batches - before[i]!.batches)).toFixed(1)}`).join(', ');
+  return { result, perDevice };
+}
+
 const spread = (values: number[], digits = 2): string => `quartiles ${quantile(values, 0.25).toFixed(digits)} to ${quantile(values, 0.75).toFixed(digits)}`;
 const ratio = (measured: Array<{ a: LoadSummary; b: LoadSummary }>, of: (s: LoadSummary) => number): number[] => measured.map((p) => of(p.b) / of(p.a));
 const medianOf = (measured: Array<{ a: LoadSummary; b: LoadSummary }>, side: 'a' | 'b', of: (s: LoadSummary) => number): number => median(measured.map((p) => of(p[side])));
@@ -77,19 +86,21 @@ console.log(`closed loop of batch-1 requests, devices ${devices.join(',')} (one 
   const throughput = (s: LoadSummary): number => s.throughput;
   const p99 = (s: LoadSummary): number => s.p99;
 
-  const vsPlain = await pairs(plain, parallel, 64);
+  const { result: vsPlain, perDevice: batched64 } = await batchedRows(two, () => pairs(plain, parallel, 64));
   const poolVsPlain = await pairs(plain, bare2, 64);
   const speedup = median(ratio(vsPlain, throughput));
   const tail = median(ratio(vsPlain, p99));
   console.log(`concurrency 64, 4x${width} MLP, median infer/s: plain ${medianOf(vsPlain, 'a', throughput).toFixed(0)}, ${parallel.name} ${medianOf(vsPlain, 'b', throughput).toFixed(0)}, bare pool ${medianOf(poolVsPlain, 'b', throughput).toFixed(0)}; median p99 ms: plain ${medianOf(vsPlain, 'a', p99).toFixed(1)}, ${parallel.name} ${medianOf(vsPlain, 'b', p99).toFixed(1)}`);
+  console.log(`${parallel.name}, concurrency 64, rows per batch: ${batched64}`);
   console.log(`${parallel.name} vs plain session, concurrency 64, throughput: ${speedup.toFixed(2)}x, ${spread(ratio(vsPlain, throughput))} (target >= 3.00x) ${speedup >= 3 ? 'OK' : 'UNDER'}`);
   console.log(`bare batching pool (2 workers) vs plain session, concurrency 64, throughput: ${median(ratio(poolVsPlain, throughput)).toFixed(2)}x (reference for this machine now)`);
   console.log(`${parallel.name} vs plain session, concurrency 64, p99 latency: ${tail.toFixed(2)}x, ${spread(ratio(vsPlain, p99))} (target <= 1.00x) ${tail <= 1 ? 'OK' : 'OVER'}`);
 
-  const scaling = await pairs(parallelOne, parallel, 256);
+  const { result: scaling, perDevice: batched256 } = await batchedRows(two, () => pairs(parallelOne, parallel, 256));
   const poolScaling = await pairs(bare1, bare2, 256);
   const scale = median(ratio(scaling, throughput));
   console.log(`concurrency 256, median infer/s: ParallelSession cpu ${medianOf(scaling, 'a', throughput).toFixed(0)}, ${parallel.name} ${medianOf(scaling, 'b', throughput).toFixed(0)}; bare pool 1 worker ${medianOf(poolScaling, 'a', throughput).toFixed(0)}, 2 workers ${medianOf(poolScaling, 'b', throughput).toFixed(0)}`);
+  console.log(`${parallel.name}, concurrency 256, rows per batch: ${batched256}`);
   console.log(`${parallel.name} vs ParallelSession cpu, concurrency 256, throughput: ${scale.toFixed(2)}x, ${spread(ratio(scaling, throughput))} (target >= 1.70x) ${scale >= 1.7 ? 'OK' : 'UNDER'}`);
   console.log(`bare batching pool, 2 workers vs 1, concurrency 256, throughput: ${median(ratio(poolScaling, throughput)).toFixed(2)}x (reference for this machine now)`);
   await Promise.all([plainSession.release(), two.release(), one.release(), pool2.close(), pool1.close()]);

@@ -4,7 +4,7 @@ import * as ort from 'onnxruntime-node';
 import type { DeviceInit, DeviceSource, FromWorker, ToWorker, WireData } from './messages.js';
 import { ownBuffer, transferables, weightBuffers } from './messages.js';
 import { freeBuffers } from './free-buffers.js';
-import { withExternalData } from './session-source.js';
+import { withExternalData } from './external-files.js';
 
 const init = workerData as DeviceInit;
 const port = parentPort!;

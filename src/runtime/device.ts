@@ -3,7 +3,7 @@ import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import type { DeviceSource, FromWorker, ToWorker, WireData } from './messages.js';
 import { transferables, weightBuffers } from './messages.js';
-import type { ExternalFile } from './session-source.js';
+import type { ExternalFile } from './external-files.js';
 import { cudaLoadProblem, deviceSessionOptions, missingCudaProvider, parseDevice } from './providers.js';
 
 export interface DeviceResult {

@@ -2,7 +2,7 @@
  * Messages between ParallelSession and its workers. Tensor data crosses by transfer; what is the same for every
  * run (input and output names, their order) is sent once at start-up, so a run carries only dims and data.
  */
-import type { ExternalFile } from './session-source.js';
+import type { ExternalFile } from './external-files.js';
 
 /** The data of one tensor: a typed array owning its whole buffer (transferred), or strings (cloned). */
 export type WireData = ArrayBufferView | string[];

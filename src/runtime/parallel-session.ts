@@ -17,7 +17,7 @@ import { freeBuffers } from './free-buffers.js';
 import { weightBuffers, type DeviceSource } from './messages.js';
 import { planInWorker } from './planner.js';
 import { parseDevice } from './providers.js';
-import type { ExternalFile } from './session-source.js';
+import type { ExternalFile } from './external-files.js';
 import { QueueFullError, Scheduler, type BatchingOptions, type Feeds, type SessionStats } from './scheduler.js';
 
 export { QueueFullError, TimeoutError, type BatchingOptions, type SessionStats, type DeviceStats } from './scheduler.js';

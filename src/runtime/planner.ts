@@ -33,13 +33,16 @@ export function planInWorker(model: string | Uint8Array, options: PlanOptions): 
   const bytes = typeof model === 'string' ? undefined : model.slice();
   const init: PlannerInit = { model: bytes ?? (model as string), options };
   const worker = new Worker(new URL('./planner-worker.js', import.meta.url), { workerData: init, transferList: bytes === undefined ? [] : [bytes.buffer as ArrayBuffer], execArgv: [] });
+  // Answered only once the worker has exited: its memory is returned before any device starts creating a session.
   return new Promise((resolve, reject) => {
-    worker.once('message', (result: PlannerResult) => {
-      if (result.type === 'failed') return reject(rethrown(result.name, result.message));
-      const { type: _type, inputs, ...rest } = result;
+    let answer: PlannerResult | undefined;
+    worker.once('message', (result: PlannerResult) => (answer = result));
+    worker.once('error', (error) => reject(new Error(`ParallelSession: planning the model failed: ${error.message}`)));
+    worker.once('exit', (code) => {
+      if (answer === undefined) return reject(new Error(`ParallelSession: the planning worker exited (code ${code})`));
+      if (answer.type === 'failed') return reject(rethrown(answer.name, answer.message));
+      const { type: _type, inputs, ...rest } = answer;
       resolve({ ...rest, inputs: inputs.map((b) => fromBinary(ValueInfoProtoSchema, b)) });
     });
-    worker.once('error', (error) => reject(new Error(`ParallelSession: planning the model failed: ${error.message}`)));
-    worker.once('exit', (code) => reject(new Error(`ParallelSession: the planning worker exited (code ${code})`)));
   });
 }

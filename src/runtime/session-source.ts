@@ -16,17 +16,14 @@ import { externalReference, externalReferences, insideFolder, sourceFolderOf } f
 import { makeEntry } from '../graph/build.js';
 import { withFields } from '../graph/copy.js';
 import { InputError } from '../errors.js';
+import { withExternalData, type ExternalFile } from './external-files.js';
+
+export type { ExternalFile } from './external-files.js';
 
 /** Tensors at least this large are passed as external data; smaller ones stay in the encoded model. */
 const EXTERNAL_THRESHOLD = 1024;
 /** Virtual file names of the in-memory weight buffers (relative, so onnxruntime accepts them as locations). */
 const bufferFileName = (k: number): string => `onnx-parallelize-weights-${k}.bin`;
-
-export interface ExternalFile {
-  path: string;
-  /** The whole buffer: onnxruntime reads each tensor at its offset. */
-  data: Uint8Array;
-}
 
 export interface SessionSource {
   /** The model with its large initializers referring to `externalData`. */
@@ -81,11 +78,6 @@ export async function sessionSource(model: ModelProto): Promise<SessionSource> {
   } finally {
     if (graph !== undefined) graph.initializer = initializer;
   }
-}
-
-/** Session options that hand `source`'s weights to onnxruntime. */
-export function withExternalData(options: ort.InferenceSession.SessionOptions, externalData: ExternalFile[]): ort.InferenceSession.SessionOptions {
-  return externalData.length === 0 ? options : { ...options, externalData: externalData.map(({ path: file, data }) => ({ path: file, data })) };
 }
 
 /** A session for an in-memory model, external data included. */

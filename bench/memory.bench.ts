@@ -11,6 +11,7 @@
  *  - the main thread's process.memoryUsage().arrayBuffers after create and after the run (after a full GC:
  *    what is kept, not garbage waiting to be collected);
  *  - creation time.
+ * Each figure is the median of BENCH_REPEATS (5) processes per contender.
  * Targets: one device steady RSS <= 1.15x plain; two devices <= 2.1x; arrayBuffers after create <= 10 MiB;
  * peak while creating <= 1.3x the steady RSS, with two devices.
  */
@@ -21,12 +22,13 @@ import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { ParallelSession } from '../src/runtime/parallel-session.js';
 import { missingCudaProvider } from '../src/runtime/providers.js';
-import { largeModel } from './harness.js';
+import { largeModel, median } from './harness.js';
 
 const MiB = 1 << 20;
 const width = 1024;
 const batch = 8;
 const settleMs = 1500;
+const repeats = Number(process.env['BENCH_REPEATS'] ?? 5);
 
 interface Contender {
   name: string;
@@ -109,17 +111,37 @@ if (withCuda) {
 }
 
 const file = await largeModel();
-const results = new Map<string, ChildReport | string>();
-for (const contender of contenders) results.set(contender.name, measure(contender, file));
+/**
+ * Every measure is the median of `repeats` processes per contender, taken in rounds over all contenders: the RSS
+ * of the same process varies by up to 20% from one start to the next (whether the allocator hands the memory
+ * freed while loading back to the system), and creation times follow the machine's load.
+ */
+const runs = new Map<string, ChildReport[]>(contenders.map((c) => [c.name, []]));
+const failures = new Map<string, string>();
+for (let round = 0; round < repeats; round++) {
+  for (const contender of contenders) {
+    if (failures.has(contender.name)) continue;
+    const r = measure(contender, file);
+    if (typeof r === 'string') failures.set(contender.name, r);
+    else runs.get(contender.name)!.push(r);
+  }
+}
+const medianReport = (reports: ChildReport[]): ChildReport =>
+  Object.fromEntries(Object.keys(reports[0]!).map((key) => [key, median(reports.map((r) => r[key as keyof ChildReport]))])) as unknown as ChildReport;
+const results = new Map<string, ChildReport | string>(contenders.map((c) => [c.name, failures.get(c.name) ?? medianReport(runs.get(c.name)!)]));
+const rssRange = (name: string): string => {
+  const rss = (runs.get(name) ?? []).map((r) => r.steadyRss / MiB);
+  return rss.length === 0 ? '' : `${Math.min(...rss).toFixed(0)}-${Math.max(...rss).toFixed(0)}`;
+};
 
 const plain = results.get(contenders[0]!.name);
 if (typeof plain !== 'object') throw new Error(`the plain session ${plain ?? 'did not run'}`);
 const mib = (bytes: number): string => (bytes / MiB).toFixed(0);
-const rows = [['contender', 'create ms', 'x plain', 'peak creating MiB', 'steady RSS MiB', 'x plain', 'main arrayBuffers MiB after create / run']];
+const rows = [['contender', 'create ms', 'x plain', 'peak creating MiB', 'steady RSS MiB', '(range)', 'x plain', 'main arrayBuffers MiB after create / run']];
 for (const contender of contenders) {
   const r = results.get(contender.name)!;
   if (typeof r === 'string') {
-    rows.push([contender.name, r, '', '', '', '', '']);
+    rows.push([contender.name, r, '', '', '', '', '', '']);
     continue;
   }
   rows.push([
@@ -128,13 +150,14 @@ for (const contender of contenders) {
     `${(r.createMs / plain.createMs).toFixed(2)}x`,
     mib(r.createPeak),
     mib(r.steadyRss),
+    rssRange(contender.name),
     `${(r.steadyRss / plain.steadyRss).toFixed(2)}x`,
     `${(r.arrayBuffersAfterCreate / MiB).toFixed(1)} / ${(r.arrayBuffersAfterRun / MiB).toFixed(1)}`,
   ]);
 }
 const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
 console.log(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, onnxruntime-node ${ort.env.versions.node}`);
-console.log(`model: 75 MatMul layers of 1024x1024 float32 (${file}); each contender in its own process: create, run once at batch ${batch}, wait ${settleMs} ms`);
+console.log(`model: 75 MatMul layers of 1024x1024 float32 (${file}); each contender in its own process: create, run once at batch ${batch}, wait ${settleMs} ms; medians of ${repeats} processes each`);
 for (const row of rows) console.log(row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
 for (const note of notes) console.log(note);
 

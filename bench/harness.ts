@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { TensorProto_DataType } from '../src/onnx.js';
 import { makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from '../src/graph/build.js';
 import { saveModel } from '../src/io/files.js';
-import { SeededRandom } from '../src/verify/random.js';
+import { SeededRandom } from '../src/tensors/random.js';
 
 export const benchOut = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bench/out');
 

@@ -5,7 +5,7 @@ import { ParallelSession, QueueFullError, TimeoutError } from '../src/runtime/pa
 import { loadModel } from '../src/io/files.js';
 import { encodeModel } from '../src/io/codec.js';
 import { compareTensors } from '../src/verify/compare.js';
-import { concreteDims, inputShape, randomFeeds } from '../src/verify/feeds.js';
+import { concreteDims, inputShape, randomFeeds } from '../src/tensors/feeds.js';
 import { makeGraph, makeModel, makeNode, makeValueInfo } from '../src/graph/build.js';
 import { TensorProto_DataType as DT } from '../src/onnx.js';
 import { fixture } from './helpers.js';

@@ -9,7 +9,7 @@
 import * as ort from 'onnxruntime-node';
 import { encodeModel } from '../io/codec.js';
 import { loadModel } from '../io/files.js';
-import { dimsForBatch, inputShape, randomFeeds } from '../verify/feeds.js';
+import { dimsForBatch, inputShape, randomFeeds } from '../tensors/feeds.js';
 import { readPlan } from '../transform/plan.js';
 import { ParallelSession, type DeviceStats, type ParallelSessionOptions, type SessionStats } from './parallel-session.js';
 import { replicaModel } from './extract.js';

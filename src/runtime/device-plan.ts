@@ -10,7 +10,7 @@ import { parallelize } from '../transform/parallelize.js';
 import { readPlan, type ExecutionPlan } from '../transform/plan.js';
 import type { CombineMode } from '../transform/options.js';
 import { replicaModel } from './extract.js';
-import { ortTypeOf } from './ort-types.js';
+import { ortTypeFor } from '../tensors/ort-types.js';
 
 export interface PlanOptions {
   devices?: string[];
@@ -44,10 +44,7 @@ function taggedDevices(model: ModelProto, plan: ExecutionPlan): string[] {
 }
 
 function typeOf(info: ValueInfoProto): string {
-  const elemType = elemTypeOf(info);
-  const type = elemType === undefined ? undefined : ortTypeOf[elemType];
-  if (type === undefined) throw new TypeError(`model: input '${info.name}' has an element type onnxruntime-node cannot feed (${String(elemType)})`);
-  return type;
+  return ortTypeFor(elemTypeOf(info), `model: input '${info.name}'`);
 }
 
 /**

@@ -5,12 +5,13 @@ import type { DeviceInit, DeviceSource, FromWorker, ToWorker, WireData } from '.
 import { ownBuffer, transferables, weightBuffers } from './messages.js';
 import { freeBuffers } from './free-buffers.js';
 import { withExternalData } from './external-files.js';
+import { ortInputTensor } from '../tensors/ort-tensor.js';
+import type { TypedData } from '../tensors/ort-types.js';
 
 const init = workerData as DeviceInit;
 const port = parentPort!;
 const post = (message: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer);
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
-const float16Array = (globalThis as { Float16Array?: new (buffer: ArrayBufferLike, offset: number, length: number) => ArrayBufferView }).Float16Array;
 
 let session: ort.InferenceSession | undefined;
 let delayMs = 0;
@@ -33,20 +34,13 @@ async function create(source: DeviceSource, handBack: boolean): Promise<void> {
   }
 }
 
-/** The data as onnxruntime-node expects it: float16 as a Float16Array where this Node has one (same bits). */
-function ortData(type: string, data: WireData): WireData {
-  if (type === 'float16' && float16Array !== undefined && data instanceof Uint16Array) return new float16Array(data.buffer, data.byteOffset, data.length);
-  return data;
-}
-
 async function run(id: number, dims: number[][], data: WireData[]): Promise<void> {
   if (Atomics.load(init.released, 0) === 1) return post({ type: 'error', id, message: 'released before this run started' });
   if (delayMs > 0) Atomics.wait(sleeper, 0, 0, delayMs);
   try {
     const feeds: Record<string, ort.Tensor> = {};
     for (let i = 0; i < data.length; i++) {
-      const type = init.feedTypes[i]!;
-      feeds[init.feedNames[i]!] = new ort.Tensor(type as 'float32', ortData(type, data[i]!) as Float32Array, dims[i]!);
+      feeds[init.feedNames[i]!] = ortInputTensor(init.feedTypes[i]!, data[i] as TypedData, dims[i]!);
     }
     const start = performance.now();
     const results = await session!.run(feeds, init.fetchNames);

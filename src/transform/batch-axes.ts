@@ -96,6 +96,12 @@ export function inferFixedBatch(inputs: ValueInfoProto[], outputs: ValueInfoProt
   return shared.sort((a, b) => count(b) - count(a))[0];
 }
 
+/** The graph inputs fed at run time: initializers also listed as graph inputs (as IR < 4 requires) are left out. */
+export function runtimeInputs(graph: GraphProto): ValueInfoProto[] {
+  const initializerNames = new Set([...graph.initializer.map((t) => t.name), ...graph.sparseInitializer.map((s) => s.values?.name ?? '')]);
+  return graph.input.filter((i) => !initializerNames.has(i.name));
+}
+
 function checkAxis(kind: string, info: ValueInfoProto, axis: number, shape: Dim[] | undefined): number {
   if (shape === undefined) return axis;
   const rank = shape.length;

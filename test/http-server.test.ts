@@ -15,7 +15,7 @@ import { encodeModel } from '../src/io/codec.js';
 import { makeGraph, makeModel, makeNode, makeValueInfo } from '../src/graph/build.js';
 import { TensorProto_DataType as DT } from '../src/onnx.js';
 import { compareTensors } from '../src/verify/compare.js';
-import { SeededRandom } from '../src/verify/random.js';
+import { SeededRandom } from '../src/tensors/random.js';
 import { fixture, repoRoot, tempDir } from './helpers.js';
 
 type Feeds = Record<string, ort.Tensor>;

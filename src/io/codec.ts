@@ -2,6 +2,7 @@
 import { fromBinary } from '@bufbuild/protobuf';
 import { ModelProtoSchema, type ModelProto } from '../onnx.js';
 import { InputError, messageOf } from '../errors.js';
+import { mainGraph } from '../graph/model.js';
 import { encodeChunks } from './chunked-encoder.js';
 
 /**
@@ -17,12 +18,7 @@ export function decodeModel(bytes: Uint8Array, source = 'model'): ModelProto {
   } catch (error) {
     throw new InputError(`${source}: not an ONNX model: the protobuf does not decode (${messageOf(error)}); the file may be truncated or of another format`);
   }
-  if (model.irVersion <= 0n) {
-    throw new InputError(`${source}: not an ONNX model: ir_version is missing or 0 (a valid protobuf of another kind, or a damaged file)`);
-  }
-  if (model.graph === undefined) {
-    throw new InputError(`${source}: not a usable ONNX model: it has no graph`);
-  }
+  mainGraph(model, source);
   return model;
 }
 

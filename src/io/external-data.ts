@@ -19,6 +19,7 @@ export interface ExternalReference {
 /** Where each externally stored tensor was loaded from: the folder its `location` is relative to. */
 const sourceFolders = new WeakMap<TensorProto, string>();
 
+/** The external data of `tensor`, or undefined when it holds its data itself; a bad offset or length is refused. */
 export function externalReference(tensor: TensorProto): ExternalReference | undefined {
   if (tensor.dataLocation !== TensorProto_DataLocation.EXTERNAL) return undefined;
   const entry = (key: string): string | undefined => tensor.externalData.find((e) => e.key === key)?.value;
@@ -26,9 +27,17 @@ export function externalReference(tensor: TensorProto): ExternalReference | unde
   return {
     tensor,
     location: entry('location') ?? '',
-    offset: BigInt(entry('offset') ?? '0'),
-    length: length === undefined ? undefined : BigInt(length),
+    offset: byteCount(tensor, 'offset', entry('offset') ?? '0'),
+    length: length === undefined ? undefined : byteCount(tensor, 'length', length),
   };
+}
+
+/** An offset or length in an external_data entry: a whole number of bytes, written in decimal digits. */
+function byteCount(tensor: TensorProto, key: string, text: string): bigint {
+  if (!/^\d+$/.test(text) || BigInt(text) > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new InputError(`tensor '${tensor.name}': external data ${key} '${text}' is not a whole number of bytes; fix the model's external_data entries`);
+  }
+  return BigInt(text);
 }
 
 /** Every external reference of the model, each checked to stay inside the model's folder. */
@@ -97,10 +106,15 @@ export async function inlineExternalData(model: ModelProto): Promise<ModelProto>
     if (!(await insideFolder(file, folder).catch(() => false))) throw new InputError(`${file}: external data of tensor '${tensor.name}' is missing or lies outside the model's folder`);
     const handle = await fs.open(file, 'r');
     try {
-      const length = reference.length === undefined ? (await handle.stat()).size - Number(reference.offset) : Number(reference.length);
+      const size = (await handle.stat()).size;
+      const offset = Number(reference.offset);
+      const length = reference.length === undefined ? size - offset : Number(reference.length);
+      // Checked before anything is allocated: the length is the model's word, the file's size is not.
+      if (offset > size) throw new InputError(`${file}: tensor '${tensor.name}' starts at offset ${offset}, past the end of the file (${size} bytes)`);
+      if (offset + length > size) throw new InputError(`${file}: tensor '${tensor.name}' needs ${length} bytes at offset ${offset}, the file has ${size}`);
       const rawData = Buffer.alloc(length);
-      const { bytesRead } = await handle.read(rawData, 0, length, Number(reference.offset));
-      if (bytesRead !== length) throw new InputError(`${file}: tensor '${tensor.name}' needs ${length} bytes at offset ${reference.offset}, the file has fewer`);
+      const { bytesRead } = await handle.read(rawData, 0, length, offset);
+      if (bytesRead !== length) throw new InputError(`${file}: tensor '${tensor.name}' needs ${length} bytes at offset ${offset}, the file has fewer`);
       return withFields(tensor, { rawData, dataLocation: TensorProto_DataLocation.DEFAULT, externalData: [] });
     } finally {
       await handle.close();

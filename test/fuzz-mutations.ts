@@ -175,11 +175,19 @@ const structure: Mutation[] = [
     },
   },
   {
-    name: 'duplicate graph input or output',
+    name: 'duplicate graph input, output or weight',
     apply: (model, random) => {
       const graph = model.graph;
       if (graph === undefined) return false;
-      const list = random.next() < 0.5 ? graph.input : graph.output;
+      const which = random.int(0, 3);
+      if (which === 3) {
+        if (graph.initializer.length === 0) return false;
+        const weight = pick(random, graph.initializer);
+        if (random.next() < 0.5) graph.initializer.push(weight);
+        else if (graph.input.length > 0) weight.name = pick(random, graph.input).name;
+        return true;
+      }
+      const list = which === 0 ? graph.input : graph.output;
       if (list.length === 0) return false;
       list.push(pick(random, list));
       return true;
@@ -298,7 +306,8 @@ const structure: Mutation[] = [
       const nodes = graphsOf(model).flatMap((g) => g.node).filter((n) => n.attribute.length > 0);
       if (nodes.length === 0) return false;
       const attribute = pick(random, pick(random, nodes).attribute);
-      attribute.type = pick(random, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]) as AttributeProto_AttributeType;
+      // Known types other than its own, and codes that are no type (a file keeps those as unknown fields).
+      attribute.type = pick(random, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 99, -1]) as AttributeProto_AttributeType;
       return true;
     },
   },
@@ -533,7 +542,11 @@ export function mutateBytes(bytes: Uint8Array, random: SeededRandom): { name: st
       const start = random.int(0, out.length - 1);
       const end = Math.min(out.length, start + random.int(1, 64));
       const at = random.int(0, out.length);
-      return { name: 'bytes repeated', bytes: Uint8Array.from([...out.subarray(0, at), ...out.subarray(start, end), ...out.subarray(at)]) };
+      const repeated = new Uint8Array(out.length + end - start);
+      repeated.set(out.subarray(0, at));
+      repeated.set(out.subarray(start, end), at);
+      repeated.set(out.subarray(at), at + end - start);
+      return { name: 'bytes repeated', bytes: repeated };
     }
   }
 }

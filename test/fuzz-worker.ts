@@ -20,6 +20,12 @@ export interface FuzzSettings {
 
 export interface FuzzSummary {
   cases: number;
+  /** Cases by kind of damage (structure, plan, bytes). */
+  kinds: Record<string, number>;
+  /** Cases rewritten by at least one option set, and cases refused by all. */
+  casesRewritten: number;
+  casesRefused: number;
+  /** Decodes and rewrites: each option set of each case that decodes is one rewrite. */
   rewritten: number;
   refused: number;
   fileCases: number;
@@ -38,7 +44,7 @@ export type WorkerMessage = { type: 'case'; label: string } | { type: 'done'; su
 async function main(settings: FuzzSettings): Promise<FuzzSummary> {
   const bases = loadBases();
   const folder = mkdtempSync(path.join(os.tmpdir(), 'onnx-parallelize-fuzz-'));
-  const summary: FuzzSummary = { cases: 0, rewritten: 0, refused: 0, fileCases: 0, failures: [], refusals: [], slowest: { ms: 0, label: '' }, mutations: {}, cliSamples: [] };
+  const summary: FuzzSummary = { cases: 0, kinds: {}, casesRewritten: 0, casesRefused: 0, rewritten: 0, refused: 0, fileCases: 0, failures: [], refusals: [], slowest: { ms: 0, label: '' }, mutations: {}, cliSamples: [] };
   const refusals = new Map<string, number>();
   const add = (result: CaseResult): void => {
     summary.rewritten += result.rewritten;
@@ -51,8 +57,12 @@ async function main(settings: FuzzSettings): Promise<FuzzSummary> {
       const fuzzCase: FuzzCase = makeCase(bases, settings.seed, index);
       parentPort!.postMessage({ type: 'case', label: fuzzCase.label } satisfies WorkerMessage);
       for (const name of fuzzCase.mutations) summary.mutations[name] = (summary.mutations[name] ?? 0) + 1;
+      summary.kinds[fuzzCase.kind] = (summary.kinds[fuzzCase.kind] ?? 0) + 1;
       const start = performance.now();
-      add(runCase(fuzzCase));
+      const result = runCase(fuzzCase);
+      add(result);
+      if (result.rewritten > 0) summary.casesRewritten += 1;
+      else summary.casesRefused += 1;
       if (index % settings.fileEvery === 0 && 'bytes' in fuzzCase.input) {
         const onFile = await runFileCase({ ...fuzzCase, input: fuzzCase.input }, folder);
         add(onFile);

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { TensorProto_DataType } from '../src/onnx.js';
 import { makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from '../src/graph/build.js';
 import { saveModel } from '../src/io/files.js';
-import { SeededRandom } from '../src/verify/random.js';
+import { SeededRandom } from '../src/tensors/random.js';
 
 export const benchOut = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bench/out');
 
@@ -72,21 +72,24 @@ export const fileSize = (file: string): number => statSync(file).size;
 
 export const MLP_WIDTH = 1024;
 
-/** The session benchmark's model: a 4-layer 1024-wide float32 MLP (MatMul + Relu), generated once into bench/out. */
-export async function mlpModel(): Promise<string> {
+/**
+ * A float32 MLP of `layers` MatMul + Relu layers, `width` wide, with a symbolic batch (input x, output y),
+ * generated once into bench/out: the session benchmark's 4x1024 by default, and the serving benchmark's 1x64.
+ */
+export async function mlpModel(layers = 4, width = MLP_WIDTH): Promise<string> {
   mkdirSync(benchOut, { recursive: true });
-  const file = path.join(benchOut, 'mlp-4x1024.onnx');
+  const file = path.join(benchOut, `mlp-${layers}x${width}.onnx`);
   if (existsSync(file)) return file;
   const r = new SeededRandom(99);
   const nodes = [];
   const initializers = [];
-  for (let i = 0; i < 4; i++) {
-    initializers.push(makeTensor(`w${i}`, TensorProto_DataType.FLOAT, [MLP_WIDTH, MLP_WIDTH], r.floats(MLP_WIDTH * MLP_WIDTH, 1 / 32)));
+  for (let i = 0; i < layers; i++) {
+    initializers.push(makeTensor(`w${i}`, TensorProto_DataType.FLOAT, [width, width], r.floats(width * width, 1 / 32)));
     nodes.push(makeNode('MatMul', [i === 0 ? 'x' : `a${i - 1}`, `w${i}`], [`m${i}`]));
-    nodes.push(makeNode('Relu', [`m${i}`], [i === 3 ? 'y' : `a${i}`]));
+    nodes.push(makeNode('Relu', [`m${i}`], [i === layers - 1 ? 'y' : `a${i}`]));
   }
   const model = makeModel(
-    makeGraph({ name: 'mlp4', inputs: [makeValueInfo('x', TensorProto_DataType.FLOAT, ['batch', MLP_WIDTH])], outputs: [makeValueInfo('y', TensorProto_DataType.FLOAT, ['batch', MLP_WIDTH])], initializers, nodes }),
+    makeGraph({ name: `mlp${layers}`, inputs: [makeValueInfo('x', TensorProto_DataType.FLOAT, ['batch', width])], outputs: [makeValueInfo('y', TensorProto_DataType.FLOAT, ['batch', width])], initializers, nodes }),
     { opset: 13 },
   );
   await saveModel(model, file);

@@ -18,8 +18,8 @@ import {
 } from '../src/onnx.js';
 import { encodeModel } from '../src/io/codec.js';
 import { int64Tensor, makeEntry, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from '../src/graph/build.js';
-import { SeededRandom } from '../src/verify/random.js';
-import { float32ToHalfArray } from '../src/verify/float16.js';
+import { SeededRandom } from '../src/tensors/random.js';
+import { float32ToHalfArray } from '../src/tensors/float16.js';
 
 const F = DT.FLOAT;
 

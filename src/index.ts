@@ -8,6 +8,17 @@ export { readPlan, type ExecutionPlan } from './transform/plan.js';
 export { splitSizes } from './transform/split-sizes.js';
 export { parallelizeFile, defaultOutputPath, type ParallelizeFileOptions, type ParallelizeFileResult } from './parallelize-file.js';
 export { verifyParallel, type VerifyOptions, type VerifyResult } from './verify/verify.js';
-export { ParallelSession, type ParallelSessionOptions } from './runtime/parallel-session.js';
+export { ParallelSession, QueueFullError, TimeoutError, type ParallelSessionOptions, type RunOptions, type BatchingOptions, type SessionStats, type DeviceStats } from './runtime/parallel-session.js';
+export {
+  describeTritonModel,
+  DEFAULT_MAX_BATCH,
+  type TritonOptions,
+  type TritonModelConfig,
+  type TritonReport,
+  type TritonDescription,
+} from './triton/config.js';
+export { formatModelConfig } from './triton/pbtxt.js';
+export { kserveManifest, type KServeOptions, type KServeManifest } from './triton/kserve.js';
+export { writeTritonEntry, type TritonEntryOptions, type TritonEntryResult } from './triton/repository.js';
 export { InputError } from './errors.js';
 export type { ModelProto } from './onnx.js';

@@ -1,4 +1,4 @@
-/** The main job on files: load, rewrite, optionally verify, then save atomically (nothing is written on failure). */
+/** The main job on files: load, rewrite, optionally verify, then save atomically (nothing is written on failure or when not verified). */
 import path from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { InputError } from './errors.js';
@@ -43,7 +43,8 @@ export async function parallelizeFile(input: string, options: ParallelizeFileOpt
       samples[name] = await readNpy(file);
     }
     verify = await verifyParallel(model, result, Object.keys(samples).length > 0 ? { samples } : {});
-    if (verify.status === 'failed') return { output, written: false, report: result.report, verify };
+    // A mismatch, or nothing compared across replicas: either way the rewrite is not known to be right.
+    if (!verify.verified) return { output, written: false, report: result.report, verify };
   }
   await saveModel(result.model, output, options.copyExternalData === true ? { copyExternalData: true } : {});
   return { output, written: true, report: result.report, ...(verify === undefined ? {} : { verify }) };

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { dump } from 'npyjs';
 import { encodeModel } from '../src/io/codec.js';
 import { loadModel } from '../src/io/files.js';
-import { makeGraph, makeModel, makeNode, makeValueInfo } from '../src/graph/build.js';
+import { int64Tensor, makeGraph, makeModel, makeNode, makeValueInfo } from '../src/graph/build.js';
 import { TensorProto_DataType as DT } from '../src/onnx.js';
 import { fixture, runCli, tempDir } from './helpers.js';
 
@@ -38,6 +38,8 @@ test('-o, --devices, --weights, --verify and --json', async () => {
   assert.deepEqual(report.inputs, [{ name: 'image', axis: 0, batch: 'N', split: 'weights 2:1:1', sizes: null, reason: "dim 'N'" }]);
   assert.deepEqual(report.verify.runs.map((r: { sizes: number[] }) => r.sizes), [[1, 0, 0], [2, 1, 0], [2, 1, 1], [8, 4, 3]]);
   assert.equal(report.verify.status, 'passed');
+  assert.equal(report.verified, true);
+  assert.equal(report.verify.verified, true);
   assert.deepEqual(report.verify.runs.map((r: { batch: number }) => r.batch), [1, 3, 4, 15]);
   assert.ok(report.verify.maxRelError <= 1e-5);
   assert.deepEqual((await loadModel(out)).configuration[0]!.device, ['cuda:0', 'cuda:2', 'cpu']);
@@ -62,6 +64,51 @@ test('--verify exits 1 on a model that is not separable per sample, and writes n
   assert.match(result.stdout, /max abs error/);
   assert.match(result.stdout, /operators that can mix the samples of a batch: Softmax \(axis 0\)/);
   assert.deepEqual(readdirSync(folder), ['batch_coupled.onnx']);
+});
+
+/** y = Reshape(x, [1, 4]): the original accepts batch 1 only, which puts rows on one replica. */
+function batchOneOnlyModel(folder: string): string {
+  const model = makeModel(
+    makeGraph({
+      name: 'batch_one_only',
+      inputs: [makeValueInfo('x', DT.FLOAT, ['batch', 4])],
+      outputs: [makeValueInfo('y', DT.FLOAT, ['batch', 4])],
+      initializers: [int64Tensor('shape', [1, 4])],
+      nodes: [makeNode('Reshape', ['x', 'shape'], ['y'])],
+    }),
+    { opset: 13 },
+  );
+  const file = path.join(folder, 'batch_one_only.onnx');
+  writeFileSync(file, encodeModel(model));
+  return file;
+}
+
+test('--verify exits 1 with "not verified" when no batch split over replicas could be compared, and writes nothing', () => {
+  const folder = tempDir();
+  const file = batchOneOnlyModel(folder);
+  const result = runCli([file, '--gpus', '2', '--verify']);
+  assert.equal(result.status, 1, result.stdout + result.stderr);
+  assert.match(result.stdout, /verify: not verified: no batch that puts rows on two or more replicas could be compared \(batch 2: the original model rejects the generated inputs: .*Reshape.*\); give real samples with --verify-input/);
+  assert.match(result.stdout, /batches tried: 1 \(one replica\), 2 \(not-verifiable\), 3 \(not-verifiable\), 11 \(not-verifiable\)/);
+  assert.doesNotMatch(result.stdout, /verify: passed/);
+  const quiet = runCli([file, '--gpus', '2', '--verify', '--quiet', '--json']);
+  assert.equal(quiet.status, 1);
+  const report = JSON.parse(quiet.stdout);
+  assert.equal(report.verified, false);
+  assert.equal(report.written, false);
+  assert.equal(report.verify.status, 'not-verifiable');
+  assert.deepEqual(readdirSync(folder), ['batch_one_only.onnx']);
+});
+
+test('--verify on the float16 fixture compares every batch and reports verified', () => {
+  const folder = tempDir();
+  const file = copyFixture('fp16_weights', folder);
+  const result = runCli([file, '--gpus', '2', '--verify', '--json']);
+  assert.equal(result.status, 0, result.stdout + result.stderr);
+  const report = JSON.parse(result.stdout);
+  assert.equal(report.verified, true);
+  assert.deepEqual(report.verify.runs.map((r: { batch: number; status: string }) => `${r.batch} ${r.status}`), ['1 passed', '2 passed', '3 passed', '11 passed']);
+  assert.ok(existsSync(file.replace('.onnx', '.parallel.onnx')));
 });
 
 test('--verify-input uses real samples from .npy files', () => {

@@ -67,3 +67,61 @@ test('bench: a table of throughput and latency, or --json', () => {
   assert.equal(report.efficiency, report.speedup / 2);
   assert.equal(runCli(['bench', fixture('mlp'), '--devices', 'cpu', '--batch', '0']).status, 2);
 });
+
+test('bench --concurrency/--duration: a closed-loop load test per level, plain session and ParallelSession side by side', () => {
+  const text = runCli(['bench', fixture('mlp'), '--devices', 'cpu,cpu', '--concurrency', '1,4', '--duration', '0.3']);
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, /Batch size: 1\n/);
+  for (const level of [1, 4]) {
+    const section = text.stdout.split(`\nConcurrency: ${level}\n`)[1]?.split('\n\n')[0] ?? '';
+    assert.match(section, /plain session: +throughput: [\d.]+ infer\/sec, [\d.]+ rows\/sec, latency p50 \d+ usec, p95 \d+ usec, p99 \d+ usec/, text.stdout);
+    assert.match(section, /ParallelSession: +throughput: [\d.]+ infer\/sec/);
+    assert.match(section, /ParallelSession \/ plain session: throughput [\d.]+x, p99 latency [\d.]+x/);
+    assert.match(section, /device 0 \(cpu\): \d+ requests, \d+ rows in \d+ batches/);
+    assert.match(section, /device 1 \(cpu\): \d+ requests/);
+  }
+  assert.match(text.stdout, /Inferences\/Second vs\. Client p99 Latency\nConcurrency +plain infer\/sec/);
+
+  const json = runCli(['bench', fixture('mlp'), '--devices', 'cpu,cpu', '--concurrency', '3', '--duration', '0.3', '--batch', '2', '--json']);
+  assert.equal(json.status, 0, json.stderr);
+  const report = JSON.parse(json.stdout);
+  assert.equal(report.mode, 'load');
+  assert.equal(report.batch, 2);
+  assert.deepEqual(report.devices, ['cpu', 'cpu']);
+  assert.equal(report.levels.length, 1);
+  const [level] = report.levels;
+  assert.equal(level.concurrency, 3);
+  for (const side of [level.plain, level.parallel]) {
+    assert.ok(side.requests >= 3, `${side.requests} requests`);
+    assert.ok(side.p50 > 0 && side.p50 <= side.p95 && side.p95 <= side.p99, JSON.stringify(side));
+    assert.ok(Math.abs(side.rowsPerSecond - 2 * side.throughput) < 1e-9 * side.rowsPerSecond);
+    // Half the duration twice, each half ending when its last request finishes.
+    assert.ok(side.elapsedMs >= 300 && side.throughput === (side.requests * 1000) / side.elapsedMs, JSON.stringify(side));
+  }
+  assert.equal(level.speedup, level.parallel.throughput / level.plain.throughput);
+  // The stats count ParallelSession's timed requests only: every row of them, on the two devices.
+  const { stats } = level;
+  assert.deepEqual(stats.devices.map((d: { device: string }) => d.device), ['cpu', 'cpu']);
+  assert.equal(stats.total.rows, level.parallel.requests * 2);
+  assert.equal(stats.devices.reduce((n: number, d: { rows: number }) => n + d.rows, 0), stats.total.rows);
+  assert.ok(stats.total.batches >= 1 && stats.total.batches <= stats.total.rows, JSON.stringify(stats));
+  assert.ok(stats.total.busyMs > 0 && stats.queued === 0 && stats.rejected === 0, JSON.stringify(stats));
+});
+
+test('bench: bad --concurrency, --duration or --runs exit 2 with one line naming the option', () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--concurrency', '0'], /--concurrency 0: expected whole numbers >= 1/],
+    [['--concurrency', '1,4,x'], /--concurrency 1,4,x: expected whole numbers >= 1/],
+    [['--concurrency', '2.5'], /--concurrency 2\.5:/],
+    [['--duration', '-1'], /--duration must be a number of seconds > 0 \(got -1\)/],
+    [['--duration', '0'], /--duration must be a number of seconds > 0/],
+    [['--concurrency', '4', '--runs', '3'], /--runs counts the runs of one batch at a time/],
+    [[], /--batch is required/],
+  ];
+  for (const [args, pattern] of cases) {
+    const result = runCli(['bench', fixture('mlp'), '--devices', 'cpu', ...args]);
+    assert.equal(result.status, 2, `${args.join(' ')}: ${result.stderr}`);
+    assert.match(result.stderr, pattern);
+    assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+  }
+});

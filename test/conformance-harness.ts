@@ -15,7 +15,7 @@ import { parallelize } from '../src/transform/parallelize.js';
 import { createSession } from '../src/runtime/session-source.js';
 import { verifyParallel } from '../src/verify/verify.js';
 import type { Comparison } from '../src/verify/compare.js';
-import { compareTensors } from '../src/verify/compare.js';
+import { compareTensors, floatValues } from '../src/verify/compare.js';
 import { conformanceRoot, ensureConformanceData } from './helpers.js';
 
 export interface ConformanceCase {
@@ -89,8 +89,8 @@ function matchesReference(actual: ort.Tensor, expected: ort.Tensor): boolean {
   if (!['float32', 'float64', 'float16'].includes(expected.type)) return compareTensors(actual, expected).equal;
   const c: Comparison = compareTensors(actual, expected);
   if (c.equal) return true;
-  const a = actual.data as Float32Array;
-  const e = expected.data as Float32Array;
+  const a = floatValues(actual);
+  const e = floatValues(expected);
   for (let i = 0; i < e.length; i++) {
     if (Number.isNaN(a[i]) && Number.isNaN(e[i])) continue;
     if (Math.abs(a[i]! - e[i]!) > 1e-7 + 1e-3 * Math.abs(e[i]!)) return false;

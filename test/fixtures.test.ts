@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { encodeModel } from '../src/io/codec.js';
 import { loadModel } from '../src/io/files.js';
-import { concreteDims, inputShape, randomFeeds } from '../src/verify/feeds.js';
+import { concreteDims, inputShape, randomFeeds } from '../src/tensors/feeds.js';
 import { externalData, fixtureBuilders } from '../scripts/make-fixtures.js';
 import { fixture, fixtureNames } from './helpers.js';
 

@@ -25,7 +25,7 @@ import {
 import { TypeProto_SequenceSchema } from 'onnx-buf';
 import { makeNode } from '../src/graph/build.js';
 import { PLAN_KEY } from '../src/transform/plan.js';
-import type { SeededRandom } from '../src/verify/random.js';
+import type { SeededRandom } from '../src/tensors/random.js';
 
 export interface Mutation {
   name: string;

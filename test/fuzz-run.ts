@@ -19,7 +19,7 @@ import { parallelize } from '../src/transform/parallelize.js';
 import { readPlan } from '../src/transform/plan.js';
 import { combineModes, type ParallelizeOptions } from '../src/transform/options.js';
 import type { ParallelizeResult } from '../src/transform/parallelize.js';
-import { SeededRandom } from '../src/verify/random.js';
+import { SeededRandom } from '../src/tensors/random.js';
 import { mutateBytes, pick, planMutation, structureMutations, type Mutation } from './fuzz-mutations.js';
 import { fixture, fixtureNames } from './helpers.js';
 

@@ -6,16 +6,16 @@ import { missingCudaProvider } from '../src/runtime/providers.js';
 import { loadModel } from '../src/io/files.js';
 import { encodeModel } from '../src/io/codec.js';
 import { parallelize } from '../src/transform/parallelize.js';
-import { concreteDims, inputShape, randomFeeds } from '../src/verify/feeds.js';
+import { concreteDims, inputShape, randomFeeds } from '../src/tensors/feeds.js';
 import { compareTensors } from '../src/verify/compare.js';
 import { makeGraph, makeModel, makeNode, makeValueInfo } from '../src/graph/build.js';
 import { TensorProto_DataType as DT } from '../src/onnx.js';
-import { SeededRandom } from '../src/verify/random.js';
+import { SeededRandom } from '../src/tensors/random.js';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { copyFileSync, writeFileSync } from 'node:fs';
-import { inlineExternalData } from '../src/io/external-data.js';
+import { createSession } from '../src/runtime/session-source.js';
 import { fixture, fixtureNames, fixturesDir, repoRoot, tempDir } from './helpers.js';
 
 type Feeds = Record<string, ort.Tensor>;
@@ -121,11 +121,14 @@ function countingModel(): Uint8Array {
   );
 }
 
-test('a batch smaller than N skips the devices with an empty share', async () => {
-  const session = await ParallelSession.create(countingModel(), { devices: ['cpu', 'cpu', 'cpu'], combine: { rows: 'stack' } });
-  const out = await session.run({ x: new ort.Tensor('float32', Float32Array.of(1, 1, 1, 1), [2, 2]) });
-  assert.deepEqual(out['rows']!.dims, [2], 'two devices ran');
-  assert.deepEqual(Array.from(out['y']!.data as Float32Array), [1, 1, 1, 1]);
+test('a request too small to split runs whole on one device; a large one is split over all', async () => {
+  const session = await ParallelSession.create(countingModel(), { devices: ['cpu', 'cpu', 'cpu'], combine: { rows: 'stack' }, minRowsPerDevice: 2 });
+  const small = await session.run({ x: new ort.Tensor('float32', Float32Array.of(1, 1, 1, 1), [2, 2]) });
+  assert.deepEqual(Array.from(small['rows']!.data as Float32Array), [4], 'one device ran both rows (their sum)');
+  assert.deepEqual(Array.from(small['y']!.data as Float32Array), [1, 1, 1, 1]);
+  const large = await session.run({ x: new ort.Tensor('float32', new Float32Array(14).fill(1), [7, 2]) });
+  assert.deepEqual(Array.from(large['rows']!.data as Float32Array), [6, 4, 4], 'split 3, 2, 2 rows over the three devices');
+  assert.deepEqual(large['y']!.dims, [7, 2]);
   await session.release();
 });
 
@@ -167,15 +170,20 @@ test('wrong feeds give a TypeError naming the input before any work starts', asy
   await session.release();
 });
 
-test('a worker that dies rejects its pending runs naming the device, and later runs fail at once', async () => {
+test('a worker that dies rejects the requests it was running, naming the device; the others go on; with none left, runs fail at once', async () => {
   const session = await ParallelSession.create(fixture('cnn'), { devices: ['cpu', 'cpu'] });
   const feeds = await feedsFor('cnn', 40);
   assertSame(await session.run(feeds), await plainRun('cnn', feeds), 'before');
   session.workerOf(1).kill();
-  // Posted after the kill: pending when the worker dies.
+  // Posted after the kill, and split over both devices: its part on device 1 is pending when that worker dies.
   await assert.rejects(session.run(feeds), /device cpu \(replica 1\) stopped \(worker exited with code 1\)/);
+  const after = await feedsFor('cnn', 40, 9);
+  assertSame(await session.run(after), await plainRun('cnn', after), 'on the device left');
+  assert.equal(session.stats().devices[0]!.requests >= 2, true);
+  session.workerOf(0).kill();
+  await assert.rejects(session.run(after), /device cpu \(replica 0\) stopped/);
   const started = Date.now();
-  await assert.rejects(session.run(await feedsFor('cnn', 4)), /device cpu \(replica 1\) stopped/);
+  await assert.rejects(session.run(await feedsFor('cnn', 4)), /no device can run any more/);
   assert.ok(Date.now() - started < 1000, 'fails at once');
   await session.release();
 });
@@ -247,26 +255,24 @@ test('an idle session does not keep the process alive: a script that never calls
   assert.equal(result.stdout.trim(), '5x8');
 });
 
-test('a read-only model folder: sessions get the external weights inline instead of a file beside them', async () => {
+test('a read-only model folder works as any other: nothing is written beside the model', async () => {
   const folder = tempDir();
   for (const file of ['external_data.onnx', 'external_data.weights']) copyFileSync(path.join(fixturesDir, file), path.join(folder, file));
   const model = path.join(folder, 'external_data.onnx');
   const feeds = await feedsFor('mlp', 5);
   const expected = await plainRun('external_data', feeds);
   // chattr +i makes the folder read-only even for root (CI runs as root); where it is not supported, the
-  // inlining is checked on its own.
+  // sessions are still checked.
   const locked = spawnSync('chattr', ['+i', folder]).status === 0;
   try {
     if (locked) assert.throws(() => writeFileSync(path.join(folder, 'probe'), ''), 'the folder is read-only');
     const session = await ParallelSession.create(model, { devices: ['cpu', 'cpu'] });
     assertSame(await session.run(feeds), expected, 'ParallelSession');
     await session.release();
-    const loaded = await loadModel(model);
-    const inlined = await inlineExternalData(loaded);
-    assert.equal(inlined.graph!.initializer[0]!.rawData.length, 16 * 32 * 4);
-    assert.equal(loaded.graph!.initializer[0]!.rawData.length, 0, 'the loaded model is unchanged');
-    const plain = await ort.InferenceSession.create(encodeModel(inlined));
-    assertSame(await plain.run(feeds), expected, 'inlined model');
+    // A rewritten model's sessions get the side file's weights from memory.
+    const rewritten = parallelize(await loadModel(model), { devices: ['cpu', 'cpu'] }).model;
+    const plain = await createSession(rewritten);
+    assertSame(await plain.run(feeds), expected, 'rewritten model');
     await plain.release();
   } finally {
     if (locked) spawnSync('chattr', ['-i', folder]);

@@ -13,7 +13,7 @@ import { makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from '../sr
 import { parallelize } from '../src/transform/parallelize.js';
 import { verifyParallel } from '../src/verify/verify.js';
 import { batchCouplingSuspects } from '../src/verify/batch-coupling.js';
-import { SeededRandom } from '../src/verify/random.js';
+import { SeededRandom } from '../src/tensors/random.js';
 import { fixture, fixtureNames } from './helpers.js';
 
 const separableFixtures = fixtureNames().filter((name) => name !== 'batch_coupled');
@@ -30,6 +30,7 @@ for (const name of separableFixtures) {
         const verify = await verifyParallel(model, result);
         const label = `${name} N=${n} weights=${weights ?? 'balanced'}`;
         assert.equal(verify.status, 'passed', `${label}: ${verify.reason}`);
+        assert.equal(verify.verified, true, label);
         const batches = verify.runs.map((r) => r.batch);
         assert.deepEqual(batches, fixed ? [n * (name === 'fixed_batch1' ? 1 : 2)] : [1, n, n + 1, 4 * n + 3], label);
         assert.ok(verify.runs.every((r) => r.status === 'passed'), label);
@@ -322,6 +323,7 @@ test('an input the original rejects is not verifiable rather than a mismatch', a
   );
   const verify = await verifyParallel(model, parallelize(model, { devices: devices(2) }));
   assert.equal(verify.status, 'not-verifiable');
+  assert.equal(verify.verified, false);
   assert.match(verify.reason!, /rejects the generated inputs/);
 });
 

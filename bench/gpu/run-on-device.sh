@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs on the GPU machine inside the unpacked kit: finds the CUDA 13 and cuDNN 9 libraries (PyTorch's wheels
-# ship them), then runs `onnx-parallelize bench` on one GPU given twice (cuda:0,cuda:0) against one plain
-# session, and a CPU-free correctness check. Writes everything to $OUT when set.
+# Runs on the GPU machine inside the unpacked kit (see make-kit.sh): finds the CUDA 13 and cuDNN 9 libraries
+# (a CUDA toolkit's, or those PyTorch's wheels ship), then runs `onnx-parallelize bench` on one GPU given twice
+# (cuda:0,cuda:0) against one plain session. Writes the GPU's name and a JSON report per batch to the existing
+# folder $OUT (default: the kit's folder). BATCHES and RUNS override the batches (64 256 1024) and runs (30).
 set -uo pipefail
 cd "$(dirname "$0")"
 out=${OUT:-.}

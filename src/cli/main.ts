@@ -6,6 +6,7 @@ import { inspectCommand } from './commands/inspect.js';
 import { parallelizeCommand } from './commands/parallelize.js';
 import { runCommand } from './commands/run.js';
 import { benchCommand } from './commands/bench.js';
+import { tritonCommand } from './commands/triton.js';
 import { EXIT_BAD_INPUT, fail } from './exit.js';
 
 async function main(argv: string[]): Promise<void> {
@@ -14,6 +15,7 @@ async function main(argv: string[]): Promise<void> {
     .command(inspectCommand)
     .command(runCommand)
     .command(benchCommand)
+    .command(tritonCommand)
     .command(parallelizeCommand)
     .demandCommand(1, 'give a command or a model; see --help')
     .strict()

@@ -51,7 +51,8 @@ interface PendingFile {
   target: string;
 }
 
-function tempPathFor(target: string): string {
+/** A hidden temporary name beside `target`, on the same file system, for writing before an atomic rename. */
+export function tempPathFor(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 }
 

@@ -1,7 +1,13 @@
-/** NumPy .npy files <-> onnxruntime tensors, with the npyjs parser. */
+/**
+ * NumPy .npy files <-> onnxruntime tensors, with the npyjs parser. `<f2` is read as half bit patterns, in a tensor
+ * onnxruntime-node can take on this Node, and written from either float16 form (bit patterns or Float16Array).
+ */
 import { dump, parse, type DType } from 'npyjs';
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { InputError, messageOf } from '../errors.js';
+import { float16Bits, type Float16Data } from '../tensors/float16.js';
+import { ortInputTensor } from '../tensors/ort-tensor.js';
+import type { TypedData } from '../tensors/ort-types.js';
 import { readInputFile } from './files.js';
 
 const ortTypeOfDtype: Partial<Record<string, string>> = {
@@ -22,7 +28,7 @@ export function tensorFromNpy(bytes: Uint8Array, source: string): ort.Tensor {
   const type = ortTypeOfDtype[array.dtype];
   if (type === undefined) throw new InputError(`${source}: dtype ${array.dtype} is not supported`);
   const data = type === 'bool' ? new Uint8Array(array.data.buffer, array.data.byteOffset, array.data.byteLength) : array.data;
-  return new ort.Tensor(type as 'float32', data as Float32Array, array.shape);
+  return ortInputTensor(type, data as TypedData, array.shape);
 }
 
 export async function readNpy(file: string): Promise<ort.Tensor> {
@@ -32,5 +38,6 @@ export async function readNpy(file: string): Promise<ort.Tensor> {
 export function npyFromTensor(tensor: ort.Tensor): Uint8Array {
   const dtype = dtypeOfOrtType[tensor.type];
   if (dtype === undefined) throw new TypeError(`tensor type ${tensor.type} cannot be written as .npy`);
-  return new Uint8Array(dump(tensor.data as Float32Array, [...tensor.dims], { dtype }));
+  const data = tensor.type === 'float16' ? float16Bits(tensor.data as Float16Data) : (tensor.data as Float32Array);
+  return new Uint8Array(dump(data, [...tensor.dims], { dtype }));
 }

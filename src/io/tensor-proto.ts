@@ -1,15 +1,16 @@
-/** TensorProto -> onnxruntime tensor (for reference inputs and outputs stored as .pb files). */
+/** TensorProto -> onnxruntime tensor (for reference inputs and outputs stored as .pb files), fit to feed a session. */
 import * as ort from 'onnxruntime-node';
 import { TensorProto_DataType as DT, type TensorProto } from '../onnx.js';
-import { ortTypeOf, allocate } from '../runtime/ort-types.js';
+import { ortTypeFor, allocate } from '../tensors/ort-types.js';
+import { ortInputTensor } from '../tensors/ort-tensor.js';
 
 export function tensorFromProto(proto: TensorProto): ort.Tensor {
-  const type = ortTypeOf[proto.dataType as DT];
-  if (type === undefined) throw new TypeError(`tensor '${proto.name}': element type ${proto.dataType} is not supported by onnxruntime-node`);
+  const type = ortTypeFor(proto.dataType as DT, `tensor '${proto.name}'`);
   const dims = proto.dims.map(Number);
   const size = dims.reduce((a, b) => a * b, 1);
   if (type === 'string') return new ort.Tensor('string', proto.stringData.map((s) => new TextDecoder().decode(s)), dims);
-  const data = allocate(type, size) as Exclude<ReturnType<typeof allocate>, string[]>;
+  // float16 is held as its bit patterns (int32_data holds them too).
+  const data = (type === 'float16' ? new Uint16Array(size) : allocate(type, size)) as Exclude<ReturnType<typeof allocate>, string[]>;
   if (proto.rawData.length > 0) {
     new Uint8Array(data.buffer, data.byteOffset, data.byteLength).set(proto.rawData.subarray(0, data.byteLength));
   } else {
@@ -24,5 +25,5 @@ export function tensorFromProto(proto: TensorProto): ort.Tensor {
       (data as unknown as Array<number | bigint>)[i] = data instanceof BigInt64Array || data instanceof BigUint64Array ? BigInt(value) : Number(value);
     }
   }
-  return new ort.Tensor(type as 'float32', data as Float32Array, dims);
+  return ortInputTensor(type, data, dims);
 }

@@ -1,15 +1,22 @@
 /**
  * `onnx-parallelize bench`: one plain InferenceSession on the first device against a ParallelSession on all
- * devices, timed interleaved run by run on the same inputs.
+ * devices, on the same seeded inputs. Two modes:
+ *  - single batch (`benchmark`): one batch of B rows at a time, the contenders timed interleaved run by run;
+ *  - load (`loadBenchmark`): requests of B rows in a closed loop at each concurrency level, as Triton's
+ *    perf_analyzer drives a server; the plain session gets the same concurrent run() calls (they run one after
+ *    another: onnxruntime-node runs a session on the JS thread), which is what a user has without batching.
  */
 import * as ort from 'onnxruntime-node';
 import { encodeModel } from '../io/codec.js';
 import { loadModel } from '../io/files.js';
-import { dimsForBatch, inputShape, randomFeeds } from '../verify/feeds.js';
+import { dimsForBatch, inputShape, randomFeeds } from '../tensors/feeds.js';
 import { readPlan } from '../transform/plan.js';
-import { ParallelSession, type ParallelSessionOptions } from './parallel-session.js';
+import { ParallelSession, type DeviceStats, type ParallelSessionOptions, type SessionStats } from './parallel-session.js';
 import { replicaModel } from './extract.js';
 import { deviceSessionOptions } from './providers.js';
+import { closedLoop, percentile, summarize, type LoadRun, type LoadSummary } from './load-generator.js';
+
+type Feeds = Record<string, ort.Tensor>;
 
 export interface LatencyStats {
   throughput: number;
@@ -27,7 +34,45 @@ export interface BenchReport {
   efficiency: number;
 }
 
-const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+/** The two contenders on the same inputs, and how to end them. */
+interface Contenders {
+  plain: ort.InferenceSession;
+  /** The device of the plain session: ParallelSession's first. */
+  device: string;
+  parallel: ParallelSession;
+  /** The plain session's feeds: the same tensors, under replica 0's input names for a rewritten model. */
+  plainFeeds: Feeds;
+  feeds: Feeds;
+  release(): Promise<void>;
+}
+
+async function openContenders(file: string, options: ParallelSessionOptions, batch: number): Promise<Contenders> {
+  const model = await loadModel(file);
+  const rewritten = readPlan(model) !== undefined;
+  const parallel = await ParallelSession.create(file, options);
+  let plain: ort.InferenceSession;
+  try {
+    const { plan } = parallel;
+    const device = parallel.devices[0]!;
+    // The single-device contender: the model itself, or replica 0 of a rewritten one.
+    const sessionOptions = deviceSessionOptions(device, options.sessionOptions);
+    plain = rewritten ? await ort.InferenceSession.create(encodeModel(replicaModel(model, plan, 0)), sessionOptions) : await ort.InferenceSession.create(file, sessionOptions);
+    const axes = new Map(plan.inputs.map((i) => [i.name, i.axis] as const));
+    const inputs = model.graph!.input.filter((i) => axes.has(i.name));
+    const dims: Record<string, number[]> = {};
+    for (const info of inputs) {
+      inputShape(info); // a TypeError naming the input when its shape is unknown
+      dims[info.name] = dimsForBatch(info, axes.get(info.name) ?? null, batch, null, 1)!;
+    }
+    const feeds = randomFeeds(inputs, { dims });
+    const plainFeeds = Object.fromEntries(plan.inputs.map((i) => [rewritten && i.axis !== null ? i.parts[0]! : i.name, feeds[i.name]!]));
+    const session = plain;
+    return { plain, device, parallel, feeds, plainFeeds, release: async () => void (await Promise.all([session.release(), parallel.release()])) };
+  } catch (error) {
+    await parallel.release();
+    throw error;
+  }
+}
 
 function stats(ms: number[], batch: number): LatencyStats {
   const sorted = [...ms].sort((a, b) => a - b);
@@ -40,24 +85,8 @@ export async function benchmark(
   options: ParallelSessionOptions & { batch: number; runs: number },
   onProgress: (done: number, total: number) => void = () => undefined,
 ): Promise<BenchReport> {
-  const model = await loadModel(file);
-  const rewritten = readPlan(model) !== undefined;
-  const parallel = await ParallelSession.create(file, options);
-  const { plan } = parallel;
-  // The single-device contender: the model itself, or replica 0 of a rewritten one.
-  const single = rewritten ? replicaModel(model, plan, 0) : model;
-  const device = parallel.devices[0]!;
-  const plain = await ort.InferenceSession.create(encodeModel(single), deviceSessionOptions(device, options.sessionOptions));
+  const { plain, device, parallel, feeds, plainFeeds, release } = await openContenders(file, options, options.batch);
   try {
-    const axes = new Map(plan.inputs.map((i) => [i.name, i.axis] as const));
-    const inputs = model.graph!.input.filter((i) => axes.has(i.name));
-    const dims: Record<string, number[]> = {};
-    for (const info of inputs) {
-      inputShape(info); // a TypeError naming the input when its shape is unknown
-      dims[info.name] = dimsForBatch(info, axes.get(info.name) ?? null, options.batch, null, 1)!;
-    }
-    const feeds = randomFeeds(inputs, { dims });
-    const singleFeeds = Object.fromEntries(plan.inputs.map((i) => [rewritten && i.axis !== null ? i.parts[0]! : i.name, feeds[i.name]!]));
     const total = options.runs * 2 + 2;
     let done = 0;
     const time = async (f: () => Promise<unknown>): Promise<number> => {
@@ -66,12 +95,12 @@ export async function benchmark(
       onProgress(++done, total);
       return performance.now() - start;
     };
-    await time(() => plain.run(singleFeeds));
+    await time(() => plain.run(plainFeeds));
     await time(() => parallel.run(feeds));
     const singleMs: number[] = [];
     const parallelMs: number[] = [];
     for (let i = 0; i < options.runs; i++) {
-      singleMs.push(await time(() => plain.run(singleFeeds)));
+      singleMs.push(await time(() => plain.run(plainFeeds)));
       parallelMs.push(await time(() => parallel.run(feeds)));
     }
     const s = stats(singleMs, options.batch);
@@ -79,7 +108,92 @@ export async function benchmark(
     const speedup = p.throughput / s.throughput;
     return { batch: options.batch, runs: options.runs, devices: [...parallel.devices], single: { ...s, device }, parallel: p, speedup, efficiency: speedup / parallel.devices.length };
   } finally {
-    await plain.release();
-    await parallel.release();
+    await release();
+  }
+}
+
+export interface LoadLevel {
+  concurrency: number;
+  /** Latencies in ms; throughput in requests (infer) per second and rows per second. */
+  plain: LoadSummary;
+  parallel: LoadSummary;
+  /** ParallelSession's throughput over the plain session's. */
+  speedup: number;
+  /** ParallelSession's p99 latency over the plain session's. */
+  p99Ratio: number;
+  /** What ParallelSession's devices did in this level's timed runs (counters since the level began). */
+  stats: SessionStats;
+}
+
+export interface LoadReport {
+  mode: 'load';
+  /** Rows per request. */
+  batch: number;
+  /** Seconds of closed loop per contender per level. */
+  duration: number;
+  device: string;
+  devices: string[];
+  levels: LoadLevel[];
+}
+
+export interface LoadOptions {
+  batch: number;
+  concurrency: number[];
+  /** Seconds per contender per level. */
+  duration: number;
+}
+
+type Counters = Omit<DeviceStats, 'device'>;
+const countersSince = (before: Counters, after: Counters): Counters => ({
+  requests: after.requests - before.requests,
+  rows: after.rows - before.rows,
+  batches: after.batches - before.batches,
+  busyMs: after.busyMs - before.busyMs,
+  queueDepth: after.queueDepth,
+});
+
+/** The counters of `after` less those of `before` (queue depths are as at the end). */
+function statsSince(before: SessionStats, after: SessionStats): SessionStats {
+  return {
+    devices: after.devices.map((d, i) => ({ device: d.device, ...countersSince(before.devices[i]!, d) })),
+    total: countersSince(before.total, after.total),
+    queued: after.queued,
+    rejected: after.rejected - before.rejected,
+  };
+}
+
+/**
+ * Each level: both contenders warmed up with 2C requests, then timed in halves of the duration in the order
+ * plain, ParallelSession, ParallelSession, plain, so that both see the same machine.
+ */
+export async function loadBenchmark(
+  file: string,
+  options: ParallelSessionOptions & LoadOptions,
+  onProgress: (done: number, total: number) => void = () => undefined,
+): Promise<LoadReport> {
+  const { plain, device, parallel, feeds, plainFeeds, release } = await openContenders(file, options, options.batch);
+  try {
+    const sendPlain = (): Promise<unknown> => plain.run(plainFeeds);
+    const sendParallel = (): Promise<unknown> => parallel.run(feeds);
+    const total = options.concurrency.length * 6;
+    let done = 0;
+    const step = <T>(result: T): T => (onProgress(++done, total), result);
+    const levels: LoadLevel[] = [];
+    for (const concurrency of options.concurrency) {
+      const timed = (send: () => Promise<unknown>): Promise<LoadRun> => closedLoop(send, { concurrency, durationMs: (options.duration * 1000) / 2 }).then(step);
+      step(await closedLoop(sendPlain, { concurrency, requests: 2 * concurrency }));
+      step(await closedLoop(sendParallel, { concurrency, requests: 2 * concurrency }));
+      const plainRuns = [await timed(sendPlain)];
+      const before = parallel.stats();
+      const parallelRuns = [await timed(sendParallel), await timed(sendParallel)];
+      const after = parallel.stats();
+      plainRuns.push(await timed(sendPlain));
+      const p = summarize(plainRuns, options.batch);
+      const q = summarize(parallelRuns, options.batch);
+      levels.push({ concurrency, plain: p, parallel: q, speedup: q.throughput / p.throughput, p99Ratio: q.p99 / p.p99, stats: statsSince(before, after) });
+    }
+    return { mode: 'load', batch: options.batch, duration: options.duration, device, devices: [...parallel.devices], levels };
+  } finally {
+    await release();
   }
 }

@@ -2,7 +2,8 @@
 import type * as ort from 'onnxruntime-node';
 import type { ValueInfoProto } from '../onnx.js';
 import { elemTypeOf, shapeOf } from '../graph/types.js';
-import { ortTypeOf } from './ort-types.js';
+import { ortTypeOf } from '../tensors/ort-types.js';
+import { isFloat16Array } from '../tensors/float16.js';
 import type { ExecutionPlan } from '../transform/plan.js';
 
 export interface CheckedFeeds {
@@ -25,6 +26,9 @@ export function checkFeeds(feeds: unknown, inputs: ValueInfoProto[], plan: Execu
     const elemType = elemTypeOf(info);
     const expectedType = elemType === undefined ? undefined : ortTypeOf[elemType];
     if (expectedType !== undefined && tensor.type !== expectedType) throw new TypeError(`feeds: input '${info.name}' must be ${expectedType}, got ${tensor.type}`);
+    if (tensor.type === 'float16' && !(tensor.data instanceof Uint16Array || isFloat16Array(tensor.data))) {
+      throw new TypeError(`feeds: input '${info.name}' is float16: its data must be a Uint16Array of half bit patterns or a Float16Array, got ${dataKind(tensor.data)}`);
+    }
     const shape = shapeOf(info);
     const axis = plan.inputs.find((i) => i.name === info.name)?.axis ?? null;
     if (shape !== undefined) {
@@ -44,3 +48,5 @@ export function checkFeeds(feeds: unknown, inputs: ValueInfoProto[], plan: Execu
   }
   return { batch: batch?.size ?? 0 };
 }
+
+const dataKind = (data: unknown): string => (typeof data === 'object' && data !== null ? data.constructor.name : typeof data);

@@ -1,48 +1,77 @@
 /** A device worker: owns one onnxruntime session and runs it off the main thread. */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import type { FromWorker, ToWorker, WireTensor, WorkerInit } from './messages.js';
-import { ownBuffer, transferables } from './messages.js';
+import type { DeviceInit, DeviceSource, FromWorker, ToWorker, WireData } from './messages.js';
+import { ownBuffer, transferables, weightBuffers } from './messages.js';
+import { freeBuffers } from './free-buffers.js';
+import { withExternalData } from './external-files.js';
+import { ortInputTensor } from '../tensors/ort-tensor.js';
+import type { TypedData } from '../tensors/ort-types.js';
 
-const init = workerData as WorkerInit;
+const init = workerData as DeviceInit;
 const port = parentPort!;
 const post = (message: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer);
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 let session: ort.InferenceSession | undefined;
-try {
+let delayMs = 0;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+async function create(source: DeviceSource, handBack: boolean): Promise<void> {
   const options = init.sessionOptions as ort.InferenceSession.SessionOptions;
-  session = typeof init.model === 'string' ? await ort.InferenceSession.create(init.model, options) : await ort.InferenceSession.create(init.model, options);
-  post({ type: 'ready', inputNames: [...session.inputNames], outputNames: [...session.outputNames] });
-} catch (error) {
-  post({ type: 'failed', message: messageOf(error) });
+  const weights = source.kind === 'bytes' ? source.externalData : [];
+  const answer = (message: Extract<FromWorker, { type: 'ready' | 'failed' }>): void => {
+    if (handBack) return post(message, weightBuffers(weights));
+    // The weights are onnxruntime's own now: this worker keeps no copy.
+    post({ ...message, weights: [] });
+    freeBuffers(weightBuffers(weights));
+  };
+  try {
+    session = source.kind === 'path' ? await ort.InferenceSession.create(source.path, options) : await ort.InferenceSession.create(source.model, withExternalData(options, weights));
+    answer({ type: 'ready', weights });
+  } catch (error) {
+    answer({ type: 'failed', message: messageOf(error), weights });
+  }
 }
 
-port.on('message', (message: ToWorker) => {
-  if (message.type === 'exit') process.exit(message.code);
-  if (message.type === 'release') {
-    void (session?.release() ?? Promise.resolve()).finally(() => {
-      post({ type: 'released' });
-      port.close();
-    });
-    return;
-  }
-  void run(message.id, message.feeds);
-});
-
-async function run(id: number, wire: WireTensor[]): Promise<void> {
-  if (Atomics.load(init.released, 0) === 1) {
-    post({ type: 'error', id, message: 'released before this run started' });
-    return;
-  }
+async function run(id: number, dims: number[][], data: WireData[]): Promise<void> {
+  if (Atomics.load(init.released, 0) === 1) return post({ type: 'error', id, message: 'released before this run started' });
+  if (delayMs > 0) Atomics.wait(sleeper, 0, 0, delayMs);
   try {
     const feeds: Record<string, ort.Tensor> = {};
-    for (const t of wire) feeds[t.name] = new ort.Tensor(t.type as 'float32', t.data as Float32Array, t.dims);
-    const results = await session!.run(feeds);
-    const outputs: WireTensor[] = Object.entries(results).map(([name, tensor]) => ({ name, type: tensor.type, dims: [...tensor.dims], data: ownBuffer(tensor.data as ArrayBufferView) }));
-    const returned = transferables(wire).filter((b) => !transferables(outputs).includes(b));
-    post({ type: 'result', id, outputs, returned }, [...transferables(outputs), ...returned]);
+    for (let i = 0; i < data.length; i++) {
+      feeds[init.feedNames[i]!] = ortInputTensor(init.feedTypes[i]!, data[i] as TypedData, dims[i]!);
+    }
+    const start = performance.now();
+    const results = await session!.run(feeds, init.fetchNames);
+    const ms = performance.now() - start;
+    const types: string[] = [];
+    const outDims: number[][] = [];
+    const outData: WireData[] = [];
+    for (const name of init.fetchNames) {
+      const tensor = results[name]!;
+      types.push(tensor.type);
+      outDims.push(tensor.dims as number[]);
+      outData.push(ownBuffer(tensor.data as WireData));
+    }
+    const outBuffers = transferables(outData);
+    const returned = transferables(data).filter((b) => !outBuffers.includes(b));
+    post({ type: 'result', id, types, dims: outDims, data: outData, ms, returned }, [...outBuffers, ...returned]);
   } catch (error) {
     post({ type: 'error', id, message: messageOf(error) });
   }
 }
+
+port.on('message', (message: ToWorker) => {
+  switch (message.type) {
+    case 'create': return void create(message.source, message.handBack);
+    case 'run': return void run(message.id, message.dims, message.data);
+    case 'delay': delayMs = message.ms; return;
+    case 'exit': return process.exit(message.code);
+    case 'release':
+      return void (session?.release() ?? Promise.resolve()).finally(() => {
+        post({ type: 'released' });
+        port.close();
+      });
+  }
+});

@@ -1,13 +1,37 @@
-/** The main thread's handle on one device worker: start-up, a queue of runs, and failure when the worker dies. */
-import { Worker } from 'node:worker_threads';
+/** The main thread's handle on one device worker: start-up, runs, statistics, and failure when the worker dies. */
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
-import type { FromWorker, ToWorker, WireTensor } from './messages.js';
-import { transferables } from './messages.js';
+import type { DeviceSource, FromWorker, ToWorker, WireData } from './messages.js';
+import { transferables, weightBuffers } from './messages.js';
+import type { ExternalFile } from './external-files.js';
 import { cudaLoadProblem, deviceSessionOptions, missingCudaProvider, parseDevice } from './providers.js';
 
+export interface DeviceResult {
+  types: string[];
+  dims: number[][];
+  data: WireData[];
+  /** Time inside onnxruntime. */
+  ms: number;
+}
+
 interface Pending {
-  resolve: (outputs: WireTensor[]) => void;
+  resolve: (result: DeviceResult) => void;
   reject: (error: Error) => void;
+}
+
+export interface DeviceCounters {
+  requests: number;
+  rows: number;
+  batches: number;
+  busyMs: number;
+}
+
+export interface DeviceStartOptions {
+  feedNames: string[];
+  feedTypes: string[];
+  fetchNames: string[];
+  sessionOptions: ort.InferenceSession.SessionOptions;
+  resourceLimits?: ResourceLimits;
 }
 
 export class DeviceWorker {
@@ -19,46 +43,103 @@ export class DeviceWorker {
   private releasing = false;
   private exited = false;
   private readonly releasedFlag = new Int32Array(new SharedArrayBuffer(4));
-  readonly ready: Promise<void>;
   /** Input buffers the worker handed back, reused for later copies. */
   private readonly spareBuffers: ArrayBuffer[] = [];
+  readonly counters: DeviceCounters = { requests: 0, rows: 0, batches: 0, busyMs: 0 };
+  /** Measured rows per second (a moving average), for `weights: 'auto'`; undefined until the first run. */
+  rowsPerSecond: number | undefined;
 
   private constructor(
     readonly device: string,
     readonly index: number,
-    model: Uint8Array | string,
-    sessionOptions: ort.InferenceSession.SessionOptions,
+    options: DeviceStartOptions,
   ) {
-    const buffer = typeof model === 'string' ? undefined : (model.buffer.slice(model.byteOffset, model.byteOffset + model.byteLength) as ArrayBuffer);
     this.worker = new Worker(new URL('./device-worker.js', import.meta.url), {
-      workerData: { device, model: buffer === undefined ? model : new Uint8Array(buffer), sessionOptions: deviceSessionOptions(device, sessionOptions), released: this.releasedFlag },
-      transferList: buffer === undefined ? [] : [buffer],
+      workerData: {
+        device,
+        sessionOptions: deviceSessionOptions(device, options.sessionOptions),
+        feedNames: options.feedNames,
+        feedTypes: options.feedTypes,
+        fetchNames: options.fetchNames,
+        released: this.releasedFlag,
+      },
       // No Node flags: a worker runs only this project's code, and many flags of the main process
       // (--max-old-space-size, --stack-trace-limit, the test runner's, --input-type) make a worker throw
       // ERR_WORKER_INVALID_EXEC_ARGV. A heap size for workers is given as resourceLimits instead.
       execArgv: [],
+      ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
     });
-    this.ready = new Promise((resolve, reject) => {
-      const onStart = (message: FromWorker): void => {
-        if (message.type === 'ready') {
-          // An idle worker does not keep the process alive (like a plain InferenceSession); a busy one does.
-          this.worker.unref();
-          resolve();
-        }
-        else if (message.type === 'failed') reject(new Error(`${this.label}: cannot create its session: ${message.message}${this.loadHint(message.message)}`));
-        else return;
-        this.worker.off('message', onStart);
-        this.worker.on('message', (m: FromWorker) => this.onMessage(m));
-      };
-      this.worker.on('message', onStart);
-      this.worker.once('error', (error) => reject(new Error(`${this.label}: worker failed at start: ${error.message}`)));
-      this.worker.once('exit', (code) => reject(new Error(`${this.label}: worker exited at start (code ${code})`)));
-    });
+    this.worker.on('message', (m: FromWorker) => this.onMessage(m));
     this.worker.on('error', (error) => this.fail(new Error(`${this.label} failed: ${error.message}`)));
     this.worker.on('exit', (code) => {
       this.exited = true;
-      if (!this.releasing) this.fail(new Error(`${this.label} stopped (worker exited with code ${code}); this ParallelSession can no longer run`));
+      if (!this.releasing) this.fail(new Error(`${this.label} stopped (worker exited with code ${code})`));
     });
+  }
+
+  get label(): string {
+    return `device ${this.device} (replica ${this.index})`;
+  }
+
+  /** Whether the device can still run. */
+  get alive(): boolean {
+    return this.failure === undefined;
+  }
+
+  /** Runs posted and not yet answered. */
+  get queueDepth(): number {
+    return this.pending.size;
+  }
+
+  /** Starts a worker for `device`; a CUDA device whose provider is missing fails at once with how to install it. */
+  static start(device: string, index: number, options: DeviceStartOptions): DeviceWorker | Error {
+    if (parseDevice(device).kind === 'cuda') {
+      const missing = missingCudaProvider();
+      if (missing !== undefined) return new Error(`device ${device} (replica ${index}): ${missing}`);
+    }
+    return new DeviceWorker(device, index, options);
+  }
+
+  private startup: { resolve: (weights: ExternalFile[]) => void; reject: (error: Error & { weights?: ExternalFile[] }) => void } | undefined;
+
+  /**
+   * Creates the device's session from `source`. With `handBack`, weights sent as bytes come back when the session
+   * exists (or failed to), for the next device; without it the worker frees them. Rejects with the weights attached.
+   */
+  create(source: DeviceSource, handBack: boolean): Promise<ExternalFile[]> {
+    return new Promise((resolve, reject) => {
+      if (this.failure !== undefined) return reject(this.failure);
+      this.startup = { resolve, reject };
+      const message: ToWorker = { type: 'create', source, handBack };
+      this.worker.postMessage(message, source.kind === 'bytes' ? weightBuffers(source.externalData) : []);
+    });
+  }
+
+  private onMessage(message: FromWorker): void {
+    if (message.type === 'ready') {
+      // An idle worker does not keep the process alive (like a plain InferenceSession); a busy one does.
+      this.worker.unref();
+      this.startup?.resolve(message.weights);
+      this.startup = undefined;
+      return;
+    }
+    if (message.type === 'failed') {
+      const error = Object.assign(new Error(`${this.label}: cannot create its session: ${message.message}${this.loadHint(message.message)}`), { weights: message.weights });
+      this.startup?.reject(error);
+      this.startup = undefined;
+      return;
+    }
+    if (message.type !== 'result' && message.type !== 'error') return;
+    const pending = this.pending.get(message.id);
+    if (pending === undefined) return;
+    this.pending.delete(message.id);
+    if (this.pending.size === 0) this.worker.unref();
+    if (message.type === 'error') return pending.reject(new Error(`${this.label}: ${message.message}`));
+    if (message.returned.length > 0) {
+      this.spareBuffers.push(...message.returned);
+      if (this.spareBuffers.length > 8) this.spareBuffers.splice(0, this.spareBuffers.length - 8);
+    }
+    pending.resolve(message);
   }
 
   /** onnxruntime only says "Failed to load shared library" when the CUDA provider's own dependencies are missing. */
@@ -67,35 +148,10 @@ export class DeviceWorker {
     return `: ${cudaLoadProblem() ?? 'the CUDA provider library is installed but could not be loaded; check that the CUDA and cuDNN libraries are on LD_LIBRARY_PATH'}`;
   }
 
-  get label(): string {
-    return `device ${this.device} (replica ${this.index})`;
-  }
-
-  /** Starts a worker for `device`; a CUDA device whose provider is missing fails at once with how to install it. */
-  static start(device: string, index: number, model: Uint8Array | string, sessionOptions: ort.InferenceSession.SessionOptions): DeviceWorker | Error {
-    if (parseDevice(device).kind === 'cuda') {
-      const missing = missingCudaProvider();
-      if (missing !== undefined) return new Error(`device ${device} (replica ${index}): ${missing}`);
-    }
-    return new DeviceWorker(device, index, model, sessionOptions);
-  }
-
-  private onMessage(message: FromWorker): void {
-    if (message.type !== 'result' && message.type !== 'error') return;
-    const pending = this.pending.get(message.id);
-    if (pending === undefined) return;
-    this.pending.delete(message.id);
-    if (this.pending.size === 0) this.worker.unref();
-    if (message.type === 'result') {
-      this.spareBuffers.push(...message.returned);
-      this.spareBuffers.splice(0, Math.max(0, this.spareBuffers.length - 8));
-      pending.resolve(message.outputs);
-    }
-    else pending.reject(new Error(`${this.label}: ${message.message}`));
-  }
-
   private fail(error: Error): void {
     this.failure ??= error;
+    this.startup?.reject(this.failure);
+    this.startup = undefined;
     for (const pending of this.pending.values()) pending.reject(this.failure);
     this.pending.clear();
     this.worker.unref();
@@ -107,16 +163,29 @@ export class DeviceWorker {
     return at < 0 ? undefined : this.spareBuffers.splice(at, 1)[0];
   }
 
-  /** Runs the device's session on `feeds`; the feeds' buffers are transferred to the worker. */
-  run(feeds: WireTensor[]): Promise<WireTensor[]> {
+  /** Runs the device's session on one batch (dims and data in feed order); the data's buffers are transferred. */
+  run(dims: number[][], data: WireData[]): Promise<DeviceResult> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       if (this.pending.size === 0) this.worker.ref();
       this.pending.set(id, { resolve, reject });
-      const message: ToWorker = { type: 'run', id, feeds };
-      this.worker.postMessage(message, transferables(feeds));
+      const message: ToWorker = { type: 'run', id, dims, data };
+      this.worker.postMessage(message, transferables(data));
     });
+  }
+
+  /** Counts a finished batch and updates the measured throughput. */
+  record(requests: number, rows: number, ms: number): void {
+    const c = this.counters;
+    c.requests += requests;
+    c.rows += rows;
+    c.batches += 1;
+    c.busyMs += ms;
+    if (rows > 0 && ms > 0) {
+      const rate = (rows * 1000) / ms;
+      this.rowsPerSecond = this.rowsPerSecond === undefined ? rate : 0.8 * this.rowsPerSecond + 0.2 * rate;
+    }
   }
 
   /**
@@ -145,6 +214,12 @@ export class DeviceWorker {
   /** Ends the worker at its next message, as a crash between two runs would (for tests and operators). */
   kill(code = 1): void {
     const message: ToWorker = { type: 'exit', code };
+    this.worker.postMessage(message);
+  }
+
+  /** Makes every later run of this device wait `ms` first: a slower device, for tests of the scheduler. */
+  delayRuns(ms: number): void {
+    const message: ToWorker = { type: 'delay', ms };
     this.worker.postMessage(message);
   }
 }

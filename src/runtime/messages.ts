@@ -1,45 +1,63 @@
-/** Messages between ParallelSession and its device workers. Tensor data crosses by transfer. */
-export interface WireTensor {
-  name: string;
-  type: string;
-  dims: number[];
-  /** A typed array owning its whole buffer (transferred), or strings (cloned). */
-  data: ArrayBufferView | string[];
-}
+/**
+ * Messages between ParallelSession and its workers. Tensor data crosses by transfer; what is the same for every
+ * run (input and output names, their order) is sent once at start-up, so a run carries only dims and data.
+ */
+import type { ExternalFile } from './external-files.js';
 
-export interface WorkerInit {
+/** The data of one tensor: a typed array owning its whole buffer (transferred), or strings (cloned). */
+export type WireData = ArrayBufferView | string[];
+
+/** How a device worker creates its session: from the model file itself, or from bytes with in-memory weights. */
+export type DeviceSource = { kind: 'path'; path: string } | { kind: 'bytes'; model: Uint8Array; externalData: ExternalFile[] };
+
+export interface DeviceInit {
   device: string;
-  /** The model's bytes, or the path of a model file (a model with external data). */
-  model: Uint8Array | string;
   sessionOptions: Record<string, unknown>;
+  /** The session's inputs in the order of every run's `dims` and `data`, with their element types. */
+  feedNames: string[];
+  feedTypes: string[];
+  /** The outputs the host needs, in the order of every result. */
+  fetchNames: string[];
   /** Set to 1 by the main thread on release: runs still queued are answered without running. */
   released: Int32Array;
 }
 
 /**
- * `exit` ends the worker at its next message, as a crash between two runs would (for tests and operators). The
- * main thread never terminates a worker that may be inside a native run: onnxruntime-node aborts the whole
- * process when its environment is torn down under a running session.
+ * `create` starts the session. Weights sent as bytes are handed back with `ready`/`failed` when `handBack` is set
+ * (for the next device to start); otherwise the worker frees them as soon as its session exists.
+ * `delay` makes every later run wait first (for tests of unequal devices). `exit` ends the worker at its next
+ * message, as a crash between two runs would. The main thread never terminates a worker that may be inside a
+ * native run: onnxruntime-node aborts the whole process when its environment is torn down under a running session.
  */
-export type ToWorker = { type: 'run'; id: number; feeds: WireTensor[] } | { type: 'release' } | { type: 'exit'; code: number };
+export type ToWorker =
+  | { type: 'create'; source: DeviceSource; handBack: boolean }
+  | { type: 'run'; id: number; dims: number[][]; data: WireData[] }
+  | { type: 'delay'; ms: number }
+  | { type: 'release' }
+  | { type: 'exit'; code: number };
 
 export type FromWorker =
-  | { type: 'ready'; inputNames: string[]; outputNames: string[] }
-  | { type: 'failed'; message: string }
-  /** `returned`: the run's input buffers, handed back for the next run's copies (no fresh pages to fault in). */
-  | { type: 'result'; id: number; outputs: WireTensor[]; returned: ArrayBuffer[] }
+  | { type: 'ready'; weights: ExternalFile[] }
+  | { type: 'failed'; message: string; weights: ExternalFile[] }
+  /** `ms`: time inside onnxruntime; `returned`: the run's input buffers, handed back for later copies. */
+  | { type: 'result'; id: number; types: string[]; dims: number[][]; data: WireData[]; ms: number; returned: ArrayBuffer[] }
   | { type: 'error'; id: number; message: string }
   | { type: 'released' };
 
-/** The buffers to transfer for a list of tensors (strings are cloned). */
-export function transferables(tensors: WireTensor[]): ArrayBuffer[] {
+/** The buffers to transfer for a list of tensor data (strings are cloned), each once. */
+export function transferables(data: readonly WireData[]): ArrayBuffer[] {
   const buffers: ArrayBuffer[] = [];
-  for (const t of tensors) if (!Array.isArray(t.data) && t.data.buffer instanceof ArrayBuffer && !buffers.includes(t.data.buffer)) buffers.push(t.data.buffer);
+  for (const d of data) if (!Array.isArray(d) && d.buffer instanceof ArrayBuffer && !buffers.includes(d.buffer)) buffers.push(d.buffer);
   return buffers;
 }
 
+/** The whole buffers of external weight files, each once, to transfer. */
+export function weightBuffers(files: readonly ExternalFile[]): ArrayBuffer[] {
+  return transferables(files.map((f) => f.data));
+}
+
 /** The data of a typed array on a buffer of its own, copying only when it is a view of a larger buffer. */
-export function ownBuffer(data: ArrayBufferView | string[]): ArrayBufferView | string[] {
+export function ownBuffer(data: WireData): WireData {
   if (Array.isArray(data)) return data;
   if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer) return data;
   return copyOf(data);

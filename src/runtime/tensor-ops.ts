@@ -1,14 +1,21 @@
 /** Slicing and joining onnxruntime tensors along an axis, on typed arrays. */
 import * as ort from 'onnxruntime-node';
-import { allocate, type TypedData } from './ort-types.js';
+import { allocate, type TypedData } from '../tensors/ort-types.js';
+import { float16Bits, float16Storage, float16Values, float32ToHalfArray, isFloat16Array, type Float16ArrayLike } from '../tensors/float16.js';
 
 const product = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
 
-/** Copies `length` elements of `from` at `fromAt` into `to` at `toAt` (typed arrays or, for strings, arrays). */
+/**
+ * Copies `length` elements of `from` at `fromAt` into `to` at `toAt` (typed arrays or, for strings, arrays).
+ * float16 data is copied as bit patterns, so either form (Uint16Array or Float16Array) goes into either.
+ */
 function copyElements(from: TypedData, fromAt: number, to: TypedData, toAt: number, length: number): void {
   if (Array.isArray(from)) for (let k = 0; k < length; k++) (to as string[])[toAt + k] = from[fromAt + k]!;
-  else (to as Float32Array).set((from as Float32Array).subarray(fromAt, fromAt + length), toAt);
+  else (bitView(to) as Float32Array).set((bitView(from) as Float32Array).subarray(fromAt, fromAt + length), toAt);
 }
+
+/** The data itself, or for a Float16Array its bit patterns (typed-array `set` would convert values between forms). */
+const bitView = (data: TypedData): TypedData => (isFloat16Array(data) ? float16Bits(data) : data);
 
 /** Rows [start, end) along `axis`. Along axis 0 the data is a zero-copy view; other axes copy once. */
 export function sliceAlongAxis(tensor: ort.Tensor, axis: number, start: number, end: number): ort.Tensor {
@@ -62,6 +69,11 @@ export function combineTensors(mode: 'first' | 'sum' | 'mean' | 'max' | 'stack',
   const liveSizes = sizes.filter((size, i) => parts[i] !== undefined && size > 0);
   if (mode === 'first') return live[0]!;
   if (mode === 'stack') return stack(live);
+  if (live[0]!.type === 'float16') {
+    // Computed on the values in float32, then rounded back to half bit patterns.
+    const values = combineTensors(mode, live.map((p) => new ort.Tensor('float32', float16Values(p.data as Float16ArrayLike), p.dims)), liveSizes);
+    return new ort.Tensor('float16', float16Storage(float32ToHalfArray(values.data as Float32Array)) as Uint16Array, values.dims);
+  }
   const total = liveSizes.reduce((a, b) => a + b, 0);
   const first = live[0]!;
   const out = (first.data as Float32Array).slice();

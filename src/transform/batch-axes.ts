@@ -96,6 +96,12 @@ export function inferFixedBatch(inputs: ValueInfoProto[], outputs: ValueInfoProt
   return shared.sort((a, b) => count(b) - count(a))[0];
 }
 
+/** The graph inputs fed at run time: initializers also listed as graph inputs (as IR < 4 requires) are left out. */
+export function runtimeInputs(graph: GraphProto): ValueInfoProto[] {
+  const initializerNames = new Set([...graph.initializer.map((t) => t.name), ...graph.sparseInitializer.map((s) => s.values?.name ?? '')]);
+  return graph.input.filter((i) => !initializerNames.has(i.name));
+}
+
 function checkAxis(kind: string, info: ValueInfoProto, axis: number, shape: Dim[] | undefined): number {
   if (shape === undefined) {
     if (axis < 0) throw new InputError(`--axis ${info.name}=${axis}: the rank of ${kind} '${info.name}' is unknown, so a negative axis cannot be counted from its end; give it from 0`);

@@ -10,7 +10,7 @@ import { InputError } from '../errors.js';
 import { elemTypeOf, MAX_DIM } from '../graph/types.js';
 import { mainGraph } from '../graph/model.js';
 import { checkGraphForRewrite } from './checks.js';
-import { decideAxes } from './batch-axes.js';
+import { decideAxes, runtimeInputs } from './batch-axes.js';
 import { NodeEmitter } from './emitter.js';
 import { planHoisting } from './hoist.js';
 import { emitJoin } from './join.js';
@@ -73,9 +73,7 @@ export function parallelize(model: ModelProto, options: ParallelizeOptions): Par
   const weights = integerWeights(options.weights ?? options.devices.map(() => 1));
   const notes: string[] = [];
 
-  const initializerNames = new Set([...graph.initializer.map((t) => t.name), ...graph.sparseInitializer.map((s) => s.values?.name ?? '')]);
-  const realInputs = graph.input.filter((i) => !initializerNames.has(i.name));
-  const axes = decideAxes(graph, realInputs, options.axes ?? {}, options.combine ?? {});
+  const axes = decideAxes(graph, runtimeInputs(graph), options.axes ?? {}, options.combine ?? {});
 
   const unjoinable = axes.outputs.filter((o) => o.axis === null && o.combine === null);
   if (unjoinable.length > 0) {

@@ -1,6 +1,6 @@
 /** Comparing output tensors: exact for integers, bools and strings; relative tolerance for floats. */
 import type * as ort from 'onnxruntime-node';
-import { fromHalf } from './float16.js';
+import { float16Values, type Float16Data } from '../tensors/float16.js';
 
 export interface Comparison {
   equal: boolean;
@@ -28,18 +28,19 @@ export function compareTensors(actual: ort.Tensor, expected: ort.Tensor): Compar
   if (actual.dims.join(',') !== expected.dims.join(',')) {
     return { equal: false, maxAbsError: Infinity, maxRelError: Infinity, detail: `shape [${actual.dims.join(', ')}], expected [${expected.dims.join(', ')}]` };
   }
-  const a = actual.data as ArrayLike<number | bigint | string>;
-  const e = expected.data as ArrayLike<number | bigint | string>;
   if (!floatTypes.has(expected.type)) {
+    const a = actual.data as ArrayLike<number | bigint | string>;
+    const e = expected.data as ArrayLike<number | bigint | string>;
     for (let i = 0; i < e.length; i++) {
       if (a[i] !== e[i]) return { equal: false, maxAbsError: Infinity, maxRelError: Infinity, detail: `element ${i}: ${String(a[i])}, expected ${String(e[i])}` };
     }
     return { equal: true, maxAbsError: 0, maxRelError: 0 };
   }
-  const read = expected.type === 'float16' ? (v: unknown) => fromHalf(v as number) : (v: unknown) => v as number;
+  const a = floatValues(actual);
+  const e = floatValues(expected);
   let scale = 0;
   for (let i = 0; i < e.length; i++) {
-    const v = Math.abs(read(e[i]));
+    const v = Math.abs(e[i]!);
     if (Number.isFinite(v) && v > scale) scale = v;
   }
   const rtol = relativeTolerance(expected.type);
@@ -47,8 +48,8 @@ export function compareTensors(actual: ort.Tensor, expected: ort.Tensor): Compar
   let maxRel = 0;
   let detail: string | undefined;
   for (let i = 0; i < e.length; i++) {
-    const x = read(a[i]);
-    const y = read(e[i]);
+    const x = a[i]!;
+    const y = e[i]!;
     if (Number.isNaN(x) && Number.isNaN(y)) continue;
     if (x === y) continue;
     const abs = Math.abs(x - y);
@@ -66,4 +67,9 @@ export function compareTensors(actual: ort.Tensor, expected: ort.Tensor): Compar
     if (abs > rtol * Math.max(Math.abs(y), 0.1 * scale) + 1e-30) detail ??= `element ${i}: ${x}, expected ${y}`;
   }
   return detail === undefined ? { equal: true, maxAbsError: maxAbs, maxRelError: maxRel } : { equal: false, maxAbsError: maxAbs, maxRelError: maxRel, detail };
+}
+
+/** The values of a float tensor: float16 decoded from either form (bit patterns or Float16Array). */
+export function floatValues(tensor: ort.Tensor): ArrayLike<number> {
+  return tensor.type === 'float16' ? float16Values(tensor.data as Float16Data) : (tensor.data as Float32Array);
 }

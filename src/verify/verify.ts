@@ -11,10 +11,12 @@ import type { ParallelizeResult } from '../transform/parallelize.js';
 import { splitOffsets, splitSizes } from '../transform/split-sizes.js';
 import { createSession } from '../runtime/session-source.js';
 import { combineTensors, concatAlongAxis, sliceAlongAxis } from '../runtime/tensor-ops.js';
+import { asOrtInputs } from '../tensors/ort-tensor.js';
+import { noOrtTypeReason } from '../tensors/ort-types.js';
 import { batchCouplingSuspects } from './batch-coupling.js';
 import { compareTensors } from './compare.js';
-import { dimsForBatch, randomTensor, type IntegerFill } from './feeds.js';
-import { SeededRandom } from './random.js';
+import { dimsForBatch, randomTensor, type IntegerFill } from '../tensors/feeds.js';
+import { SeededRandom } from '../tensors/random.js';
 
 export interface VerifyRun {
   batch: number;
@@ -27,7 +29,13 @@ export interface VerifyRun {
 }
 
 export interface VerifyResult {
+  /**
+   * passed: every compared batch matched, and at least one of them put rows on two or more replicas (on the
+   * one replica when N is 1). not-verifiable: nothing failed, but no such batch could be compared.
+   */
   status: 'passed' | 'failed' | 'not-verifiable';
+  /** status === 'passed': the rewrite was checked, with its outputs joined from several replicas. */
+  verified: boolean;
   maxAbsError: number;
   maxRelError: number;
   runs: VerifyRun[];
@@ -77,16 +85,18 @@ export async function verifyParallel(original: ModelProto, result: ParallelizeRe
   let originalSession: ort.InferenceSession | undefined;
   let parallelSession: ort.InferenceSession | undefined;
   const runs: VerifyRun[] = [];
+  const unsupported = unsupportedType(inputs.map((i) => i.info), original.graph!.output);
+  if (unsupported !== undefined) return notVerified(runs, unsupported);
   try {
     try {
       originalSession = await createSession(original, verifySessionOptions);
     } catch (error) {
-      return { status: 'not-verifiable', maxAbsError: 0, maxRelError: 0, runs, reason: `onnxruntime cannot load the original model: ${firstLine(error)}` };
+      return notVerified(runs, `onnxruntime cannot load the original model: ${firstLine(error)}`);
     }
     try {
       parallelSession = await createSession(result.model, verifySessionOptions);
     } catch (error) {
-      return { status: 'failed', maxAbsError: Infinity, maxRelError: Infinity, runs, reason: `onnxruntime cannot load the rewritten model: ${firstLine(error)}` };
+      return { status: 'failed', verified: false, maxAbsError: Infinity, maxRelError: Infinity, runs, reason: `onnxruntime cannot load the rewritten model: ${firstLine(error)}` };
     }
     for (const batch of batches) {
       runs.push(await verifyBatch(batch, false));
@@ -112,7 +122,7 @@ export async function verifyParallel(original: ModelProto, result: ParallelizeRe
   async function referenceOutputs(feeds: Feeds, batch: number): Promise<Feeds> {
     const sizes = splitSizes(fixed === undefined ? batch : n * (fixed.batch as number), report.weights);
     const offsets = splitOffsets(sizes);
-    const full = fixed === undefined ? await originalSession!.run(feeds) : undefined;
+    const full = fixed === undefined ? await originalSession!.run(asOrtInputs(feeds)) : undefined;
     if (!needsParts) return full!;
     const perPart: Feeds[] = [];
     for (let p = 0; p < n; p++) {
@@ -125,7 +135,7 @@ export async function verifyParallel(original: ModelProto, result: ParallelizeRe
         const tensor = feeds[input.name]!;
         partFeeds[input.name] = input.axis === null ? tensor : sliceAlongAxis(tensor, input.axis, offsets[p]!, offsets[p]! + sizes[p]!);
       }
-      perPart.push(await originalSession!.run(partFeeds));
+      perPart.push(await originalSession!.run(asOrtInputs(partFeeds)));
     }
     const expected: Feeds = {};
     for (const output of report.outputs) {
@@ -183,7 +193,7 @@ export async function verifyParallel(original: ModelProto, result: ParallelizeRe
         accepted += 1;
         let actual: Feeds;
         try {
-          actual = await parallelSession!.run(feeds);
+          actual = await parallelSession!.run(asOrtInputs(feeds));
         } catch (error) {
           return { batch, status: 'failed', maxAbsError: Infinity, maxRelError: Infinity, detail: `the rewritten model fails: ${firstLine(error)}` };
         }
@@ -202,13 +212,29 @@ export async function verifyParallel(original: ModelProto, result: ParallelizeRe
   }
 
   const failed = runs.find((r) => r.status === 'failed');
-  const passed = runs.filter((r) => r.status === 'passed');
   const maxAbsError = Math.max(0, ...runs.map((r) => r.maxAbsError));
   const maxRelError = Math.max(0, ...runs.map((r) => r.maxRelError));
   if (failed !== undefined) {
     const suspects = batchCouplingSuspects(original);
-    return { status: 'failed', maxAbsError, maxRelError, runs, reason: `batch ${failed.batch}: ${failed.detail}`, ...(suspects.length > 0 ? { suspects } : {}) };
+    return { status: 'failed', verified: false, maxAbsError, maxRelError, runs, reason: `batch ${failed.batch}: ${failed.detail}`, ...(suspects.length > 0 ? { suspects } : {}) };
   }
-  if (passed.length === 0) return { status: 'not-verifiable', maxAbsError, maxRelError, runs, reason: runs[0]?.detail ?? 'no batch size could be run' };
-  return { status: 'passed', maxAbsError, maxRelError, runs };
+  // A batch on one replica compares the original with itself: only one split over replicas checks the rewrite.
+  const spread = (run: VerifyRun): boolean => run.sizes.filter((size) => size > 0).length >= Math.min(2, n);
+  if (!runs.some((r) => r.status === 'passed' && spread(r))) {
+    const unchecked = runs.find((r) => r.status !== 'passed' && spread(r)) ?? runs.find((r) => r.status !== 'passed');
+    const why = unchecked === undefined ? 'no batch size that puts rows on two or more replicas was tried' : `no batch that puts rows on two or more replicas could be compared (batch ${unchecked.batch}: ${unchecked.detail})`;
+    return notVerified(runs, `${why}; give real samples with --verify-input`);
+  }
+  return { status: 'passed', verified: true, maxAbsError, maxRelError, runs };
+}
+
+/** Why onnxruntime-node cannot take or return a declared graph input or output (a bfloat16 one, ...), or undefined. */
+function unsupportedType(inputs: ValueInfoProto[], outputs: ValueInfoProto[]): string | undefined {
+  const values = [...inputs.map((info) => ({ info, what: `input '${info.name}'` })), ...outputs.map((info) => ({ info, what: `output '${info.name}'` }))];
+  // Values that are not declared tensors are left to the runs.
+  return values.map(({ info, what }) => (elemTypeOf(info) === undefined ? undefined : noOrtTypeReason(elemTypeOf(info), what))).find((reason) => reason !== undefined);
+}
+
+function notVerified(runs: VerifyRun[], reason: string): VerifyResult {
+  return { status: 'not-verifiable', verified: false, maxAbsError: Math.max(0, ...runs.map((r) => r.maxAbsError)), maxRelError: Math.max(0, ...runs.map((r) => r.maxRelError)), runs, reason };
 }

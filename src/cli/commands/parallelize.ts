@@ -22,9 +22,11 @@ function describe(result: ParallelizeFileResult, input: string): string {
   for (const i of report.inputs) lines.push(i.axis === null ? `input  ${i.name}: fed whole to every replica (${i.reason})` : `input  ${i.name}: split on axis ${i.axis}, ${i.split} (${i.reason})`);
   for (const o of report.outputs) lines.push(o.combine !== null ? `output ${o.name}: combined with ${o.combine}` : `output ${o.name}: concatenated on axis ${o.axis} (${o.reason})`);
   if (verify !== undefined) {
-    const batches = verify.runs.map((r) => `${r.batch}${r.status === 'passed' ? '' : ` (${r.status})`}`).join(', ');
+    const oneReplica = (sizes: number[]): boolean => sizes.length > 1 && sizes.filter((size) => size > 0).length === 1;
+    const batches = verify.runs.map((r) => `${r.batch}${r.status !== 'passed' ? ` (${r.status})` : oneReplica(r.sizes) ? ' (one replica)' : ''}`).join(', ');
     const errors = `max abs error ${verify.maxAbsError.toExponential(2)}, max rel error ${verify.maxRelError.toExponential(2)}`;
-    lines.push(`verify: ${verify.status} at batch ${batches}; ${errors}${verify.reason === undefined ? '' : `\n  ${verify.reason}`}`);
+    if (verify.status === 'not-verifiable') lines.push(`verify: not verified: ${verify.reason}${batches === '' ? '' : `\n  batches tried: ${batches}`}`);
+    else lines.push(`verify: ${verify.status} at batch ${batches}; ${errors}${verify.reason === undefined ? '' : `\n  ${verify.reason}`}`);
     if (verify.suspects !== undefined) lines.push(`  operators that can mix the samples of a batch: ${verify.suspects.join(', ')}`);
   }
   return lines.join('\n');
@@ -37,7 +39,7 @@ export const parallelizeCommand: CommandModule<object, ParallelizeArgs> = {
     placementOptions(jsonOption(modelArgument(yargs as Argv<object>)))
       .option('ir-version', { type: 'number', describe: '11: IR 11 device annotations (default); 10: metadata_props only; lower: names only' })
       .option('output', { alias: 'o', type: 'string', describe: 'output path' })
-      .option('verify', { type: 'boolean', default: false, describe: 'run original and rewritten models on the CPU and compare every output (exit 1 on mismatch)' })
+      .option('verify', { type: 'boolean', default: false, describe: 'run original and rewritten models on the CPU and compare every output (exit 1 on a mismatch or when nothing split over replicas could be compared)' })
       .option('verify-input', { type: 'string', array: true, describe: 'real input for --verify: NAME=file.npy (repeatable)' })
       .option('copy-external-data', { type: 'boolean', default: false, describe: 'copy external-data files next to the output' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print nothing on success' })
@@ -60,8 +62,9 @@ export const parallelizeCommand: CommandModule<object, ParallelizeArgs> = {
       ...(verifyInputs === undefined ? {} : { verifyInputs }),
       copyExternalData: args['copy-external-data'],
     });
-    if (args.json) process.stdout.write(`${JSON.stringify({ output: result.output, written: result.written, ...result.report, verify: result.verify ?? null }, null, 2)}\n`);
-    else if (!args.quiet || result.verify?.status === 'failed') process.stdout.write(`${describe(result, args.model)}\n`);
-    if (result.verify?.status === 'failed') process.exitCode = EXIT_VERIFY_FAILED;
+    const unverified = result.verify !== undefined && !result.verify.verified;
+    if (args.json) process.stdout.write(`${JSON.stringify({ output: result.output, written: result.written, verified: result.verify?.verified ?? false, ...result.report, verify: result.verify ?? null }, null, 2)}\n`);
+    else if (!args.quiet || unverified) process.stdout.write(`${describe(result, args.model)}\n`);
+    if (unverified) process.exitCode = EXIT_VERIFY_FAILED;
   },
 };

@@ -1,9 +1,10 @@
 /** Seeded random inputs for a model, of the types and shapes it declares. */
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import type { ValueInfoProto } from '../onnx.js';
 import { elemTypeOf, shapeOf, type Dim } from '../graph/types.js';
-import { allocate, ortTypeOf } from '../runtime/ort-types.js';
+import { allocate, ortTypeFor } from './ort-types.js';
 import { toHalf } from './float16.js';
+import { ortInputTensor } from './ort-tensor.js';
 import { SeededRandom } from './random.js';
 
 /** How to fill integer inputs: small positive values are safe as divisors, counts and most indices. */
@@ -42,12 +43,11 @@ export function inputShape(info: ValueInfoProto): Dim[] {
   return shape;
 }
 
+/** A seeded tensor for an input, that onnxruntime-node can take on this Node (float16 as bit patterns). */
 export function randomTensor(info: ValueInfoProto, dims: number[], random: SeededRandom, integers: IntegerFill = 'small-positive'): ort.Tensor {
-  const elemType = elemTypeOf(info);
-  const type = elemType === undefined ? undefined : ortTypeOf[elemType];
-  if (type === undefined) throw new TypeError(`input '${info.name}' is not a tensor of a supported type`);
+  const type = ortTypeFor(elemTypeOf(info), `input '${info.name}'`);
   const size = dims.reduce((a, b) => a * b, 1);
-  const data = allocate(type, size);
+  const data = type === 'float16' ? new Uint16Array(size) : allocate(type, size);
   const integer = (): number => (integers === 'zeros' ? 0 : integers === 'ones' ? 1 : random.int(1, 3));
   for (let i = 0; i < size; i++) {
     if (data instanceof Float32Array || data instanceof Float64Array) data[i] = random.signed(1);
@@ -57,7 +57,7 @@ export function randomTensor(info: ValueInfoProto, dims: number[], random: Seede
     else if (data instanceof BigInt64Array || data instanceof BigUint64Array) data[i] = BigInt(integer());
     else (data as Int32Array)[i] = integer();
   }
-  return new ort.Tensor(type as 'float32', data as Float32Array, dims);
+  return ortInputTensor(type, data, dims);
 }
 
 export function randomFeeds(inputs: ValueInfoProto[], plan: FeedPlan): Record<string, ort.Tensor> {

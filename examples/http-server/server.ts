@@ -1,0 +1,149 @@
+/**
+ * An inference service on node:http: `POST /infer` runs a ParallelSession on the tensors of the request (JSON,
+ * or a JSON header followed by binary data as in Triton's binary data extension) and answers with the outputs
+ * in the same forms. `GET /health` says it is ready. See README.md here for the protocol.
+ *
+ *   node dist/examples/http-server/server.js --model model.onnx --devices cuda:0,cuda:1 [--host 127.0.0.1] [--port 8000]
+ *
+ * Options may also come from MODEL, DEVICES, HOST and PORT; the command line wins. It listens on 127.0.0.1
+ * only unless told otherwise, prints `listening on http://HOST:PORT` (port 0 takes a free port), and on SIGINT or
+ * SIGTERM stops taking requests, answers those it has, releases the session and exits.
+ */
+import http from 'node:http';
+import { once } from 'node:events';
+import { parseArgs } from 'node:util';
+import { ParallelSession } from '../../src/index.js';
+import { decodeTensors, encodeMessage, headerLengthField, RequestError, requestedOutputs, splitBody } from './protocol.js';
+
+/** The largest request body taken; larger ones get 413. */
+const maxBodyBytes = 64 * 1024 * 1024;
+/** How long shutdown waits for requests in progress before closing their connections. */
+const shutdownGraceMs = 10_000;
+
+interface ServerOptions {
+  model: string;
+  devices: string[] | undefined;
+  host: string;
+  port: number;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function readOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: { model: { type: 'string' }, devices: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' } },
+    strict: true,
+  });
+  const model = values.model ?? env['MODEL'];
+  if (model === undefined || model === '') throw new Error('--model PATH (or MODEL) is required: the ONNX model to serve');
+  const devices = values.devices ?? env['DEVICES'];
+  const port = Number(values.port ?? env['PORT'] ?? 8000);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: expected a port number 0-65535 (0: any free port), got '${values.port ?? env['PORT']}'`);
+  return { model, devices: devices === undefined || devices === '' ? undefined : devices.split(','), host: values.host ?? env['HOST'] ?? '127.0.0.1', port };
+}
+
+async function readBody(request: http.IncomingMessage): Promise<Buffer> {
+  const declared = Number(request.headers['content-length'] ?? 0);
+  if (declared > maxBodyBytes) throw new HttpError(413, `the body is over ${maxBodyBytes} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.byteLength;
+    if (size > maxBodyBytes) throw new HttpError(413, `the body is over ${maxBodyBytes} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The HTTP status for an error: the client's fault (400), a full queue (503), else the server's (500). */
+function statusOf(error: unknown): number {
+  if (error instanceof HttpError) return error.status;
+  // ParallelSession rejects feeds that do not fit the model with a TypeError naming the input.
+  if (error instanceof RequestError || error instanceof TypeError) return 400;
+  if (error instanceof Error && error.name === 'QueueFullError') return 503;
+  return 500;
+}
+
+async function infer(session: ParallelSession, request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+  const body = await readBody(request);
+  const headerLength = request.headers[headerLengthField];
+  const { header, binary } = splitBody(body, Array.isArray(headerLength) ? headerLength[0] : headerLength);
+  const feeds = decodeTensors(header, binary, 'inputs');
+  const wanted = requestedOutputs(header, session.outputNames);
+  const outputs = await session.run(feeds);
+  const selected = Object.fromEntries([...wanted.keys()].map((name) => [name, outputs[name]!]));
+  const message = encodeMessage('outputs', selected, (name) => wanted.get(name) === true);
+  const length = { 'content-length': message.body.byteLength };
+  if (message.headerLength === undefined) response.writeHead(200, { 'content-type': 'application/json', ...length });
+  else response.writeHead(200, { 'content-type': 'application/octet-stream', [headerLengthField]: String(message.headerLength), ...length });
+  response.end(message.body);
+}
+
+function sendJson(response: http.ServerResponse, status: number, body: unknown, headers: http.OutgoingHttpHeaders = {}): void {
+  response.writeHead(status, { 'content-type': 'application/json', ...headers });
+  response.end(JSON.stringify(body));
+}
+
+async function serve(options: ServerOptions): Promise<{ server: http.Server; session: ParallelSession }> {
+  const session = await ParallelSession.create(options.model, options.devices === undefined ? {} : { devices: options.devices });
+  let closing = false;
+  const server = http.createServer((request, response) => {
+    // Connections are not kept open once shutdown has begun.
+    if (closing) response.setHeader('connection', 'close');
+    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    if (path === '/health' && request.method === 'GET') {
+      sendJson(response, 200, { ready: true, devices: session.devices, inputs: session.inputNames, outputs: session.outputNames });
+    } else if (path !== '/infer') {
+      sendJson(response, 404, { error: `no ${path}: use POST /infer or GET /health` });
+    } else if (request.method !== 'POST') {
+      sendJson(response, 405, { error: 'use POST /infer' }, { allow: 'POST' });
+    } else {
+      infer(session, request, response).catch((error: unknown) => {
+        const status = statusOf(error);
+        const message = error instanceof Error ? error.message : String(error);
+        if (!response.headersSent) sendJson(response, status, { error: message }, status === 503 ? { 'retry-after': '1' } : {});
+        else response.destroy();
+      });
+    }
+  });
+  server.listen(options.port, options.host);
+  try {
+    await once(server, 'listening');
+  } catch (error) {
+    await session.release();
+    throw error;
+  }
+
+  const shutdown = async (): Promise<void> => {
+    if (closing) return;
+    closing = true;
+    const closed = once(server, 'close');
+    server.close();
+    server.closeIdleConnections();
+    const force = setTimeout(() => server.closeAllConnections(), shutdownGraceMs).unref();
+    await closed;
+    clearTimeout(force);
+    await session.release();
+  };
+  process.once('SIGINT', () => void shutdown());
+  process.once('SIGTERM', () => void shutdown());
+  return { server, session };
+}
+
+try {
+  const { server } = await serve(readOptions(process.argv.slice(2), process.env));
+  const address = server.address() as { address: string; port: number };
+  const host = address.address.includes(':') ? `[${address.address}]` : address.address;
+  console.log(`listening on http://${host}:${address.port}`);
+} catch (error) {
+  console.error(`http-server: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(2);
+}

@@ -1,0 +1,48 @@
+/** Runs the planning worker (planner-worker.ts) and turns its answer back into a device plan. */
+import { Worker } from 'node:worker_threads';
+import { fromBinary } from '@bufbuild/protobuf';
+import { ValueInfoProtoSchema, type ValueInfoProto } from '../onnx.js';
+import { DeviceError, InputError } from '../errors.js';
+import type { ExecutionPlan } from '../transform/plan.js';
+import type { DevicePlan, PlanOptions } from './device-plan.js';
+import type { DeviceSource } from './messages.js';
+
+export interface PlannerInit {
+  /** A model file's path, or the model's bytes (on a buffer of their own, transferred). */
+  model: string | Uint8Array;
+  options: PlanOptions;
+}
+
+export type PlannerResult =
+  | { type: 'planned'; plan: ExecutionPlan; devices: string[]; inputs: Uint8Array[]; feedNames: string[]; feedTypes: string[]; fetchNames: string[]; source: DeviceSource }
+  | { type: 'failed'; name: string; message: string };
+
+export type PlannedDevices = Omit<DevicePlan, 'model' | 'inputs'> & { inputs: ValueInfoProto[]; source: DeviceSource };
+
+/** The error the worker reported, as the class it was thrown as. */
+function rethrown(name: string, message: string): Error {
+  if (name === 'InputError') return new InputError(message);
+  if (name === 'TypeError') return new TypeError(message);
+  if (name === 'DeviceError') return new DeviceError(message);
+  return new Error(message);
+}
+
+/** Plans the devices of `model` in a worker of its own, which exits once it has answered. */
+export function planInWorker(model: string | Uint8Array, options: PlanOptions): Promise<PlannedDevices> {
+  // The caller's bytes are never transferred (that would detach them): the worker gets a copy of its own.
+  const bytes = typeof model === 'string' ? undefined : model.slice();
+  const init: PlannerInit = { model: bytes ?? (model as string), options };
+  const worker = new Worker(new URL('./planner-worker.js', import.meta.url), { workerData: init, transferList: bytes === undefined ? [] : [bytes.buffer as ArrayBuffer], execArgv: [] });
+  // Answered only once the worker has exited: its memory is returned before any device starts creating a session.
+  return new Promise((resolve, reject) => {
+    let answer: PlannerResult | undefined;
+    worker.once('message', (result: PlannerResult) => (answer = result));
+    worker.once('error', (error) => reject(new Error(`ParallelSession: planning the model failed: ${error.message}`)));
+    worker.once('exit', (code) => {
+      if (answer === undefined) return reject(new Error(`ParallelSession: the planning worker exited (code ${code})`));
+      if (answer.type === 'failed') return reject(rethrown(answer.name, answer.message));
+      const { type: _type, inputs, ...rest } = answer;
+      resolve({ ...rest, inputs: inputs.map((b) => fromBinary(ValueInfoProtoSchema, b)) });
+    });
+  });
+}

@@ -1,0 +1,431 @@
+/**
+ * One scheduler for all devices of a ParallelSession. Requests wait in one queue; whenever a device is free it
+ * takes work, so no device idles while requests wait:
+ *  - a large request with nothing queued behind it is split over all devices by their shares (static weights, or
+ *    each device's measured rows per second), so that its parts finish at about the same time;
+ *  - otherwise a free device takes the request at the head of the queue whole, merged with the requests queued
+ *    behind it that can share a run (dynamic batching with Triton's semantics: same non-batch dims and types,
+ *    up to `maxBatch` rows, preferring `preferredBatch` sizes, waiting at most `maxQueueDelayMs` for more).
+ * Each caller gets back exactly its own rows: views of the run's outputs where the batch axis is the first.
+ */
+import * as ort from 'onnxruntime-node';
+import type { ExecutionPlan } from '../transform/plan.js';
+import { splitSizes } from '../transform/split-sizes.js';
+import type { DeviceResult, DeviceWorker } from './device.js';
+import { gatherRows, wireData } from './batch-data.js';
+import type { WireData } from './messages.js';
+import { AxisJoin, combineTensors, sliceAlongAxis } from './tensor-ops.js';
+import { splitOffsets } from '../transform/split-sizes.js';
+
+export type Feeds = Record<string, ort.Tensor>;
+
+export interface BatchingOptions {
+  /** The most rows one merged run holds (requests are never cut to fit). Default: no limit. */
+  maxBatch?: number;
+  /** How long the oldest request may wait for more to merge with. Default 0: only requests already waiting. */
+  maxQueueDelayMs?: number;
+  /** Batch sizes to form when the queued requests allow one (the largest that fits is taken). */
+  preferredBatch?: number[];
+}
+
+export interface SchedulerOptions {
+  batching: Required<Pick<BatchingOptions, 'maxQueueDelayMs'>> & BatchingOptions | false;
+  /** Static shares per device, or 'auto' for measured throughput. */
+  weights: number[] | 'auto';
+  /** A request is split only when every device gets at least this many rows. */
+  minRowsPerDevice: number;
+  /** The most rows one device runs at once (a fixed-batch model: exactly its batch). */
+  maxRowsPerRun: number;
+}
+
+/** A caller's request: its feeds, and its outputs as they come back from one or more runs. */
+interface Request {
+  feeds: Feeds;
+  batch: number;
+  /** Requests with the same key may be merged into one run; undefined: never merged. */
+  key: string | undefined;
+  enqueued: number;
+  settled: boolean;
+  resolve: (outputs: Feeds) => void;
+  reject: (error: unknown) => void;
+  cleanup: () => void;
+  /** Pieces still running, and those that came back (by start row). */
+  remaining: number;
+  parts: Array<{ start: number; size: number; outputs: ort.Tensor[] }>;
+}
+
+/** Rows [start, start + size) of a request. */
+interface Piece {
+  request: Request;
+  start: number;
+  size: number;
+}
+
+/** What one device runs at once: the rows of one or more pieces, gathered in this order. */
+interface WorkItem {
+  pieces: Piece[];
+  rows: number;
+}
+
+export interface DeviceStats {
+  device: string;
+  requests: number;
+  rows: number;
+  batches: number;
+  busyMs: number;
+  queueDepth: number;
+}
+
+export interface SessionStats {
+  devices: DeviceStats[];
+  total: Omit<DeviceStats, 'device'>;
+  queued: number;
+  rejected: number;
+}
+
+/** Past `maxQueue` requests waiting, `run` rejects at once with this (Triton's `max_queue_size`). */
+export class QueueFullError extends Error {
+  override readonly name = 'QueueFullError';
+}
+
+/** A request that took longer than its `timeoutMs`. */
+export class TimeoutError extends Error {
+  override readonly name = 'TimeoutError';
+}
+
+export class Scheduler {
+  private readonly queue: Request[] = [];
+  /** Pieces of split requests waiting for their device. */
+  private readonly assigned: WorkItem[][];
+  private readonly busy: boolean[];
+  private delayTimer: NodeJS.Timeout | undefined;
+  private dispatching = false;
+  /** Set when no device is left; every later run fails with it. */
+  private failure: Error | undefined;
+  rejected = 0;
+  /** The first output's batch axis is null: outputs combined across parts, never merged. */
+  private readonly mergeable: boolean;
+  private readonly unit: number;
+
+  constructor(
+    private readonly workers: DeviceWorker[],
+    private readonly plan: ExecutionPlan,
+    private readonly options: SchedulerOptions,
+  ) {
+    this.assigned = workers.map(() => []);
+    this.busy = workers.map(() => false);
+    const fixed = plan.inputs.find((i) => i.axis !== null && i.fixedBatch !== null)?.fixedBatch ?? null;
+    this.unit = fixed ?? 1;
+    // Never merged: outputs without a batch axis (joined by --combine), and fixed-batch models (a run holds
+    // exactly one batch, which every request fills on its own).
+    this.mergeable = options.batching !== false && fixed === null && plan.outputs.every((o) => o.axis !== null);
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** Why no run can be taken any more, if so. */
+  get broken(): Error | undefined {
+    return this.failure;
+  }
+
+  /** Queues a request; the returned promise settles with its outputs. */
+  submit(feeds: Feeds, batch: number, signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<Feeds> {
+    return new Promise<Feeds>((resolve, reject) => {
+      const request: Request = {
+        feeds,
+        batch,
+        key: this.mergeable && batch > 0 ? this.mergeKey(feeds) : undefined,
+        enqueued: performance.now(),
+        settled: false,
+        resolve,
+        reject,
+        cleanup: () => undefined,
+        remaining: 0,
+        parts: [],
+      };
+      const cancel = (reason: unknown): void => {
+        const at = this.queue.indexOf(request);
+        if (at >= 0) this.queue.splice(at, 1);
+        // A request already inside onnxruntime finishes; its result is dropped.
+        this.settle(request, reason);
+        this.dispatch();
+      };
+      const onAbort = (): void => cancel(signal!.reason);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const timer = timeoutMs === undefined ? undefined : setTimeout(() => cancel(new TimeoutError(`ParallelSession.run: timed out after ${timeoutMs} ms (${this.queue.includes(request) ? 'still queued' : 'running'})`)), timeoutMs);
+      request.cleanup = () => {
+        signal?.removeEventListener('abort', onAbort);
+        clearTimeout(timer);
+      };
+      this.queue.push(request);
+      this.dispatch();
+    });
+  }
+
+  /**
+   * What requests must agree on to share a run: the type and non-batch dims of every batched input, and the very
+   * same values of every input without a batch axis (small ones compared by content, others by identity).
+   */
+  private mergeKey(feeds: Feeds): string | undefined {
+    let key = '';
+    for (const input of this.plan.inputs) {
+      const tensor = feeds[input.name]!;
+      if (input.axis !== null) {
+        key += `${tensor.type}[${tensor.dims.map((d, i) => (i === input.axis ? '*' : d)).join(',')}]`;
+        continue;
+      }
+      const data = tensor.data as ArrayBufferView | string[];
+      if (Array.isArray(data) ? data.length > 64 : data.byteLength > 256) return undefined;
+      const content = Array.isArray(data) ? JSON.stringify(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64');
+      key += `${tensor.type}[${tensor.dims.join(',')}]=${content}`;
+    }
+    return key;
+  }
+
+  private settle(request: Request, error?: unknown, outputs?: Feeds): void {
+    if (request.settled) return;
+    request.settled = true;
+    request.cleanup();
+    if (outputs !== undefined) request.resolve(outputs);
+    else request.reject(error);
+  }
+
+  private live(): number[] {
+    return this.workers.flatMap((w, i) => (w.alive ? [i] : []));
+  }
+
+  /** Gives work to every free device, until no free device or no work is left. */
+  dispatch(): void {
+    if (this.dispatching) return;
+    this.dispatching = true;
+    try {
+      let progress = true;
+      while (progress) {
+        progress = false;
+        for (const d of this.freeDevices()) {
+          const item = this.assigned[d]!.shift() ?? this.takeFromQueue(d);
+          if (item === undefined) continue;
+          this.start(d, item);
+          progress = true;
+        }
+      }
+    } finally {
+      this.dispatching = false;
+    }
+  }
+
+  /** Free live devices, the fastest measured first. */
+  private freeDevices(): number[] {
+    const free = this.live().filter((d) => !this.busy[d]);
+    return free.sort((a, b) => (this.workers[b]!.rowsPerSecond ?? 0) - (this.workers[a]!.rowsPerSecond ?? 0));
+  }
+
+  private takeFromQueue(device: number): WorkItem | undefined {
+    while (this.queue[0]?.settled === true) this.queue.shift();
+    const head = this.queue[0];
+    if (head === undefined) return undefined;
+    if (this.shouldSplit(head)) {
+      this.queue.shift();
+      this.distribute(head);
+      return this.assigned[device]!.shift();
+    }
+    if (head.key === undefined) {
+      this.queue.shift();
+      return this.whole([head]);
+    }
+    return this.mergeFromQueue(head);
+  }
+
+  /** Split a request over the devices when it must be cut, or when it is large and nothing waits behind it. */
+  private shouldSplit(request: Request): boolean {
+    if (request.batch > this.options.maxRowsPerRun) return true;
+    const live = this.live().length;
+    if (live < 2 || this.queue.length > 1) return false;
+    return request.batch >= live * Math.max(this.options.minRowsPerDevice, this.unit);
+  }
+
+  private whole(requests: Request[]): WorkItem {
+    return { pieces: requests.map((request) => ({ request, start: 0, size: request.batch })), rows: requests.reduce((sum, r) => sum + r.batch, 0) };
+  }
+
+  /** The shares of the live devices: static weights, or measured rows per second (equal until measured). */
+  private shares(live: number[]): number[] {
+    if (this.options.weights !== 'auto') {
+      const weights = this.options.weights;
+      return live.map((d) => weights[d]!);
+    }
+    const measured = live.map((d) => this.workers[d]!.rowsPerSecond).filter((r): r is number => r !== undefined);
+    const fallback = measured.length === 0 ? 1 : measured.reduce((a, b) => a + b, 0) / measured.length;
+    return live.map((d) => this.workers[d]!.rowsPerSecond ?? fallback);
+  }
+
+  /** Cuts a request into pieces by the devices' shares (in runs of at most maxRowsPerRun rows) and assigns them. */
+  private distribute(request: Request): void {
+    const live = this.live();
+    const sizes = splitSizes(request.batch / this.unit, this.shares(live)).map((s) => s * this.unit);
+    const offsets = splitOffsets(sizes);
+    const step = this.options.maxRowsPerRun;
+    live.forEach((d, k) => {
+      for (let start = 0; start < sizes[k]!; start += step) {
+        const size = Math.min(step, sizes[k]! - start);
+        this.assigned[d]!.push({ pieces: [{ request, start: offsets[k]! + start, size }], rows: size });
+        request.remaining++;
+      }
+    });
+  }
+
+  /**
+   * The head request and the requests queued behind it that can share its run, or undefined to wait (for at most
+   * maxQueueDelayMs from the head's arrival) for enough requests to form a preferred or full batch.
+   */
+  private mergeFromQueue(head: Request): WorkItem | undefined {
+    const batching = this.options.batching as Exclude<SchedulerOptions['batching'], false>;
+    const compatible = this.queue.filter((r) => !r.settled && r.key === head.key);
+    const available = compatible.reduce((sum, r) => sum + r.batch, 0);
+    // Leave a fair share for the other devices, which take the rest as soon as they are free.
+    const fair = Math.ceil(available / this.live().length);
+    const limit = Math.min(batching.maxBatch ?? Infinity, this.options.maxRowsPerRun, Math.max(head.batch, fair));
+    const taken: Request[] = [];
+    const sums: number[] = [];
+    let rows = 0;
+    for (const r of compatible) {
+      if (rows + r.batch > limit && taken.length > 0) break;
+      taken.push(r);
+      rows += r.batch;
+      sums.push(rows);
+    }
+    const preferred = (batching.preferredBatch ?? []).filter((p) => p <= limit);
+    let hit = -1;
+    sums.forEach((sum, k) => preferred.includes(sum) && (hit = k));
+    const target = preferred.length > 0 ? Math.max(...preferred) : (batching.maxBatch ?? 0);
+    const waited = performance.now() - head.enqueued;
+    if (hit < 0 && batching.maxQueueDelayMs > waited && rows < target) {
+      this.waitFor(batching.maxQueueDelayMs - waited);
+      return undefined;
+    }
+    const chosen = hit >= 0 ? taken.slice(0, hit + 1) : taken;
+    const set = new Set(chosen);
+    for (let i = this.queue.length - 1; i >= 0; i--) if (set.has(this.queue[i]!)) this.queue.splice(i, 1);
+    return this.whole(chosen);
+  }
+
+  private waitFor(ms: number): void {
+    if (this.delayTimer !== undefined) return;
+    this.delayTimer = setTimeout(() => {
+      this.delayTimer = undefined;
+      this.dispatch();
+    }, Math.max(0, ms));
+  }
+
+  /** Posts one work item to a device: its pieces' rows gathered along each input's batch axis. */
+  private start(device: number, item: WorkItem): void {
+    const worker = this.workers[device]!;
+    this.busy[device] = true;
+    const spare = (bytes: number): ArrayBuffer | undefined => worker.takeBuffer(bytes);
+    const dims: number[][] = [];
+    const data: WireData[] = [];
+    const feeds = item.pieces[0]!.request.feeds;
+    for (const input of this.plan.inputs) {
+      if (input.axis === null) {
+        const tensor = feeds[input.name]!;
+        dims.push([...tensor.dims]);
+        data.push(wireData(tensor, false, spare));
+        continue;
+      }
+      const gathered = gatherRows(item.pieces.map((p) => ({ tensor: p.request.feeds[input.name]!, start: p.start, size: p.size })), input.axis, spare);
+      dims.push(gathered.dims);
+      data.push(gathered.data);
+    }
+    worker.run(dims, data).then(
+      (result) => this.complete(device, item, result),
+      (error: unknown) => this.failed(device, item, error),
+    );
+  }
+
+  private complete(device: number, item: WorkItem, result: DeviceResult): void {
+    const worker = this.workers[device]!;
+    this.busy[device] = false;
+    worker.record(item.pieces.length, item.rows, result.ms);
+    const outputs = this.plan.outputs.map((_, j) => new ort.Tensor(result.types[j] as 'float32', result.data[j] as Float32Array, result.dims[j]!));
+    if (item.pieces.length === 1) this.deliver(item.pieces[0]!, outputs);
+    else if (this.plan.outputs.some((o, j) => outputs[j]!.dims[o.axis!] !== item.rows)) {
+      // An output whose batch axis does not hold the run's rows cannot be cut per request: run them one by one.
+      for (const piece of [...item.pieces].reverse()) {
+        piece.request.key = undefined;
+        if (!piece.request.settled) this.queue.unshift(piece.request);
+      }
+    } else {
+      let offset = 0;
+      for (const piece of item.pieces) {
+        this.deliver(piece, outputs.map((output, j) => sliceAlongAxis(output, this.plan.outputs[j]!.axis!, offset, offset + piece.size)));
+        offset += piece.size;
+      }
+    }
+    this.dispatch();
+  }
+
+  /** A run failed: its requests are rejected; when its device is gone, its waiting pieces go to the others. */
+  private failed(device: number, item: WorkItem, error: unknown): void {
+    this.busy[device] = false;
+    for (const piece of item.pieces) this.settle(piece.request, error);
+    const worker = this.workers[device]!;
+    if (!worker.alive) {
+      const orphans = this.assigned[device]!.splice(0);
+      const live = this.live();
+      if (live.length === 0) {
+        this.failure = error instanceof Error ? error : new Error(String(error));
+        for (const o of orphans) for (const p of o.pieces) this.settle(p.request, this.failure);
+        for (const r of this.queue.splice(0)) this.settle(r, this.failure);
+        return;
+      }
+      orphans.forEach((o, k) => this.assigned[live[k % live.length]!]!.push(o));
+    }
+    this.dispatch();
+  }
+
+  /** One piece of a request came back; with the last, the request's outputs are joined and delivered. */
+  private deliver(piece: Piece, outputs: ort.Tensor[]): void {
+    const { request } = piece;
+    if (request.settled) return;
+    if (request.remaining === 0) {
+      // A request run whole.
+      this.settle(request, undefined, this.named(outputs));
+      return;
+    }
+    request.parts.push({ start: piece.start, size: piece.size, outputs });
+    if (--request.remaining > 0) return;
+    const parts = request.parts.sort((a, b) => a.start - b.start);
+    const rows = parts.map((p) => p.size);
+    const joined = this.plan.outputs.map((output, j) => {
+      const tensors = parts.map((p) => p.outputs[j]!);
+      if (output.axis === null) return combineTensors(output.combine ?? 'first', tensors, rows);
+      const join = new AxisJoin(output.axis, splitOffsets(rows), rows);
+      tensors.forEach((t, k) => join.put(k, t));
+      return join.result();
+    });
+    this.settle(request, undefined, this.named(joined));
+  }
+
+  private named(outputs: ort.Tensor[]): Feeds {
+    const result: Feeds = {};
+    this.plan.outputs.forEach((o, j) => (result[o.name] = outputs[j]!));
+    return result;
+  }
+
+  stats(): SessionStats {
+    const devices = this.workers.map((w, d) => ({ device: w.device, ...w.counters, queueDepth: w.queueDepth + this.assigned[d]!.length }));
+    const total = { requests: 0, rows: 0, batches: 0, busyMs: 0, queueDepth: 0 };
+    for (const d of devices) for (const k of Object.keys(total) as Array<keyof typeof total>) total[k] += d[k];
+    return { devices, total, queued: this.queue.length, rejected: this.rejected };
+  }
+
+  /** Rejects every request still waiting (queued or assigned to a device). */
+  rejectWaiting(reason: Error): void {
+    clearTimeout(this.delayTimer);
+    this.failure ??= reason;
+    for (const r of this.queue.splice(0)) this.settle(r, reason);
+    for (const items of this.assigned) for (const item of items.splice(0)) for (const p of item.pieces) this.settle(p.request, reason);
+  }
+}

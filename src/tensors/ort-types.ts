@@ -1,0 +1,74 @@
+/** Mapping between ONNX element types and onnxruntime-node tensor types. */
+import { TensorProto_DataType as DT } from '../onnx.js';
+import { dataTypeName } from '../graph/types.js';
+import { float16Storage, type Float16ArrayLike } from './float16.js';
+
+export const ortTypeOf: Partial<Record<DT, string>> = {
+  [DT.FLOAT]: 'float32',
+  [DT.DOUBLE]: 'float64',
+  [DT.FLOAT16]: 'float16',
+  [DT.INT8]: 'int8',
+  [DT.UINT8]: 'uint8',
+  [DT.INT16]: 'int16',
+  [DT.UINT16]: 'uint16',
+  [DT.INT32]: 'int32',
+  [DT.UINT32]: 'uint32',
+  [DT.INT64]: 'int64',
+  [DT.UINT64]: 'uint64',
+  [DT.BOOL]: 'bool',
+  [DT.STRING]: 'string',
+};
+
+/**
+ * Why onnxruntime-node has no tensor type for a graph input or output (`what`, e.g. "input 'x'"), or undefined
+ * when it has one. It has no bfloat16 tensors at all: it cannot even load a model whose graph inputs or outputs
+ * are bfloat16 (bfloat16 inside the graph is fine).
+ */
+export function noOrtTypeReason(elemType: DT | undefined, what: string): string | undefined {
+  if (elemType !== undefined && ortTypeOf[elemType] !== undefined) return undefined;
+  if (elemType === DT.BFLOAT16) return `${what} is bfloat16, which onnxruntime-node cannot take or return (its tensors have no bfloat16 type); cast it from or to float32 or float16 inside the model`;
+  return `${what} is ${elemType === undefined ? 'not a tensor' : `of element type ${dataTypeName(elemType)}`}, which onnxruntime-node tensors cannot hold`;
+}
+
+/** The onnxruntime-node tensor type of a graph input or output, or a TypeError that says why there is none. */
+export function ortTypeFor(elemType: DT | undefined, what: string): string {
+  const reason = noOrtTypeReason(elemType, what);
+  if (reason !== undefined) throw new TypeError(reason);
+  return ortTypeOf[elemType!]!;
+}
+
+export type TypedData =
+  | Float32Array
+  | Float64Array
+  | Float16ArrayLike
+  | Int8Array
+  | Uint8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array
+  | string[];
+
+/**
+ * Allocates the typed array onnxruntime-node holds for a tensor type on this Node, so that data written into
+ * it is of the same kind as its outputs (for float16: a Float16Array where Float16Array exists).
+ */
+export function allocate(type: string, size: number): TypedData {
+  switch (type) {
+    case 'float32': return new Float32Array(size);
+    case 'float64': return new Float64Array(size);
+    case 'float16': return float16Storage(new Uint16Array(size));
+    case 'int8': return new Int8Array(size);
+    case 'uint8': case 'bool': return new Uint8Array(size);
+    case 'int16': return new Int16Array(size);
+    case 'uint16': return new Uint16Array(size);
+    case 'int32': return new Int32Array(size);
+    case 'uint32': return new Uint32Array(size);
+    case 'int64': return new BigInt64Array(size);
+    case 'uint64': return new BigUint64Array(size);
+    case 'string': return new Array<string>(size).fill('');
+    default: throw new TypeError(`unsupported tensor type '${type}'`);
+  }
+}

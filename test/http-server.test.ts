@@ -1,0 +1,229 @@
+/**
+ * The example service (examples/http-server): started on 127.0.0.1 with a free port, answered concurrently in
+ * JSON and in binary form, checked against a plain onnxruntime session; bad requests get 400 naming the input;
+ * SIGTERM and SIGINT end it cleanly.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { infer } from '../examples/http-server/client.js';
+import { encodeModel } from '../src/io/codec.js';
+import { makeGraph, makeModel, makeNode, makeValueInfo } from '../src/graph/build.js';
+import { TensorProto_DataType as DT } from '../src/onnx.js';
+import { compareTensors } from '../src/verify/compare.js';
+import { SeededRandom } from '../src/tensors/random.js';
+import { fixture, repoRoot, tempDir } from './helpers.js';
+
+type Feeds = Record<string, ort.Tensor>;
+
+const serverScript = path.join(repoRoot, 'dist/examples/http-server/server.js');
+
+interface RunningServer {
+  url: string;
+  child: ChildProcess;
+  /** Sends `signal` and resolves to the exit code; kills the server if it has not ended 15 s later. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+async function startServer(model: string, devices = 'cpu,cpu'): Promise<RunningServer> {
+  const child = spawn(process.execPath, [serverScript, '--model', model, '--devices', devices, '--port', '0'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> => {
+    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    const [code] = await exited;
+    clearTimeout(timer);
+    return code;
+  };
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let stdout = '';
+      const timer = setTimeout(() => reject(new Error(`the server did not start in 60 s: ${stderr}`)), 60_000);
+      child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+        stdout += chunk;
+        const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
+        if (match !== null) {
+          clearTimeout(timer);
+          resolve(match[1]!);
+        }
+      });
+      void exited.then(([code]) => {
+        clearTimeout(timer);
+        reject(new Error(`the server exited with code ${code}: ${stderr}`));
+      });
+    });
+    return { url, child, stop };
+  } catch (error) {
+    await stop('SIGKILL');
+    throw error;
+  }
+}
+
+async function plainRun(model: string, feeds: Feeds): Promise<Feeds> {
+  const session = await ort.InferenceSession.create(model);
+  try {
+    return await session.run(feeds);
+  } finally {
+    await session.release();
+  }
+}
+
+function assertSame(actual: Feeds, expected: Feeds, label: string): void {
+  assert.deepEqual(Object.keys(actual).sort(), Object.keys(expected).sort(), `${label}: output names`);
+  for (const [name, tensor] of Object.entries(expected)) {
+    const comparison = compareTensors(actual[name]!, tensor);
+    assert.ok(comparison.equal, `${label} output '${name}': ${comparison.detail}`);
+  }
+}
+
+const post = (url: string, body: Uint8Array | string, headers: Record<string, string> = {}): Promise<Response> =>
+  fetch(`${url}/infer`, { method: 'POST', body, headers, signal: AbortSignal.timeout(30_000) });
+
+test('200 concurrent requests, JSON and binary, batches 1-3: each answer equals a plain session', { timeout: 180_000 }, async () => {
+  const model = fixture('two_in_two_out');
+  const server = await startServer(model);
+  try {
+    const random = new SeededRandom(11);
+    const requests = Array.from({ length: 200 }, (_, k) => {
+      const batch = 1 + (k % 3);
+      const feeds: Feeds = {
+        features: new ort.Tensor('float32', random.floats(batch * 8), [batch, 8]),
+        mask: new ort.Tensor('float32', random.floats(batch * 4), [batch, 4]),
+      };
+      return { feeds, binary: k % 2 === 0 };
+    });
+    const answers = await Promise.all(requests.map(({ feeds, binary }) => infer(`${server.url}/infer`, feeds, { binary, signal: AbortSignal.timeout(120_000) })));
+    for (const [k, { feeds, binary }] of requests.entries()) {
+      assertSame(answers[k]!, await plainRun(model, feeds), `request ${k} (${binary ? 'binary' : 'JSON'}, batch ${feeds['features']!.dims[0]})`);
+    }
+    assert.equal(await server.stop('SIGTERM'), 0, 'SIGTERM: a clean exit');
+  } finally {
+    await server.stop('SIGKILL');
+  }
+});
+
+/** words -> same (Identity), ids -> twice (ids + ids), flags -> negated (Not): strings, int64 and bool. */
+function typesModel(): Uint8Array {
+  return encodeModel(
+    makeModel(
+      makeGraph({
+        name: 'types',
+        inputs: [makeValueInfo('words', DT.STRING, ['batch', 2]), makeValueInfo('ids', DT.INT64, ['batch']), makeValueInfo('flags', DT.BOOL, ['batch'])],
+        outputs: [makeValueInfo('same', DT.STRING, ['batch', 2]), makeValueInfo('twice', DT.INT64, ['batch']), makeValueInfo('negated', DT.BOOL, ['batch'])],
+        nodes: [makeNode('Identity', ['words'], ['same']), makeNode('Add', ['ids', 'ids'], ['twice']), makeNode('Not', ['flags'], ['negated'])],
+      }),
+      { opset: 13 },
+    ),
+  );
+}
+
+test('the documented forms: int64 as strings, bool as true/false, binary strings and numbers byte for byte', { timeout: 120_000 }, async () => {
+  const folder = tempDir();
+  const model = path.join(folder, 'types.onnx');
+  writeFileSync(model, typesModel());
+  const server = await startServer(model);
+  try {
+    const big = '9007199254740993'; // 2^53 + 1: not a safe JS number
+    const json = await post(server.url, JSON.stringify({
+      inputs: {
+        words: { type: 'string', dims: [1, 2], data: ['a', 'é'] },
+        ids: { type: 'int64', dims: [1], data: [big] },
+        flags: { type: 'bool', dims: [1], data: [true] },
+      },
+      outputs: ['twice', 'negated', 'same'],
+    }), { 'content-type': 'application/json' });
+    assert.equal(json.status, 200);
+    assert.deepEqual(await json.json(), {
+      outputs: {
+        twice: { type: 'int64', dims: [1], data: ['18014398509481986'] },
+        negated: { type: 'bool', dims: [1], data: [false] },
+        same: { type: 'string', dims: [1, 2], data: ['a', 'é'] },
+      },
+    });
+
+    // Binary, written out by hand: a header, then ids (2 x int64 LE) and words (4-byte LE length + UTF-8 each).
+    const ids = Buffer.alloc(16);
+    ids.writeBigInt64LE(-3n, 0);
+    ids.writeBigInt64LE(1n << 40n, 8);
+    const words = Buffer.concat(['x', 'ée', '', 'abc'].flatMap((w) => {
+      const bytes = Buffer.from(w, 'utf8');
+      const length = Buffer.alloc(4);
+      length.writeUInt32LE(bytes.byteLength);
+      return [length, bytes];
+    }));
+    const header = Buffer.from(JSON.stringify({
+      inputs: [
+        { name: 'ids', type: 'int64', dims: [2], parameters: { binary_data_size: 16 } },
+        { name: 'words', type: 'string', dims: [2, 2], parameters: { binary_data_size: words.byteLength } },
+        { name: 'flags', type: 'bool', dims: [2], data: [false, true] },
+      ],
+      outputs: [{ name: 'twice', parameters: { binary_data: true } }, { name: 'same', parameters: { binary_data: true } }, 'negated'],
+    }));
+    const binary = await post(server.url, Buffer.concat([header, ids, words]), {
+      'content-type': 'application/octet-stream',
+      'inference-header-content-length': String(header.byteLength),
+    });
+    assert.equal(binary.status, 200, await binary.clone().text());
+    assert.equal(binary.headers.get('content-type'), 'application/octet-stream');
+    const body = Buffer.from(await binary.arrayBuffer());
+    const headerLength = Number(binary.headers.get('inference-header-content-length'));
+    const answer = JSON.parse(body.subarray(0, headerLength).toString('utf8')) as { outputs: Record<string, unknown> };
+    assert.deepEqual(answer.outputs, {
+      twice: { type: 'int64', dims: [2], parameters: { binary_data_size: 16 } },
+      same: { type: 'string', dims: [2, 2], parameters: { binary_data_size: words.byteLength } },
+      negated: { type: 'bool', dims: [2], data: [true, false] },
+    });
+    const data = body.subarray(headerLength);
+    assert.equal(data.byteLength, 16 + words.byteLength);
+    assert.equal(data.readBigInt64LE(0), -6n);
+    assert.equal(data.readBigInt64LE(8), 2n << 40n);
+    assert.deepEqual(data.subarray(16), words, 'strings come back in the same binary form');
+    assert.equal(await server.stop('SIGINT'), 0, 'SIGINT: a clean exit');
+  } finally {
+    await server.stop('SIGKILL');
+    rmSync(folder, { recursive: true, force: true });
+  }
+});
+
+test('bad requests get 400 with a short error naming the input; other paths and methods 404 and 405', { timeout: 120_000 }, async () => {
+  const server = await startServer(fixture('mlp'));
+  try {
+    const x = (tensor: object): string => JSON.stringify({ inputs: { x: tensor } });
+    const cases: Array<[string, Record<string, string>, RegExp]> = [
+      [x({ type: 'float32', dims: [1, 16], data: [1, 2] }), {}, /input 'x': "data" has 2 values, dims \[1, 16\] need 16/],
+      [x({ type: 'float32', dims: [1, 4], data: [1, 2, 3, 4] }), {}, /input 'x' dim 1 must be 16, got 4/],
+      [x({ type: 'int32', dims: [1, 16], data: Array(16).fill(1) }), {}, /input 'x' must be float32, got int32/],
+      [x({ type: 'complex', dims: [1], data: [1] }), {}, /input 'x': unknown type "complex"/],
+      [x({ type: 'float32', dims: [1, 16], data: [...Array(15).fill(1), 'one'] }), {}, /input 'x': element 15 is "one", expected a number/],
+      [x({ type: 'float32', dims: [1, 16], parameters: { binary_data_size: 64 } }), {}, /input 'x': binary_data_size 64 runs past the 0 bytes of binary data left/],
+      [x({ type: 'float32', dims: [1, 16], data: Array(16).fill(0) }), { 'inference-header-content-length': '100000' }, /Inference-Header-Content-Length: expected a byte count/],
+      [JSON.stringify({ inputs: { y: { type: 'float32', dims: [1, 16], data: Array(16).fill(0) } } }), {}, /'y' is not an input|input 'x' is missing/],
+      [JSON.stringify({ inputs: { x: { type: 'float32', dims: [1, 16], data: Array(16).fill(0) } }, outputs: ['z'] }), {}, /"outputs": "z" is not an output/],
+      ['{"inputs": ', {}, /the JSON header does not parse/],
+    ];
+    for (const [body, headers, pattern] of cases) {
+      const response = await post(server.url, body, { 'content-type': 'application/json', ...headers });
+      const answer = (await response.json()) as { error: string };
+      assert.equal(response.status, 400, `${body}: ${answer.error}`);
+      assert.match(answer.error, pattern);
+      assert.ok(answer.error.length < 300 && !answer.error.includes('\n    at '), `short, no stack trace: ${answer.error}`);
+    }
+    assert.equal((await fetch(`${server.url}/other`)).status, 404);
+    assert.equal((await fetch(`${server.url}/infer`)).status, 405);
+    const health = (await (await fetch(`${server.url}/health`)).json()) as { ready: boolean; devices: string[] };
+    assert.deepEqual(health.devices, ['cpu', 'cpu']);
+    // Still answering after all that.
+    const ok = await post(server.url, x({ type: 'float32', dims: [2, 16], data: Array(32).fill(0.5) }));
+    assert.equal(ok.status, 200);
+    assert.equal(await server.stop('SIGTERM'), 0);
+  } finally {
+    await server.stop('SIGKILL');
+  }
+});

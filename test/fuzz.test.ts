@@ -52,13 +52,15 @@ function cli(args: string[]): Promise<{ status: number | null; stdout: string; s
 /** The command line that makes the CLI do what the fuzz case did on the CLI's path. */
 function cliArgs(sample: FuzzSummary['cliSamples'][number], file: string, folder: string): string[] {
   if (sample.command === 'inspect') return ['inspect', file];
-  const { devices, weights, irVersion } = sample.options;
+  const { devices, weights, irVersion, axes = {}, combine = {} } = sample.options;
   return [
     file,
     '--devices',
     devices.join(','),
     ...(weights === undefined ? [] : ['--weights', weights.join(',')]),
     ...(irVersion === undefined ? [] : ['--ir-version', String(irVersion)]),
+    ...Object.entries(axes).flatMap(([name, axis]) => ['--axis', `${name}=${axis ?? 'none'}`]),
+    ...Object.entries(combine).flatMap(([name, mode]) => ['--combine', `${name}=${mode}`]),
     '--quiet',
     '-o',
     path.join(folder, 'model.parallel.onnx'),

@@ -52,7 +52,7 @@ export function checkOptions(options: ParallelizeOptions): void {
     throw new InputError(`--ir-version must be a whole number from 3 to 11 (got ${options.irVersion})`);
   }
   for (const [name, axis] of Object.entries(options.axes ?? {})) {
-    if (axis !== null && !Number.isSafeInteger(axis)) throw new InputError(`--axis ${name}=${String(axis)}: the axis must be a whole number, or none for an input fed whole to every replica`);
+    if (axis !== null && !Number.isSafeInteger(axis)) throw new InputError(`--axis ${name}=${String(axis)}: the axis must be a whole number, or 'none' for an input fed whole to every replica`);
   }
   for (const [name, mode] of Object.entries(options.combine ?? {})) {
     if (!combineModes.includes(mode)) throw new InputError(`--combine ${name}=${String(mode)}: use one of ${combineModes.join(', ')}`);

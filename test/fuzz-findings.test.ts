@@ -11,7 +11,9 @@ import {
   AttributeProtoSchema,
   FunctionProtoSchema,
   ModelProtoSchema,
+  NodeDeviceConfigurationProtoSchema,
   OperatorSetIdProtoSchema,
+  ShardingSpecProtoSchema,
   StringStringEntryProtoSchema,
   TensorProto_DataLocation,
   TensorProto_DataType as DT,
@@ -241,4 +243,18 @@ test('a model of many local functions is encoded without a buffer for each', () 
   const held = [...new Set(chunks.map((c) => c.buffer))].reduce((sum, buffer) => sum + buffer.byteLength, 0);
   assert.ok(held < 4 * 2 ** 20, `${held} bytes of buffers held for ${chunks.reduce((s, c) => s + c.length, 0)} bytes`);
   assert.deepEqual(encodeModel(model), toBinary(ModelProtoSchema, model));
+});
+
+test('a value its field cannot hold (only a model built in code has one) is refused by the encoder with the field and value', () => {
+  const model = reluModel(['N', 4]);
+  const dim = model.graph!.input[0]!.type!.value.value as { shape: { dim: Array<{ value: unknown }> } };
+  dim.shape.dim[1]!.value = { case: 'dimValue', value: 1n << 64n };
+  refuses(() => encodeModel(model), /^model: field onnx\.TensorShapeProto\.Dimension\.dim_value holds 18446744073709551616, which is not a value of its type \(int64\)/);
+  // The node encoder writes sharding specs itself: it refuses such a device as toBinary does, not wraps it.
+  const placed = reluModel(['N', 4]);
+  placed.graph!.node[0]!.deviceConfigurations = [
+    create(NodeDeviceConfigurationProtoSchema, { configurationId: 'c', shardingSpec: [create(ShardingSpecProtoSchema, { tensorName: 'y', device: [1n << 64n] })] }),
+  ];
+  assert.throws(() => toBinary(ModelProtoSchema, placed), /invalid int64/);
+  refuses(() => encodeModel(placed), /field onnx\.ShardingSpecProto\.device holds 18446744073709551616/);
 });

@@ -55,6 +55,9 @@ export function shapeOf(info: ValueInfoProto): Dim[] | undefined {
   });
 }
 
+/** Whether a bigint fits an int64 field (a decoded model's always do; a message built in code need not). */
+export const isInt64 = (value: bigint): boolean => BigInt.asIntN(64, value) === value;
+
 /** The largest dim computed with: numbers are exact up to 2^53 - 1, and no tensor comes near it. */
 export const MAX_DIM = Number.MAX_SAFE_INTEGER;
 

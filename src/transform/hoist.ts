@@ -15,7 +15,7 @@ import {
   type TensorProto,
 } from '../onnx.js';
 import { forEachGraph } from '../graph/walk.js';
-import { describeNode, isDefaultDomain } from '../graph/types.js';
+import { describeNode, isDefaultDomain, isInt64 } from '../graph/types.js';
 import { InputError } from '../errors.js';
 import { makeNode, makeTensor } from '../graph/build.js';
 import { inheritSourceFolder } from '../io/external-data.js';
@@ -52,8 +52,6 @@ const CONSTANT_ATTRIBUTE_TYPES: Readonly<Record<string, AttributeProto_Attribute
   value_string: A.STRING,
   value_strings: A.STRINGS,
 };
-
-const isInt64 = (value: bigint): boolean => BigInt.asIntN(64, value) === value;
 
 /**
  * The value of a Constant node as a tensor or sparse tensor named `name`, or undefined when it has none (it is

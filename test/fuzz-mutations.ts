@@ -10,8 +10,10 @@ import {
   DeviceConfigurationProtoSchema,
   GraphProtoSchema,
   OperatorSetIdProtoSchema,
+  SparseTensorProtoSchema,
   StringStringEntryProtoSchema,
   TensorProto_DataLocation,
+  TensorProtoSchema,
   TensorShapeProto_DimensionSchema,
   TypeProtoSchema,
   type GraphProto,
@@ -22,7 +24,7 @@ import {
   type TensorShapeProto_Dimension,
   type ValueInfoProto,
 } from '../src/onnx.js';
-import { TypeProto_SequenceSchema } from 'onnx-buf';
+import { TrainingInfoProtoSchema, TypeProto_SequenceSchema } from 'onnx-buf';
 import { makeNode } from '../src/graph/build.js';
 import { PLAN_KEY } from '../src/transform/plan.js';
 import type { SeededRandom } from '../src/tensors/random.js';
@@ -389,6 +391,27 @@ const structure: Mutation[] = [
       node.opType = pick(random, ['LSTM', 'GRU', 'RNN']);
       node.domain = '';
       node.attribute = [create(AttributeProtoSchema, { name: 'layout', type: AttributeProto_AttributeType.INT, i: pick(random, [0n, 1n, 2n, -1n, INT64_MAX]) })];
+      return true;
+    },
+  },
+  {
+    name: 'bad sparse initializer',
+    apply: (model, random) => {
+      const graph = someGraph(model, random);
+      if (graph === undefined) return false;
+      const tensor = graph.initializer.length > 0 && random.next() < 0.7 ? graph.initializer.splice(random.int(0, graph.initializer.length - 1), 1)[0] : undefined;
+      const indices = random.next() < 0.5 ? undefined : create(TensorProtoSchema, { name: 'indices', dataType: 7, dims: [pick(random, fileDims)] });
+      graph.sparseInitializer.push(create(SparseTensorProtoSchema, { ...(tensor === undefined ? {} : { values: tensor }), ...(indices === undefined ? {} : { indices }), dims: [pick(random, fileDims), 2n] }));
+      return true;
+    },
+  },
+  {
+    name: 'training graphs',
+    apply: (model, random) => {
+      if (model.graph === undefined) return false;
+      const which = random.int(0, 2);
+      const other = which === 0 ? model.graph : which === 1 ? create(GraphProtoSchema, { name: 'empty' }) : undefined;
+      model.trainingInfo.push(create(TrainingInfoProtoSchema, other === undefined ? {} : { initialization: other, algorithm: other }));
       return true;
     },
   },

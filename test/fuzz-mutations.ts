@@ -69,6 +69,15 @@ function someNode(model: ModelProto, random: SeededRandom): NodeProto | undefine
   return nodes.length === 0 ? undefined : pick(random, nodes);
 }
 
+/** Some node, turned into one of `ops` of the default domain (its inputs, outputs and attributes kept). */
+function nodeTurnedInto(model: ModelProto, random: SeededRandom, ops: readonly string[]): NodeProto | undefined {
+  const node = someNode(model, random);
+  if (node === undefined) return undefined;
+  node.opType = pick(random, ops);
+  node.domain = '';
+  return node;
+}
+
 function tensorDims(info: ValueInfoProto): TensorShapeProto_Dimension[] | undefined {
   return info.type?.value.case === 'tensorType' ? info.type.value.value.shape?.dim : undefined;
 }
@@ -348,12 +357,9 @@ const structure: Mutation[] = [
   {
     name: 'control flow without its body',
     apply: (model, random) => {
-      const node = someNode(model, random);
-      if (node === undefined) return false;
-      node.opType = pick(random, ['If', 'Loop', 'Scan']);
-      node.domain = '';
-      if (random.next() < 0.5) node.attribute = [];
-      return true;
+      const node = nodeTurnedInto(model, random, ['If', 'Loop', 'Scan']);
+      if (node !== undefined && random.next() < 0.5) node.attribute = [];
+      return node !== undefined;
     },
   },
   {
@@ -386,12 +392,9 @@ const structure: Mutation[] = [
   {
     name: 'LSTM with a bad layout',
     apply: (model, random) => {
-      const node = someNode(model, random);
-      if (node === undefined) return false;
-      node.opType = pick(random, ['LSTM', 'GRU', 'RNN']);
-      node.domain = '';
-      node.attribute = [create(AttributeProtoSchema, { name: 'layout', type: AttributeProto_AttributeType.INT, i: pick(random, [0n, 1n, 2n, -1n, INT64_MAX]) })];
-      return true;
+      const node = nodeTurnedInto(model, random, ['LSTM', 'GRU', 'RNN']);
+      if (node !== undefined) node.attribute = [create(AttributeProtoSchema, { name: 'layout', type: AttributeProto_AttributeType.INT, i: pick(random, [0n, 1n, 2n, -1n, INT64_MAX]) })];
+      return node !== undefined;
     },
   },
   {

@@ -151,13 +151,14 @@ test('external data offsets and lengths that are not whole numbers are refused b
   }
 });
 
-test('weights too far apart for whole-number weights are refused; exponent notation counts its decimals', () => {
+test('weights that need whole numbers past 1000000 are refused; exponent notation counts its decimals', () => {
   assert.deepEqual(integerWeights([3e-6, 1e-6]), [3, 1]);
   assert.deepEqual(integerWeights([1000000, 1]), [1000000, 1]);
-  refuses(() => integerWeights([1e-7, 1]), /--weights 1e-7,1: too far apart/, /1e-7 is 0 at 6 decimals/);
+  refuses(() => integerWeights([1e-7, 1]), /--weights 1e-7,1: not whole-number weights of at most 1000000 \(1e-7 is 0 at 6 decimals\)/);
   refuses(() => integerWeights([1e300, 1]), /1e\+300 is too large/);
   refuses(() => integerWeights([1, 1e9]), /as whole numbers 1:1000000000/);
-  refuses(() => parallelize(reluModel(['N', 4]), { ...two, weights: [Number.MAX_VALUE, Number.MIN_VALUE] }), /too far apart/);
+  refuses(() => integerWeights([1.000001, 1]), /as whole numbers 1000001:1000000\); give weights closer together or with fewer decimals/);
+  refuses(() => parallelize(reluModel(['N', 4]), { ...two, weights: [Number.MAX_VALUE, Number.MIN_VALUE] }), /not whole-number weights/);
   refuses(() => gpuDevices(100_000), /--gpus must be a whole number >= 1 and at most 1024/);
 });
 

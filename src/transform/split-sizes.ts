@@ -13,20 +13,20 @@ export const MAX_INTEGER_WEIGHT = 1_000_000;
 
 /**
  * Turns user weights (positive numbers, counted to 6 decimals) into small positive integers with the same
- * ratios; refuses weights too far apart to be such integers.
+ * ratios; refuses weights that need integers past MAX_INTEGER_WEIGHT (too far apart, or too many decimals).
  */
 export function integerWeights(weights: number[]): number[] {
   const scale = 10 ** Math.min(6, Math.max(0, ...weights.map(decimals)));
   const ints = weights.map((w) => Math.round(w * scale));
-  const tooFarApart = (detail: string): InputError =>
-    new InputError(`--weights ${weights.join(',')}: too far apart to split a batch by (${detail}); keep the largest weight within ${MAX_INTEGER_WEIGHT} times the smallest, to 6 decimals`);
+  const refused = (detail: string): InputError =>
+    new InputError(`--weights ${weights.join(',')}: not whole-number weights of at most ${MAX_INTEGER_WEIGHT} (${detail}); give weights closer together or with fewer decimals (6 at most)`);
   ints.forEach((w, i) => {
-    if (!(w >= 1)) throw tooFarApart(`${weights[i]} is 0 at 6 decimals`);
-    if (!Number.isSafeInteger(w)) throw tooFarApart(`${weights[i]} is too large`);
+    if (!(w >= 1)) throw refused(`${weights[i]} is 0 at 6 decimals`);
+    if (!Number.isSafeInteger(w)) throw refused(`${weights[i]} is too large`);
   });
   const divisor = ints.reduce(gcd, 0);
   const reduced = ints.map((w) => w / divisor);
-  if (reduced.some((w) => w > MAX_INTEGER_WEIGHT)) throw tooFarApart(`as whole numbers ${reduced.join(':')}`);
+  if (reduced.some((w) => w > MAX_INTEGER_WEIGHT)) throw refused(`as whole numbers ${reduced.join(':')}`);
   return reduced;
 }
 

@@ -46,6 +46,8 @@ async function main(settings: FuzzSettings): Promise<FuzzSummary> {
   const folder = mkdtempSync(path.join(os.tmpdir(), 'onnx-parallelize-fuzz-'));
   const summary: FuzzSummary = { cases: 0, kinds: {}, casesRewritten: 0, casesRefused: 0, rewritten: 0, refused: 0, fileCases: 0, failures: [], refusals: [], slowest: { ms: 0, label: '' }, mutations: {}, cliSamples: [] };
   const refusals = new Map<string, number>();
+  /** Refusals on the CLI's path of one kind (their first words, the folder taken out) are sampled once. */
+  const kind = (message: string): string => refusalKind(message.replaceAll(folder, '')).slice(0, 24);
   const add = (result: CaseResult): void => {
     summary.rewritten += result.rewritten;
     summary.refused += result.refused;
@@ -68,7 +70,6 @@ async function main(settings: FuzzSettings): Promise<FuzzSummary> {
         add(onFile);
         summary.fileCases += 1;
         const message = onFile.cli?.message;
-        const kind = (m: string): string => refusalKind(m.replaceAll(folder, '')).slice(0, 24);
         if (message != null && summary.cliSamples.length < 6 && !summary.cliSamples.some((s) => kind(s.message) === kind(message))) {
           const { command } = onFile.cli!;
           summary.cliSamples.push({ label: fuzzCase.label, file: path.join(folder, 'model.onnx'), bytes: fuzzCase.input.bytes, options: fuzzCase.options[0]!, command, message });

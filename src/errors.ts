@@ -1,12 +1,20 @@
 /**
  * An error caused by what the user gave us (a bad file, a bad option).
- * The CLI prints its message on one line and exits with code 2; it never prints a stack.
+ * The CLI prints its message on one line and exits with code 2; it never prints a stack. Control characters
+ * (a name in a damaged model can hold a line break) are written as escapes, so the message stays one line.
  */
 export class InputError extends Error {
   override readonly name = 'InputError';
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(oneLine(message), options);
   }
+}
+
+const namedEscapes: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** `text` with control characters written as escapes (`\n`, `\u0000`). */
+function oneLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => namedEscapes[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** The message of any thrown value, without its stack. */

@@ -3,6 +3,7 @@ import type { ModelProto, NodeProto, TensorProto, ValueInfoProto } from './onnx.
 import { describeType, formatShape, isDefaultDomain, shapeOf, type Dim } from './graph/types.js';
 import { forEachGraph, forEachNodeList, forEachTensor, subgraphsOf } from './graph/walk.js';
 import { externalReference } from './io/external-data.js';
+import { mainGraph } from './graph/model.js';
 import { readPlan } from './transform/plan.js';
 
 export interface ValueSummary {
@@ -65,7 +66,7 @@ function parallelSummary(model: ModelProto): InspectReport['parallel'] {
 }
 
 export function inspectModel(model: ModelProto): InspectReport {
-  const graph = model.graph!;
+  const graph = mainGraph(model);
   const byOpType: Record<string, number> = {};
   let total = 0;
   forEachNodeList(model, (nodes) => {

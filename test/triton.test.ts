@@ -305,7 +305,7 @@ test('bad input: exit 2, one line, no files', () => {
   refused([mlp, '--gpus', '2', '--preferred-batch', '8,x', ...repo], /--preferred-batch 8,x: each size must be a whole number/);
   refused([mlp, '--gpus', '2', '--preferred-batch', '8,8', ...repo], /give each size once/);
   refused([fixture('fixed_batch1'), '--gpus', '2', '--max-batch', '8', ...repo], /--max-batch 8: the model cannot take Triton's batching \(input 'x' has a fixed batch of 1\)/);
-  refused([mlp, '--devices', 'cuda:0,cuda:1', '--weights', '1.000001,1', ...repo], /asks for 1000001 instances on cuda:0/);
+  refused([mlp, '--devices', 'cuda:0,cuda:1', '--weights', '65,1', ...repo], /asks for 65 instances on cuda:0/);
   refused([mlp, '--gpus', '2', '--weights', '1,2,3', ...repo], /--weights has 3 values for 2 devices/);
   refused([mlp, '--gpus', '2', '--axis', 'nope=0', ...repo], /--axis nope: the model has no input or output named 'nope'/);
   refused([mlp, '--gpus', '2', '--combine', 'y=median', ...repo], /--combine y=median: use one of/);

@@ -1,5 +1,13 @@
 /** Visitors over every graph and tensor of a model, subgraphs and functions included. */
 import { type AttributeProto, type GraphProto, type ModelProto, type NodeProto, type SparseTensorProto, type TensorProto } from '../onnx.js';
+import { InputError } from '../errors.js';
+
+/**
+ * How deep subgraphs may nest. Decoding stops at 100 nested messages, three per level of subgraphs and up to
+ * seven more inside the deepest graph: this leaves room for that, so what is read and written here decodes
+ * again. Only a message object can go deeper, and one that contains itself would never end.
+ */
+export const MAX_SUBGRAPH_DEPTH = 24;
 
 /** The subgraphs held by a node's attributes (If branches, Loop and Scan bodies, ...). */
 export function subgraphsOf(node: NodeProto): Array<{ attribute: AttributeProto; graph: GraphProto }> {
@@ -13,6 +21,9 @@ export function subgraphsOf(node: NodeProto): Array<{ attribute: AttributeProto;
 
 /** Calls `visit` for `graph` and then for every graph nested in its nodes, depth first. */
 export function forEachGraph(graph: GraphProto, visit: (graph: GraphProto, depth: number) => void, depth = 0): void {
+  if (depth > MAX_SUBGRAPH_DEPTH) {
+    throw new InputError(`graph '${graph.name}' is nested more than ${MAX_SUBGRAPH_DEPTH} subgraphs deep (If, Loop and Scan bodies); a graph cannot contain itself`);
+  }
   visit(graph, depth);
   for (const node of graph.node) {
     // Not subgraphsOf(): this runs for every node of the model, and most have no subgraph.

@@ -15,8 +15,11 @@ import { ScalarType } from '@bufbuild/protobuf';
 import type { NodeProto } from '../onnx.js';
 import { ByteSink, NodeEncoder } from './node-encoder.js';
 
-/** Size of the blocks that encoded nodes are written into. */
+/** Size of the blocks that encoded nodes are written into: the first is small, the next ones double up to this. */
 const BLOCK_BYTES = 1 << 20;
+const FIRST_BLOCK_BYTES = 1 << 16;
+/** Room left at the end of a block for the node that fills it, so that it is not grown and copied. */
+const NODE_ROOM = 4096;
 
 /** Bytes values at least this long are emitted as their own chunk. */
 export const LARGE_BYTES = 4096;
@@ -74,8 +77,39 @@ function lengthDelimitedHeader(fieldNumber: number, length: number): Uint8Array 
 /** Messages written field by field even without large bytes: those that hold node lists, the bulk of a graph. */
 const nodeHolders = new Set(['onnx.ModelProto', 'onnx.GraphProto', 'onnx.FunctionProto', 'onnx.TrainingInfoProto']);
 
+/**
+ * Where the node lists of one encoding are written: blocks shared by all lists (a model of many local functions
+ * or bodies must not hold a block for each), every part written handed out as a chunk when its list ends or its
+ * block is full. No buffer is grown and copied, and no block is copied again.
+ */
+class NodeBlocks {
+  readonly encoder = new NodeEncoder();
+  private sink = new ByteSink(FIRST_BLOCK_BYTES + NODE_ROOM);
+  /** Where the part not handed out yet starts. */
+  private start = 0;
+
+  /** Writes `node` as field `fieldNumber`; returns the bytes handed out to `out` (when the block filled up). */
+  write(fieldNumber: number, node: NodeProto, out: Uint8Array[]): number {
+    this.encoder.write(this.sink, fieldNumber, node);
+    return this.sink.length + NODE_ROOM >= this.sink.bytes.length ? this.flush(out) : 0;
+  }
+
+  /** Hands out what was written since the last call as one chunk, and returns its length. */
+  flush(out: Uint8Array[]): number {
+    const sink = this.sink;
+    const length = sink.length - this.start;
+    if (length > 0) out.push(sink.bytes.subarray(this.start, sink.length));
+    this.start = sink.length;
+    if (sink.length + NODE_ROOM >= sink.bytes.length) {
+      this.sink = new ByteSink(Math.min(2 * sink.bytes.length, BLOCK_BYTES) + NODE_ROOM);
+      this.start = 0;
+    }
+    return length;
+  }
+}
+
 /** Appends the encoding of `message` to `out` and returns its length in bytes. */
-export function encodeChunks(desc: DescMessage, message: Message, out: Uint8Array[], nodes: NodeEncoder = new NodeEncoder()): number {
+export function encodeChunks(desc: DescMessage, message: Message, out: Uint8Array[], nodes: NodeBlocks = new NodeBlocks()): number {
   const msg = message as AnyMessage;
   if (!nodeHolders.has(desc.typeName) && !holdsLargeBytes(desc, msg)) {
     const bytes = toBinary(desc, message);
@@ -120,25 +154,15 @@ export function encodeChunks(desc: DescMessage, message: Message, out: Uint8Arra
       emitNested(field.number, field.message, value as AnyMessage);
     } else if (field.fieldKind === 'list' && field.listKind === 'message' && field.message.typeName === 'onnx.NodeProto') {
       flush();
-      // Nodes are written into blocks of about 1 MiB, each handed out as a chunk when full: no buffer is
-      // grown and copied, and no block is copied again.
-      let sink = new ByteSink(BLOCK_BYTES + 4096);
-      const emitBlock = (): void => {
-        if (sink.length === 0) return;
-        out.push(sink.bytes.subarray(0, sink.length));
-        total += sink.length;
-        sink = new ByteSink(BLOCK_BYTES + 4096);
-      };
       for (const node of value as NodeProto[]) {
         if (node.attribute.length > 0 && holdsLargeBytes(field.message, node as AnyMessage)) {
-          emitBlock();
+          total += nodes.flush(out);
           emitNested(field.number, field.message, node as AnyMessage);
           continue;
         }
-        nodes.write(sink, field.number, node);
-        if (sink.length >= BLOCK_BYTES) emitBlock();
+        total += nodes.write(field.number, node, out);
       }
-      emitBlock();
+      total += nodes.flush(out);
     } else if (field.fieldKind === 'list' && field.listKind === 'message' && nodeHolders.has(field.message.typeName)) {
       for (const item of value as AnyMessage[]) emitNested(field.number, field.message, item);
     } else if (field.fieldKind === 'list' && field.listKind === 'message') {

@@ -2,6 +2,7 @@
 import { fromBinary } from '@bufbuild/protobuf';
 import { ModelProtoSchema, type ModelProto } from '../onnx.js';
 import { InputError, messageOf } from '../errors.js';
+import { mainGraph } from '../graph/model.js';
 import { encodeChunks } from './chunked-encoder.js';
 
 /**
@@ -17,19 +18,26 @@ export function decodeModel(bytes: Uint8Array, source = 'model'): ModelProto {
   } catch (error) {
     throw new InputError(`${source}: not an ONNX model: the protobuf does not decode (${messageOf(error)}); the file may be truncated or of another format`);
   }
-  if (model.irVersion <= 0n) {
-    throw new InputError(`${source}: not an ONNX model: ir_version is missing or 0 (a valid protobuf of another kind, or a damaged file)`);
-  }
-  if (model.graph === undefined) {
-    throw new InputError(`${source}: not a usable ONNX model: it has no graph`);
-  }
+  mainGraph(model, source);
   return model;
 }
 
-/** Encodes a model as chunks whose concatenation is the model's bytes; large tensor data is not copied. */
+/** How protobuf-es refuses a value its field's type cannot hold (an int64 past 64 bits, a float that is a string). */
+const UNENCODABLE = /^cannot encode field ([\w.]+) to binary: invalid (\w+): (.*)$/;
+
+/**
+ * Encodes a model as chunks whose concatenation is the model's bytes; large tensor data is not copied. A value
+ * its field cannot hold (only a model built in code can have one) is refused with the field and the value.
+ */
 export function encodeModelChunks(model: ModelProto): Uint8Array[] {
   const chunks: Uint8Array[] = [];
-  encodeChunks(ModelProtoSchema, model, chunks);
+  try {
+    encodeChunks(ModelProtoSchema, model, chunks);
+  } catch (error) {
+    const match = UNENCODABLE.exec(messageOf(error));
+    if (match === null) throw error;
+    throw new InputError(`model: field ${match[1]} holds ${match[3]}, which is not a value of its type (${match[2]}); the model cannot be written`, { cause: error });
+  }
   return chunks;
 }
 

@@ -18,6 +18,7 @@ export interface ExternalReference {
 /** Where each externally stored tensor was loaded from: the folder its `location` is relative to. */
 const sourceFolders = new WeakMap<TensorProto, string>();
 
+/** The external data of `tensor`, or undefined when it holds its data itself; a bad offset or length is refused. */
 export function externalReference(tensor: TensorProto): ExternalReference | undefined {
   if (tensor.dataLocation !== TensorProto_DataLocation.EXTERNAL) return undefined;
   const entry = (key: string): string | undefined => tensor.externalData.find((e) => e.key === key)?.value;
@@ -25,9 +26,17 @@ export function externalReference(tensor: TensorProto): ExternalReference | unde
   return {
     tensor,
     location: entry('location') ?? '',
-    offset: BigInt(entry('offset') ?? '0'),
-    length: length === undefined ? undefined : BigInt(length),
+    offset: byteCount(tensor, 'offset', entry('offset') ?? '0'),
+    length: length === undefined ? undefined : byteCount(tensor, 'length', length),
   };
+}
+
+/** An offset or length in an external_data entry: a whole number of bytes, written in decimal digits. */
+function byteCount(tensor: TensorProto, key: string, text: string): bigint {
+  if (!/^\d+$/.test(text) || BigInt(text) > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new InputError(`tensor '${tensor.name}': external data ${key} '${text}' is not a whole number of bytes; fix the model's external_data entries`);
+  }
+  return BigInt(text);
 }
 
 /** Every external reference of the model, each checked to stay inside the model's folder. */

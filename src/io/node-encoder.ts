@@ -16,6 +16,7 @@ import {
   type ShardingSpecProto,
 } from '../onnx.js';
 import { placementConfigurations, placementOf, type Placement } from '../graph/placement.js';
+import { isInt64 } from '../graph/types.js';
 
 const LEN = 2;
 const VARINT = 0;
@@ -157,8 +158,12 @@ export class SubMessageCache {
   }
 }
 
+/**
+ * Whether a spec is written here rather than by toBinary: tensor name and devices only, each device an int64
+ * (toBinary refuses one that is not, and so must this encoder).
+ */
 function simpleSharding(spec: ShardingSpecProto): boolean {
-  return spec.$unknown === undefined && spec.indexToDeviceGroupMap.length === 0 && spec.shardedDim.length === 0;
+  return spec.$unknown === undefined && spec.indexToDeviceGroupMap.length === 0 && spec.shardedDim.length === 0 && spec.device.every(isInt64);
 }
 
 /**
@@ -198,7 +203,9 @@ export class NodeEncoder {
   private readonly outputEnds: number[] = [];
 
   private simple(config: NodeDeviceConfigurationProto): boolean {
-    return config.$unknown === undefined && config.shardingSpec.every(simpleSharding) && !(own(config, 'pipelineStage') && config.pipelineStage < 0);
+    const stage = config.pipelineStage;
+    const plainStage = !own(config, 'pipelineStage') || (Number.isInteger(stage) && stage >= 0 && stage <= 0x7fffffff);
+    return config.$unknown === undefined && config.shardingSpec.every(simpleSharding) && plainStage;
   }
 
   /**

@@ -103,7 +103,10 @@ export function runtimeInputs(graph: GraphProto): ValueInfoProto[] {
 }
 
 function checkAxis(kind: string, info: ValueInfoProto, axis: number, shape: Dim[] | undefined): number {
-  if (shape === undefined) return axis;
+  if (shape === undefined) {
+    if (axis < 0) throw new InputError(`--axis ${info.name}=${axis}: the rank of ${kind} '${info.name}' is unknown, so a negative axis cannot be counted from its end; give it from 0`);
+    return axis;
+  }
   const rank = shape.length;
   const normalized = axis < 0 ? axis + rank : axis;
   if (normalized < 0 || normalized >= rank) {

@@ -15,7 +15,8 @@ import {
   type TensorProto,
 } from '../onnx.js';
 import { forEachGraph } from '../graph/walk.js';
-import { isDefaultDomain } from '../graph/types.js';
+import { describeNode, isDefaultDomain, isInt64 } from '../graph/types.js';
+import { InputError } from '../errors.js';
 import { makeNode, makeTensor } from '../graph/build.js';
 import { inheritSourceFolder } from '../io/external-data.js';
 import type { NameAllocator } from './names.js';
@@ -39,11 +40,35 @@ function renamed<T extends TensorProto>(tensor: T, name: string): T {
   return copy;
 }
 
-/** The value of a Constant node as a tensor or sparse tensor named `name`. */
+const A = AttributeProto_AttributeType;
+/** The type of each attribute a Constant can hold its value in. */
+const CONSTANT_ATTRIBUTE_TYPES: Readonly<Record<string, AttributeProto_AttributeType>> = {
+  value: A.TENSOR,
+  sparse_value: A.SPARSE_TENSOR,
+  value_float: A.FLOAT,
+  value_floats: A.FLOATS,
+  value_int: A.INT,
+  value_ints: A.INTS,
+  value_string: A.STRING,
+  value_strings: A.STRINGS,
+};
+
+/**
+ * The value of a Constant node as a tensor or sparse tensor named `name`, or undefined when it has none (it is
+ * then left in place). An attribute whose type is not the one its name says is refused: its value is unknown.
+ */
 export function constantValue(node: NodeProto, name: string): TensorProto | SparseTensorProto | undefined {
   const attribute = node.attribute[0];
   if (attribute === undefined || node.attribute.length !== 1 || attribute.refAttrName !== '') return undefined;
-  const A = AttributeProto_AttributeType;
+  const expected = CONSTANT_ATTRIBUTE_TYPES[attribute.name];
+  if (expected === undefined) return undefined;
+  // Some old exporters leave the type unset; the attribute's name then says it.
+  if (attribute.type !== expected && attribute.type !== A.UNDEFINED) {
+    throw new InputError(`${describeNode(node)}: attribute '${attribute.name}' has type ${A[attribute.type] ?? attribute.type}, not ${A[expected]}; the model is damaged`);
+  }
+  const ints = attribute.name === 'value_int' ? [attribute.i] : attribute.ints;
+  const outOfRange = ints.find((v) => !isInt64(v));
+  if (outOfRange !== undefined) throw new InputError(`${describeNode(node)}: attribute '${attribute.name}' holds ${outOfRange}, which is not a 64-bit integer`);
   switch (attribute.name) {
     case 'value':
       return attribute.t === undefined ? undefined : renamed(attribute.t, name);
@@ -58,15 +83,12 @@ export function constantValue(node: NodeProto, name: string): TensorProto | Spar
       return makeTensor(name, TensorProto_DataType.INT64, [], BigInt64Array.of(attribute.i));
     case 'value_ints':
       return makeTensor(name, TensorProto_DataType.INT64, [attribute.ints.length], BigInt64Array.from(attribute.ints));
-    case 'value_string':
-    case 'value_strings': {
-      const strings = attribute.type === A.STRING ? [attribute.s] : attribute.strings;
-      const tensor = create(TensorProtoSchema, { name, dataType: TensorProto_DataType.STRING, stringData: strings });
-      if (attribute.type !== A.STRING) tensor.dims = [BigInt(strings.length)];
+    default: {
+      const single = attribute.name === 'value_string';
+      const tensor = create(TensorProtoSchema, { name, dataType: TensorProto_DataType.STRING, stringData: single ? [attribute.s] : attribute.strings });
+      if (!single) tensor.dims = [BigInt(attribute.strings.length)];
       return tensor;
     }
-    default:
-      return undefined;
   }
 }
 

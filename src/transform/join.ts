@@ -5,6 +5,8 @@
  */
 import { TensorProto_DataType } from '../onnx.js';
 import { InputError } from '../errors.js';
+import { elementSize } from '../graph/build.js';
+import { dataTypeName } from '../graph/types.js';
 import type { NodeEmitter } from './emitter.js';
 import type { CombineMode } from './options.js';
 import { emitGatherRows, type DynamicSizes } from './split.js';
@@ -48,6 +50,9 @@ export function emitJoin(emitter: NodeEmitter, output: JoinOutput, parts: string
     return;
   }
   const elemType = output.elemType ?? TensorProto_DataType.FLOAT;
+  if ((mode === 'sum' || mode === 'max') && (elementSize(elemType) === undefined || elemType === TensorProto_DataType.BOOL)) {
+    throw new InputError(`--combine ${output.name}=${mode} needs a numeric output, and '${output.name}' is ${dataTypeName(elemType)}; use first or stack`);
+  }
   const scalarShape = (): string => emitter.int64s([], 'join/scalar_shape');
   // A replica with an empty share contributes nothing: replaced by a neutral value.
   // Where and Greater on int64 exist from opset 9; below it, empty replicas are not guarded.

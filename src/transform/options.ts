@@ -19,9 +19,15 @@ export interface ParallelizeOptions {
 
 const devicePattern = /^(cpu|cuda:\d+)$/;
 
+/** Whether `device` names a device: `cuda:K` or `cpu`. */
+export const isDevice = (device: unknown): device is string => typeof device === 'string' && devicePattern.test(device);
+
+/** The most replicas a model is rewritten into: each is a copy of the graph, so this bounds the output's size. */
+export const MAX_DEVICES = 1024;
+
 export function gpuDevices(count: unknown): string[] {
-  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1) {
-    throw new InputError(`--gpus must be a whole number >= 1 (got ${String(count)})`);
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_DEVICES) {
+    throw new InputError(`--gpus must be a whole number >= 1 and at most ${MAX_DEVICES} (got ${String(count)})`);
   }
   return Array.from({ length: count }, (_, i) => `cuda:${i}`);
 }
@@ -29,19 +35,24 @@ export function gpuDevices(count: unknown): string[] {
 export function checkOptions(options: ParallelizeOptions): void {
   const { devices, weights } = options;
   if (!Array.isArray(devices) || devices.length < 1) throw new InputError('devices: give at least one device (for example cuda:0)');
+  if (devices.length > MAX_DEVICES) throw new InputError(`devices: ${devices.length} devices given; at most ${MAX_DEVICES} replicas are supported`);
   for (const device of devices) {
-    if (!devicePattern.test(device)) throw new InputError(`devices: '${device}' is not a device; use cuda:K or cpu`);
+    if (!isDevice(device)) throw new InputError(`devices: '${String(device)}' is not a device; use cuda:K or cpu`);
   }
   if (weights !== undefined) {
+    if (!Array.isArray(weights)) throw new InputError('--weights: give one positive number per device');
     if (weights.length !== devices.length) {
       throw new InputError(`--weights has ${weights.length} values for ${devices.length} devices; give one weight per device`);
     }
     for (const weight of weights) {
-      if (!Number.isFinite(weight) || weight <= 0) throw new InputError(`--weights must all be positive numbers (got ${weight})`);
+      if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) throw new InputError(`--weights must all be positive numbers (got ${String(weight)})`);
     }
   }
   if (options.irVersion !== undefined && (!Number.isInteger(options.irVersion) || options.irVersion < 3 || options.irVersion > 11)) {
     throw new InputError(`--ir-version must be a whole number from 3 to 11 (got ${options.irVersion})`);
+  }
+  for (const [name, axis] of Object.entries(options.axes ?? {})) {
+    if (axis !== null && !Number.isSafeInteger(axis)) throw new InputError(`--axis ${name}=${String(axis)}: the axis must be a whole number, or 'none' for an input fed whole to every replica`);
   }
   for (const [name, mode] of Object.entries(options.combine ?? {})) {
     if (!combineModes.includes(mode)) throw new InputError(`--combine ${name}=${String(mode)}: use one of ${combineModes.join(', ')}`);

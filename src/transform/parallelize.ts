@@ -7,14 +7,16 @@ import { clone, create } from '@bufbuild/protobuf';
 import { withFields } from '../graph/copy.js';
 import { TensorShapeProto_DimensionSchema, ValueInfoProtoSchema, type ModelProto, type TensorShapeProto_Dimension, type ValueInfoProto } from '../onnx.js';
 import { InputError } from '../errors.js';
-import { elemTypeOf } from '../graph/types.js';
+import { elemTypeOf, MAX_DIM } from '../graph/types.js';
+import { mainGraph } from '../graph/model.js';
+import { checkGraphForRewrite } from './checks.js';
 import { decideAxes, runtimeInputs } from './batch-axes.js';
 import { NodeEmitter } from './emitter.js';
 import { planHoisting } from './hoist.js';
 import { emitJoin } from './join.js';
 import { NameAllocator } from './names.js';
 import { checkOptions, type CombineMode, type ParallelizeOptions } from './options.js';
-import { defaultOpset, opChangingBetween, withDefaultOpset } from './opset.js';
+import { checkedDefaultOpset, opChangingBetween, withDefaultOpset } from './opset.js';
 import { cloneNodes, renameValueInfo, Scope, type Replica } from './replicate.js';
 import { emitSplits, MIN_DYNAMIC_SPLIT_OPSET, type SplitInput } from './split.js';
 import { integerWeights } from './split-sizes.js';
@@ -38,7 +40,7 @@ export interface ParallelizeResult {
   plan: ExecutionPlan;
 }
 
-/** A copy of a value info with the dim at `axis` multiplied by `factor` (fixed dims only). */
+/** A copy of a value info with the dim at `axis` multiplied by `factor` (fixed dims only, checked to stay within MAX_DIM). */
 function scaleDim(info: ValueInfoProto, axis: number | null, factor: number): ValueInfoProto {
   if (axis === null) return info;
   const dim = info.type?.value.case === 'tensorType' ? info.type.value.value.shape?.dim[axis] : undefined;
@@ -61,12 +63,12 @@ function prependDim(info: ValueInfoProto, size: number | string): ValueInfoProto
 
 export function parallelize(model: ModelProto, options: ParallelizeOptions): ParallelizeResult {
   checkOptions(options);
-  const graph = model.graph;
-  if (graph === undefined) throw new InputError('the model has no graph');
+  const graph = mainGraph(model);
   const previous = readPlan(model);
   if (previous !== undefined) {
     throw new InputError(`the model was rewritten by onnx-parallelize already (${previous.devices.length} replicas on ${previous.devices.join(', ')}); rewrite the original model instead`);
   }
+  checkGraphForRewrite(graph);
   const n = options.devices.length;
   const weights = integerWeights(options.weights ?? options.devices.map(() => 1));
   const notes: string[] = [];
@@ -86,9 +88,19 @@ export function parallelize(model: ModelProto, options: ParallelizeOptions): Par
     }
     if (input.batchDim === 0) throw new InputError(`input '${input.info.name}' has a fixed batch of 0 on axis ${input.axis}; nothing can be split`);
   }
+  for (const [kind, values] of [['input', axes.inputs], ['output', axes.outputs]] as const) {
+    for (const { info, axis, batchDim } of values) {
+      if (typeof batchDim === 'number' && n * batchDim > MAX_DIM) {
+        throw new InputError(
+          `${kind} '${info.name}' has a fixed batch of ${batchDim} on axis ${axis}; ${n} replicas of it make a batch of ${BigInt(n) * BigInt(batchDim)}, ` +
+            `larger than any tensor can be (at most ${MAX_DIM}); export the model with a symbolic batch dim`,
+        );
+      }
+    }
+  }
 
   // Opset: below 7 onnxruntime has no integer arithmetic kernels to size a symbolic batch with.
-  const fromOpset = defaultOpset(model);
+  const fromOpset = checkedDefaultOpset(model);
   let opset = fromOpset ?? 13;
   const dynamic = batched.some((i) => typeof i.batchDim !== 'number');
   if (dynamic && opset < MIN_DYNAMIC_SPLIT_OPSET) {

@@ -53,23 +53,27 @@ function cloneAttribute(attribute: AttributeProto, scope: Scope, replica: Replic
   return copy;
 }
 
-/** Clones a list of nodes into `scope`, defining their outputs; hoisted Constant nodes are left out. */
+/**
+ * Clones a list of nodes into `scope`, defining their outputs; hoisted Constant nodes are left out. Every output
+ * is defined before any input is resolved: onnxruntime sorts the nodes itself, so a model may list a node
+ * before the one that computes its input.
+ */
 export function cloneNodes(nodes: NodeProto[], scope: Scope, replica: Replica): NodeProto[] {
-  const out: NodeProto[] = [];
-  for (const node of nodes) {
-    if (replica.hoisting.skipped.has(node)) continue;
-    const inputs = node.input.map((name) => scope.resolve(name));
-    const attribute = node.attribute.some((a) => a.g !== undefined || a.graphs.length > 0) ? node.attribute.map((a) => cloneAttribute(a, scope, replica)) : node.attribute;
-    const outputs = node.output.map((name) => {
+  const kept = nodes.filter((node) => !replica.hoisting.skipped.has(node));
+  const outputsOf = kept.map((node) =>
+    node.output.map((name) => {
       if (name === '') return name;
       const renamed = replica.prefix + name;
       scope.define(name, renamed);
       return renamed;
-    });
+    }),
+  );
+  return kept.map((node, k) => {
+    const inputs = node.input.map((name) => scope.resolve(name));
+    const attribute = node.attribute.some((a) => a.g !== undefined || a.graphs.length > 0) ? node.attribute.map((a) => cloneAttribute(a, scope, replica)) : node.attribute;
     const name = Object.hasOwn(node, 'name') ? (node.name === '' ? '' : replica.prefix + node.name) : undefined;
-    out.push(replica.tagger.replicaNode(node, inputs, outputs, name, attribute));
-  }
-  return out;
+    return replica.tagger.replicaNode(node, inputs, outputsOf[k]!, name, attribute);
+  });
 }
 
 function cloneSubgraph(graph: GraphProto, parent: Scope, replica: Replica): GraphProto {

@@ -34,10 +34,12 @@ const script = (folder: string, fromBytes: boolean): string => `
   await session.release();
   await settle();
   const released = rss();
-  // A second session after the first is released: the memory given back is used again, not added to.
-  const again = await ParallelSession.create(file, { devices: ['cpu', 'cpu'] });
-  await again.run({ x });
-  await again.release();
+  // Two more sessions, each created after the last is released: the memory given back is used again.
+  for (let cycle = 0; cycle < 2; cycle++) {
+    const again = await ParallelSession.create(file, { devices: ['cpu', 'cpu'] });
+    await again.run({ x });
+    await again.release();
+  }
   await settle();
   const releasedAgain = rss();
   console.log(JSON.stringify({ before, running, released, releasedAgain, arrayBuffers, value }));
@@ -76,10 +78,10 @@ test('after create and a run, the main thread holds no model bytes; release() gi
   const grown = m.running - m.before;
   assert.ok(grown > 50 * MiB, `two sessions hold their weights: +${(grown / MiB).toFixed(0)} MiB`);
   // The C allocator keeps much of what the exited workers freed for reuse rather than unmapping it, so RSS right
-  // after release() stays up; what is checked is that it is free: a second session of the same model, created,
-  // run and released after the first, adds less than a quarter of what the first took.
+  // after release() stays up; what is checked is that it is free: two more sessions of the same model, each
+  // created, run and released after the last, add less than half of what one took (kept memory would add 2x).
   const added = m.releasedAgain - m.released;
-  assert.ok(added < grown * 0.25, `a second session after release added ${(added / MiB).toFixed(0)} MiB (the first took ${(grown / MiB).toFixed(0)} MiB)`);
+  assert.ok(added < grown * 0.5, `two more sessions after release added ${(added / MiB).toFixed(0)} MiB (one took ${(grown / MiB).toFixed(0)} MiB)`);
 });
 
 test('from bytes too, the main thread keeps no copy of them after create', { skip: process.platform !== 'linux' && 'reads /proc/self/status' }, async () => {

@@ -346,7 +346,6 @@ export class Scheduler {
 
   private complete(device: number, item: WorkItem, result: DeviceResult): void {
     const worker = this.workers[device]!;
-    this.busy[device] = false;
     worker.record(item.pieces.length, item.rows, result.ms);
     const outputs = this.plan.outputs.map((_, j) => new ort.Tensor(result.types[j] as 'float32', result.data[j] as Float32Array, result.dims[j]!));
     if (item.pieces.length === 1) this.deliver(item.pieces[0]!, outputs);
@@ -363,7 +362,13 @@ export class Scheduler {
         offset += piece.size;
       }
     }
-    this.dispatch();
+    // The device takes its next work once the callers just answered have run: a caller that sends its next
+    // request as soon as it has its answer (a closed loop, a server's next request) queues it first, and the
+    // requests queued together are merged instead of the first going off alone.
+    setImmediate(() => {
+      this.busy[device] = false;
+      this.dispatch();
+    });
   }
 
   /** A run failed: its requests are rejected; when its device is gone, its waiting pieces go to the others. */

@@ -55,8 +55,9 @@ export function gatherRows(parts: Rows[], axis: number, spare: (byteLength: numb
     return { dims, data: joined.data as WireData };
   }
   const rowBytes = data.byteLength / first.tensor.dims[0]!;
-  const buffer = spare(rowBytes * rows) ?? new ArrayBuffer(rowBytes * rows);
-  const out = new Uint8Array(buffer);
+  const byteLength = rowBytes * rows;
+  const buffer = spare(byteLength) ?? new ArrayBuffer(byteLength);
+  const out = new Uint8Array(buffer, 0, byteLength);
   let at = 0;
   for (const { tensor, start, size } of parts) {
     const source = bytesOf(tensor.data as ArrayBufferView);
@@ -64,5 +65,5 @@ export function gatherRows(parts: Rows[], axis: number, spare: (byteLength: numb
     at += size * rowBytes;
   }
   const Ctor = (Buffer.isBuffer(data) ? Uint8Array : data.constructor) as ViewConstructor;
-  return { dims, data: new Ctor(buffer, 0, buffer.byteLength / (data as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT) };
+  return { dims, data: new Ctor(buffer, 0, byteLength / (data as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT) };
 }

@@ -157,10 +157,16 @@ export class DeviceWorker {
     this.worker.unref();
   }
 
-  /** A buffer of exactly `byteLength` bytes used before, if one is spare. */
+  /**
+   * A buffer used before that holds `byteLength` bytes (at most twice that, so a small run does not hold a large
+   * buffer), if one is spare: runs of varying batch sizes reuse buffers instead of allocating fresh ones.
+   */
   takeBuffer(byteLength: number): ArrayBuffer | undefined {
-    const at = this.spareBuffers.findIndex((b) => b.byteLength === byteLength);
-    return at < 0 ? undefined : this.spareBuffers.splice(at, 1)[0];
+    let best = -1;
+    this.spareBuffers.forEach((b, i) => {
+      if (b.byteLength >= byteLength && b.byteLength <= 2 * byteLength + 4096 && (best < 0 || b.byteLength < this.spareBuffers[best]!.byteLength)) best = i;
+    });
+    return best < 0 ? undefined : this.spareBuffers.splice(best, 1)[0];
   }
 
   /** Runs the device's session on one batch (dims and data in feed order); the data's buffers are transferred. */

@@ -67,13 +67,14 @@ type TypedArrayConstructor = new (buffer: ArrayBuffer, byteOffset: number, lengt
 
 /**
  * A copy of a typed array on a buffer of its own, so that transferring it never detaches the caller's data:
- * into `spare` when one of the exact size is given (a buffer used before), else onto a fresh buffer.
+ * into `spare` when one large enough is given (a buffer used before; the copy is a view of its start), else onto
+ * a fresh buffer.
  */
 export function copyOf(data: ArrayBufferView, spare?: ArrayBuffer): ArrayBufferView {
   // A Node Buffer's slice() is a view, not a copy: copy it as a plain Uint8Array.
   const Ctor = (Buffer.isBuffer(data) ? Uint8Array : data.constructor) as TypedArrayConstructor;
   const length = data.byteLength / (data as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
-  const buffer = spare !== undefined && spare.byteLength === data.byteLength ? spare : new ArrayBuffer(data.byteLength);
+  const buffer = spare !== undefined && spare.byteLength >= data.byteLength ? spare : new ArrayBuffer(data.byteLength);
   const copy = new Ctor(buffer, 0, length);
   copy.set(data);
   return copy;

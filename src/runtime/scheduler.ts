@@ -100,6 +100,8 @@ export class Scheduler {
   private readonly busy: boolean[];
   private delayTimer: NodeJS.Timeout | undefined;
   private dispatching = false;
+  /** Runs whose answers are being delivered; new requests are dispatched once they are done. */
+  private delivering = 0;
   /** Set when no device is left; every later run fails with it. */
   private failure: Error | undefined;
   rejected = 0;
@@ -160,7 +162,8 @@ export class Scheduler {
         clearTimeout(timer);
       };
       this.queue.push(request);
-      this.dispatch();
+      // While answers are being delivered, the requests their callers send next wait to be merged (see complete).
+      if (this.delivering === 0) this.dispatch();
     });
   }
 
@@ -284,8 +287,9 @@ export class Scheduler {
     const batching = this.options.batching as Exclude<SchedulerOptions['batching'], false>;
     const compatible = this.queue.filter((r) => !r.settled && r.key === head.key);
     const available = compatible.reduce((sum, r) => sum + r.batch, 0);
-    // Leave a fair share for the other devices, which take the rest as soon as they are free.
-    const fair = Math.ceil(available / this.live().length);
+    // Share what waits among the devices free now (this one included); a busy device takes what arrives next.
+    const free = this.live().filter((d) => !this.busy[d]).length;
+    const fair = Math.ceil(available / Math.max(1, free));
     const limit = Math.min(batching.maxBatch ?? Infinity, this.options.maxRowsPerRun, Math.max(head.batch, fair));
     const taken: Request[] = [];
     const sums: number[] = [];
@@ -362,10 +366,12 @@ export class Scheduler {
         offset += piece.size;
       }
     }
-    // The device takes its next work once the callers just answered have run: a caller that sends its next
-    // request as soon as it has its answer (a closed loop, a server's next request) queues it first, and the
-    // requests queued together are merged instead of the first going off alone.
+    // Devices take new work once the callers just answered have run: a caller that sends its next request as
+    // soon as it has its answer (a closed loop, a server's next request) queues it first, and the requests
+    // queued together are merged instead of the first going off alone to whichever device is free.
+    this.delivering++;
     setImmediate(() => {
+      this.delivering--;
       this.busy[device] = false;
       this.dispatch();
     });

@@ -86,7 +86,7 @@ run_version() {
   # A problem with no failed test to show for it (a failed main job, a timeout) counts as one failure.
   total_failed=$((total_failed + failed + ${#problems[@]}))
 
-  local elapsed=$((SECONDS - started)) verdict=ok
+  local elapsed=$((SECONDS - started)) verdict=OK
   [ "$failed" -eq 0 ] && [ ${#problems[@]} -eq 0 ] || { verdict=FAILED; failed_versions=$((failed_versions + 1)); }
   local line problem
   line=$(printf '%-8s node %-9s (%s): tests %s passed, %s failed; %dm%02ds' "$verdict" "$expected" "$label" "$passed" "$failed" $((elapsed / 60)) $((elapsed % 60)))

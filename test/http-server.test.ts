@@ -242,8 +242,8 @@ test('a full queue gets 503 with Retry-After; bad options end the server at star
     await server.stop('SIGKILL');
   }
   for (const [args, pattern] of [
-    [['--port', '70000'], /--port: expected a whole number from 0 to 65535, got '70000'/],
-    [['--timeout-ms', '0'], /--timeout-ms: expected a whole number from 1/],
+    [['--port', '70000'], /--port \(PORT\): expected a whole number from 0 to 65535, got '70000'/],
+    [['--timeout-ms', '0'], /--timeout-ms \(TIMEOUT_MS\): expected a whole number from 1/],
     [['--devices', 'gpu'], /'gpu' is not a device/],
     [['--model', path.join(repoRoot, 'no-such-model.onnx')], /no-such-model\.onnx/],
   ] as const) {

@@ -44,14 +44,15 @@ function readOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOptions {
     options: Object.fromEntries(['model', 'devices', 'host', 'port', 'max-queue', 'timeout-ms'].map((name) => [name, { type: 'string' }] as const)),
     strict: true,
   });
+  const envName = (name: string): string => name.replace('-', '_').toUpperCase();
   const option = (name: string): string | undefined => {
-    const value = values[name] ?? env[name.replace('-', '_').toUpperCase()];
+    const value = values[name] ?? env[envName(name)];
     return value === '' ? undefined : value;
   };
   const wholeNumber = (name: string, fallback: number | undefined, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined => {
     const text = option(name);
     if (text === undefined) return fallback;
-    if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) throw new Error(`--${name}: expected a whole number from ${min} to ${max}, got '${text}'`);
+    if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) throw new Error(`--${name} (${envName(name)}): expected a whole number from ${min} to ${max}, got '${text}'`);
     return Number(text);
   };
   const model = option('model');

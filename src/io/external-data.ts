@@ -7,7 +7,6 @@ import path from 'node:path';
 import { TensorProto_DataLocation, type ModelProto, type TensorProto } from '../onnx.js';
 import { InputError } from '../errors.js';
 import { forEachTensor } from '../graph/walk.js';
-import { withFields } from '../graph/copy.js';
 
 export interface ExternalReference {
   tensor: TensorProto;
@@ -80,38 +79,4 @@ export async function insideFolder(file: string, folder: string): Promise<boolea
 export function inheritSourceFolder(from: TensorProto, to: TensorProto): void {
   const folder = sourceFolders.get(from);
   if (folder !== undefined) sourceFolders.set(to, folder);
-}
-
-/**
- * A copy of `model` whose external initializers carry their bytes inline (read from the side files, each
- * checked to lie inside its model's folder). For sessions that cannot be given a model file beside the side
- * files (a read-only model folder). The model itself is not changed.
- */
-export async function inlineExternalData(model: ModelProto): Promise<ModelProto> {
-  const inline = async (tensor: TensorProto): Promise<TensorProto> => {
-    const reference = externalReference(tensor);
-    if (reference === undefined) return tensor;
-    const folder = sourceFolders.get(tensor);
-    if (folder === undefined) throw new InputError(`tensor '${tensor.name}': external data '${reference.location}' has no known folder; load the model from its file`);
-    const file = path.join(folder, reference.location);
-    if (!(await insideFolder(file, folder).catch(() => false))) throw new InputError(`${file}: external data of tensor '${tensor.name}' is missing or lies outside the model's folder`);
-    const handle = await fs.open(file, 'r');
-    try {
-      const length = reference.length === undefined ? (await handle.stat()).size - Number(reference.offset) : Number(reference.length);
-      const rawData = Buffer.alloc(length);
-      const { bytesRead } = await handle.read(rawData, 0, length, Number(reference.offset));
-      if (bytesRead !== length) throw new InputError(`${file}: tensor '${tensor.name}' needs ${length} bytes at offset ${reference.offset}, the file has fewer`);
-      return withFields(tensor, { rawData, dataLocation: TensorProto_DataLocation.DEFAULT, externalData: [] });
-    } finally {
-      await handle.close();
-    }
-  };
-  const graph = model.graph!;
-  const initializer = await Promise.all(graph.initializer.map(inline));
-  const sparseInitializer = await Promise.all(
-    graph.sparseInitializer.map(async (s) => (s.values === undefined ? s : withFields(s, { values: await inline(s.values), ...(s.indices === undefined ? {} : { indices: await inline(s.indices) }) }))),
-  );
-  const inlined = withFields(model, { graph: withFields(graph, { initializer, sparseInitializer }) });
-  if (externalReferences(inlined, 'model').length > 0) throw new InputError('model: external data outside the main graph initializers cannot be inlined; give the session a writable model folder');
-  return inlined;
 }

@@ -6,9 +6,9 @@
  *   node dist/examples/http-server/server.js --model model.onnx --devices cuda:0,cuda:1 [--host 127.0.0.1] [--port 8000]
  *     [--max-queue N] [--timeout-ms MS]
  *
- * Options may also come from MODEL, DEVICES, HOST, PORT, MAX_QUEUE and TIMEOUT_MS; the command line wins. It listens on 127.0.0.1
- * only unless told otherwise, prints `listening on http://HOST:PORT` (port 0 takes a free port), and on SIGINT or
- * SIGTERM stops taking requests, answers those it has, releases the session and exits.
+ * Options may also come from MODEL, DEVICES, HOST, PORT, MAX_QUEUE and TIMEOUT_MS; the command line wins. It
+ * listens on 127.0.0.1 only unless told otherwise, prints `listening on http://HOST:PORT` (port 0 takes a free
+ * port), and on SIGINT or SIGTERM stops taking requests, answers those it has, releases the session and exits.
  */
 import http from 'node:http';
 import { once } from 'node:events';

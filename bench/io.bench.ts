@@ -1,7 +1,7 @@
 /**
  * Model I/O benchmark: load + save of a generated 315 MB model against a plain Node copy of the same file,
  * each in a fresh process, interleaved pair by pair. Prints the median wall-time ratio and peak RSS / file size.
- * Targets (foundation issue): time ratio <= 2, RSS ratio <= 1.5.
+ * Targets: time ratio <= 2, RSS ratio <= 1.5.
  */
 import path from 'node:path';
 import { rmSync } from 'node:fs';

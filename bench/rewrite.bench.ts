@@ -1,5 +1,5 @@
 /**
- * Rewrite benchmark (transform issue):
+ * Rewrite benchmark:
  * 1. the 315 MB generated model rewritten with --gpus 4, against a plain Node copy of the file, each in a fresh
  *    process, interleaved pair by pair: median wall-time ratio (target <= 2), peak RSS / file size (<= 1.5),
  *    output size / input size (<= 1.05);

@@ -1,5 +1,5 @@
 /**
- * ParallelSession benchmark (runtime issue), on CPU devices: a 4-layer 1024-wide float32 MLP at batch 1024.
+ * ParallelSession benchmark, on CPU devices: a 4-layer 1024-wide float32 MLP at batch 1024.
  * Contenders are timed pair by pair, each pair back to back in mirrored order (A B B A, then B A A B), and the
  * median of the per-pair ratios over all rounds is printed (quartiles too: this machine is noisy):
  *  - ParallelSession on cpu,cpu against one single-thread InferenceSession: throughput ratio (target >= 1.5);
@@ -29,7 +29,7 @@ const single = await ort.InferenceSession.create(file, { intraOpNumThreads: 1, i
 const twoThreads = await ort.InferenceSession.create(file, { intraOpNumThreads: 2, interOpNumThreads: 1 });
 const parallel = await ParallelSession.create(file, { devices: pinned ? [devices[0]!] : devices });
 const oneDevice = await ParallelSession.create(file, { devices: [devices[0]!] });
-// A bare pool of the same size (the reference point of the issue: 1.7-1.9x measured here at the time).
+// A bare pool of the same size (the reference point: 1.7-1.9x measured here when this benchmark was written).
 const pool = (pinned ? [] : devices).map(() => new Worker(new URL('./bare-pool-worker.js', import.meta.url), { workerData: { file, width } }));
 await Promise.all(pool.map((w) => new Promise((resolve) => w.once('message', resolve))));
 const loneWorker = new Worker(new URL('./bare-pool-worker.js', import.meta.url), { workerData: { file, width } });

@@ -76,17 +76,20 @@ run_version() {
   status=${PIPESTATUS[0]}
   passed=$(count pass "$log")
   failed=$(count fail "$log")
-  if [ -z "$passed" ] || [ -z "$failed" ]; then
-    problems+=("npm test ended without a count (exit $status$([ "$status" -ge 124 ] && echo ", timed out after ${SUITE_TIMEOUT}s"))")
-    passed=${passed:-0} failed=${failed:-0}
+  # timeout exits 124, or 137 when its SIGTERM was not enough.
+  if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+    problems+=("npm test timed out after ${SUITE_TIMEOUT}s")
+  elif [ -z "$passed" ] || [ -z "$failed" ]; then
+    problems+=("npm test (exit $status) printed no pass/fail counts")
   elif [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
-    problems+=("npm test exited $status")
+    problems+=("npm test exited $status with no failed test counted")
   fi
+  passed=${passed:-0} failed=${failed:-0}
   total_passed=$((total_passed + passed))
   # A problem with no failed test to show for it (a failed main job, a timeout) counts as one failure.
   total_failed=$((total_failed + failed + ${#problems[@]}))
 
-  local elapsed=$((SECONDS - started)) verdict=ok
+  local elapsed=$((SECONDS - started)) verdict=OK
   [ "$failed" -eq 0 ] && [ ${#problems[@]} -eq 0 ] || { verdict=FAILED; failed_versions=$((failed_versions + 1)); }
   local line problem
   line=$(printf '%-8s node %-9s (%s): tests %s passed, %s failed; %dm%02ds' "$verdict" "$expected" "$label" "$passed" "$failed" $((elapsed / 60)) $((elapsed % 60)))

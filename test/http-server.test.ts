@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -29,8 +29,9 @@ interface RunningServer {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-async function startServer(model: string, devices = 'cpu,cpu'): Promise<RunningServer> {
-  const child = spawn(process.execPath, [serverScript, '--model', model, '--devices', devices, '--port', '0'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+async function startServer(model: string, options: string[] = []): Promise<RunningServer> {
+  const args = [serverScript, '--model', model, '--devices', 'cpu,cpu', '--port', '0', ...options];
+  const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
@@ -225,5 +226,30 @@ test('bad requests get 400 with a short error naming the input; other paths and 
     assert.equal(await server.stop('SIGTERM'), 0);
   } finally {
     await server.stop('SIGKILL');
+  }
+});
+
+test('a full queue gets 503 with Retry-After; bad options end the server at start with exit code 2', { timeout: 120_000 }, async () => {
+  // --max-queue 0: no request may wait, so every one is turned away at once.
+  const server = await startServer(fixture('mlp'), ['--max-queue', '0']);
+  try {
+    const response = await post(server.url, JSON.stringify({ inputs: { x: { type: 'float32', dims: [1, 16], data: Array(16).fill(1) } } }));
+    assert.equal(response.status, 503);
+    assert.equal(response.headers.get('retry-after'), '1');
+    assert.match(((await response.json()) as { error: string }).error, /queue is full/);
+    assert.equal(await server.stop('SIGTERM'), 0);
+  } finally {
+    await server.stop('SIGKILL');
+  }
+  for (const [args, pattern] of [
+    [['--port', '70000'], /--port \(PORT\): expected a whole number from 0 to 65535, got '70000'/],
+    [['--timeout-ms', '0'], /--timeout-ms \(TIMEOUT_MS\): expected a whole number from 1/],
+    [['--devices', 'gpu'], /'gpu' is not a device/],
+    [['--model', path.join(repoRoot, 'no-such-model.onnx')], /no-such-model\.onnx/],
+  ] as const) {
+    const result = spawnSync(process.execPath, [serverScript, '--model', fixture('mlp'), '--devices', 'cpu', ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(result.status, 2, `${args.join(' ')}: ${result.stderr}`);
+    assert.match(result.stderr, pattern);
+    assert.equal(result.stderr.trim().split('\n').length, 1, `one line: ${result.stderr}`);
   }
 });

@@ -4,15 +4,16 @@
  * in the same forms. `GET /health` says it is ready. See README.md here for the protocol.
  *
  *   node dist/examples/http-server/server.js --model model.onnx --devices cuda:0,cuda:1 [--host 127.0.0.1] [--port 8000]
+ *     [--max-queue N] [--timeout-ms MS]
  *
- * Options may also come from MODEL, DEVICES, HOST and PORT; the command line wins. It listens on 127.0.0.1
- * only unless told otherwise, prints `listening on http://HOST:PORT` (port 0 takes a free port), and on SIGINT or
- * SIGTERM stops taking requests, answers those it has, releases the session and exits.
+ * Options may also come from MODEL, DEVICES, HOST, PORT, MAX_QUEUE and TIMEOUT_MS; the command line wins. It
+ * listens on 127.0.0.1 only unless told otherwise, prints `listening on http://HOST:PORT` (port 0 takes a free
+ * port), and on SIGINT or SIGTERM stops taking requests, answers those it has, releases the session and exits.
  */
 import http from 'node:http';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
-import { ParallelSession } from '../../src/index.js';
+import { ParallelSession, QueueFullError, TimeoutError, type ParallelSessionOptions, type RunOptions } from '../../src/index.js';
 import { decodeTensors, encodeMessage, headerLengthField, RequestError, requestedOutputs, splitBody } from './protocol.js';
 
 /** The largest request body taken; larger ones get 413. */
@@ -22,9 +23,10 @@ const shutdownGraceMs = 10_000;
 
 interface ServerOptions {
   model: string;
-  devices: string[] | undefined;
   host: string;
   port: number;
+  session: ParallelSessionOptions;
+  run: RunOptions;
 }
 
 class HttpError extends Error {
@@ -39,15 +41,32 @@ class HttpError extends Error {
 function readOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOptions {
   const { values } = parseArgs({
     args: argv,
-    options: { model: { type: 'string' }, devices: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' } },
+    options: Object.fromEntries(['model', 'devices', 'host', 'port', 'max-queue', 'timeout-ms'].map((name) => [name, { type: 'string' }] as const)),
     strict: true,
   });
-  const model = values.model ?? env['MODEL'];
-  if (model === undefined || model === '') throw new Error('--model PATH (or MODEL) is required: the ONNX model to serve');
-  const devices = values.devices ?? env['DEVICES'];
-  const port = Number(values.port ?? env['PORT'] ?? 8000);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: expected a port number 0-65535 (0: any free port), got '${values.port ?? env['PORT']}'`);
-  return { model, devices: devices === undefined || devices === '' ? undefined : devices.split(','), host: values.host ?? env['HOST'] ?? '127.0.0.1', port };
+  const envName = (name: string): string => name.replace('-', '_').toUpperCase();
+  const option = (name: string): string | undefined => {
+    const value = values[name] ?? env[envName(name)];
+    return value === '' ? undefined : value;
+  };
+  const wholeNumber = (name: string, fallback: number | undefined, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined => {
+    const text = option(name);
+    if (text === undefined) return fallback;
+    if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) throw new Error(`--${name} (${envName(name)}): expected a whole number from ${min} to ${max}, got '${text}'`);
+    return Number(text);
+  };
+  const model = option('model');
+  if (model === undefined) throw new Error('--model PATH (or MODEL) is required: the ONNX model to serve');
+  const devices = option('devices')?.split(',');
+  const maxQueue = wholeNumber('max-queue', undefined);
+  const timeoutMs = wholeNumber('timeout-ms', undefined, 1);
+  return {
+    model,
+    host: option('host') ?? '127.0.0.1',
+    port: wholeNumber('port', 8000, 0, 65535)!,
+    session: { ...(devices === undefined ? {} : { devices }), ...(maxQueue === undefined ? {} : { maxQueue }) },
+    run: timeoutMs === undefined ? {} : { timeoutMs },
+  };
 }
 
 async function readBody(request: http.IncomingMessage): Promise<Buffer> {
@@ -63,22 +82,26 @@ async function readBody(request: http.IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** The HTTP status for an error: the client's fault (400), a full queue (503), else the server's (500). */
+/** The HTTP status for an error: the client's fault (400), a full queue (503), a timeout (504), else 500. */
 function statusOf(error: unknown): number {
   if (error instanceof HttpError) return error.status;
   // ParallelSession rejects feeds that do not fit the model with a TypeError naming the input.
   if (error instanceof RequestError || error instanceof TypeError) return 400;
-  if (error instanceof Error && error.name === 'QueueFullError') return 503;
+  if (error instanceof QueueFullError) return 503;
+  if (error instanceof TimeoutError) return 504;
   return 500;
 }
 
-async function infer(session: ParallelSession, request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+async function infer(session: ParallelSession, runOptions: RunOptions, request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
   const body = await readBody(request);
   const headerLength = request.headers[headerLengthField];
   const { header, binary } = splitBody(body, Array.isArray(headerLength) ? headerLength[0] : headerLength);
   const feeds = decodeTensors(header, binary, 'inputs');
   const wanted = requestedOutputs(header, session.outputNames);
-  const outputs = await session.run(feeds);
+  // A client that goes away takes its request out of the queue.
+  const gone = new AbortController();
+  response.once('close', () => response.writableFinished || gone.abort());
+  const outputs = await session.run(feeds, { ...runOptions, signal: gone.signal });
   const selected = Object.fromEntries([...wanted.keys()].map((name) => [name, outputs[name]!]));
   const message = encodeMessage('outputs', selected, (name) => wanted.get(name) === true);
   const length = { 'content-length': message.body.byteLength };
@@ -93,7 +116,7 @@ function sendJson(response: http.ServerResponse, status: number, body: unknown, 
 }
 
 async function serve(options: ServerOptions): Promise<{ server: http.Server; session: ParallelSession }> {
-  const session = await ParallelSession.create(options.model, options.devices === undefined ? {} : { devices: options.devices });
+  const session = await ParallelSession.create(options.model, options.session);
   let closing = false;
   const server = http.createServer((request, response) => {
     // Connections are not kept open once shutdown has begun.
@@ -106,7 +129,7 @@ async function serve(options: ServerOptions): Promise<{ server: http.Server; ses
     } else if (request.method !== 'POST') {
       sendJson(response, 405, { error: 'use POST /infer' }, { allow: 'POST' });
     } else {
-      infer(session, request, response).catch((error: unknown) => {
+      infer(session, options.run, request, response).catch((error: unknown) => {
         const status = statusOf(error);
         const message = error instanceof Error ? error.message : String(error);
         if (!response.headersSent) sendJson(response, status, { error: message }, status === 503 ? { 'retry-after': '1' } : {});

@@ -6,47 +6,59 @@ import { ortTypeOf } from '../tensors/ort-types.js';
 import { isFloat16Array } from '../tensors/float16.js';
 import type { ExecutionPlan } from '../transform/plan.js';
 
-export interface CheckedFeeds {
-  /** The batch size shared by the batched inputs. */
-  batch: number;
+/** What a feed must be, worked out once per session from the model's inputs and the plan. */
+interface InputSpec {
+  name: string;
+  type: string | undefined;
+  shape: Array<number | string | null> | undefined;
+  axis: number | null;
 }
 
-export function checkFeeds(feeds: unknown, inputs: ValueInfoProto[], plan: ExecutionPlan): CheckedFeeds {
-  if (typeof feeds !== 'object' || feeds === null) throw new TypeError('feeds: expected an object of onnxruntime Tensors keyed by input name');
-  const given = feeds as Record<string, unknown>;
-  const names = new Set(inputs.map((i) => i.name));
-  for (const name of Object.keys(given)) {
-    if (!names.has(name)) throw new TypeError(`feeds: '${name}' is not an input of the model (inputs: ${[...names].join(', ')})`);
-  }
-  let batch: { size: number; from: string } | undefined;
-  for (const info of inputs) {
-    const tensor = given[info.name] as ort.Tensor | undefined;
-    if (tensor === undefined) throw new TypeError(`feeds: input '${info.name}' is missing`);
-    if (typeof tensor !== 'object' || tensor === null || !('dims' in tensor) || !('type' in tensor) || !('data' in tensor)) throw new TypeError(`feeds: input '${info.name}' must be an onnxruntime Tensor`);
+/**
+ * A checker of run feeds for one model: returns the batch size shared by the batched inputs, or throws a TypeError
+ * naming the input. Everything that depends only on the model is worked out here, once, not on every run.
+ */
+export function feedChecker(inputs: ValueInfoProto[], plan: ExecutionPlan): (feeds: unknown) => number {
+  const specs: InputSpec[] = inputs.map((info) => {
     const elemType = elemTypeOf(info);
-    const expectedType = elemType === undefined ? undefined : ortTypeOf[elemType];
-    if (expectedType !== undefined && tensor.type !== expectedType) throw new TypeError(`feeds: input '${info.name}' must be ${expectedType}, got ${tensor.type}`);
-    if (tensor.type === 'float16' && !(tensor.data instanceof Uint16Array || isFloat16Array(tensor.data))) {
-      throw new TypeError(`feeds: input '${info.name}' is float16: its data must be a Uint16Array of half bit patterns or a Float16Array, got ${dataKind(tensor.data)}`);
+    return { name: info.name, type: elemType === undefined ? undefined : ortTypeOf[elemType], shape: shapeOf(info), axis: plan.inputs.find((i) => i.name === info.name)?.axis ?? null };
+  });
+  const names = new Set(specs.map((s) => s.name));
+  return (feeds: unknown): number => {
+    if (typeof feeds !== 'object' || feeds === null) throw new TypeError('feeds: expected an object of onnxruntime Tensors keyed by input name');
+    const given = feeds as Record<string, unknown>;
+    for (const name in given) {
+      if (!names.has(name)) throw new TypeError(`feeds: '${name}' is not an input of the model (inputs: ${[...names].join(', ')})`);
     }
-    const shape = shapeOf(info);
-    const axis = plan.inputs.find((i) => i.name === info.name)?.axis ?? null;
-    if (shape !== undefined) {
-      if (tensor.dims.length !== shape.length) throw new TypeError(`feeds: input '${info.name}' must have rank ${shape.length} ([${shape.join(', ')}]), got [${tensor.dims.join(', ')}]`);
-      shape.forEach((dim, k) => {
-        if (k !== axis && typeof dim === 'number' && dim >= 0 && tensor.dims[k] !== dim) {
-          throw new TypeError(`feeds: input '${info.name}' dim ${k} must be ${dim}, got ${tensor.dims[k]}`);
+    let batch: number | undefined;
+    let batchFrom = '';
+    for (const { name, type, shape, axis } of specs) {
+      const tensor = given[name] as ort.Tensor | undefined;
+      if (tensor === undefined) throw new TypeError(`feeds: input '${name}' is missing`);
+      if (typeof tensor !== 'object' || tensor === null || !('dims' in tensor) || !('type' in tensor) || !('data' in tensor)) throw new TypeError(`feeds: input '${name}' must be an onnxruntime Tensor`);
+      if (type !== undefined && tensor.type !== type) throw new TypeError(`feeds: input '${name}' must be ${type}, got ${tensor.type}`);
+      if (tensor.type === 'float16' && !(tensor.data instanceof Uint16Array || isFloat16Array(tensor.data))) {
+        throw new TypeError(`feeds: input '${name}' is float16: its data must be a Uint16Array of half bit patterns or a Float16Array, got ${dataKind(tensor.data)}`);
+      }
+      const { dims } = tensor;
+      if (shape !== undefined) {
+        if (dims.length !== shape.length) throw new TypeError(`feeds: input '${name}' must have rank ${shape.length} ([${shape.join(', ')}]), got [${dims.join(', ')}]`);
+        for (let k = 0; k < shape.length; k++) {
+          const dim = shape[k];
+          if (k !== axis && typeof dim === 'number' && dim >= 0 && dims[k] !== dim) throw new TypeError(`feeds: input '${name}' dim ${k} must be ${dim}, got ${dims[k]}`);
         }
-      });
+      }
+      if (axis !== null) {
+        const size = dims[axis];
+        if (size === undefined) throw new TypeError(`feeds: input '${name}' has no axis ${axis} to split`);
+        if (batch === undefined) {
+          batch = size;
+          batchFrom = name;
+        } else if (batch !== size) throw new TypeError(`feeds: input '${name}' has batch ${size} on axis ${axis}, but '${batchFrom}' has ${batch}`);
+      }
     }
-    if (axis !== null) {
-      const size = tensor.dims[axis];
-      if (size === undefined) throw new TypeError(`feeds: input '${info.name}' has no axis ${axis} to split`);
-      if (batch === undefined) batch = { size, from: info.name };
-      else if (batch.size !== size) throw new TypeError(`feeds: input '${info.name}' has batch ${size} on axis ${axis}, but '${batch.from}' has ${batch.size}`);
-    }
-  }
-  return { batch: batch?.size ?? 0 };
+    return batch ?? 0;
+  };
 }
 
 const dataKind = (data: unknown): string => (typeof data === 'object' && data !== null ? data.constructor.name : typeof data);

@@ -11,7 +11,7 @@ import type { ExecutionPlan } from '../transform/plan.js';
 import { integerWeights } from '../transform/split-sizes.js';
 import type { CombineMode } from '../transform/options.js';
 import { DeviceError } from '../errors.js';
-import { checkFeeds } from './check-feeds.js';
+import { feedChecker } from './check-feeds.js';
 import { DeviceWorker } from './device.js';
 import { freeBuffers } from './free-buffers.js';
 import { weightBuffers, type DeviceSource } from './messages.js';
@@ -82,17 +82,21 @@ export class ParallelSession {
   readonly outputNames: readonly string[];
   readonly devices: readonly string[];
   #released = false;
-  #inFlight = new Set<Promise<unknown>>();
+  readonly #checkFeeds: (feeds: unknown) => number;
+  /** Rows a run's batch must be a multiple of: the fixed batch of a fixed-batch model, else 1. */
+  readonly #unit: number;
 
   private constructor(
     private readonly workers: DeviceWorker[],
     /** How the batch is split and joined: from the rewritten model, or made for a plain one. */
     readonly plan: ExecutionPlan,
-    private readonly inputs: ValueInfoProto[],
+    inputs: ValueInfoProto[],
     private readonly scheduler: Scheduler,
     private readonly maxQueue: number | undefined,
   ) {
     this.inputNames = inputs.map((i) => i.name);
+    this.#checkFeeds = feedChecker(inputs, plan);
+    this.#unit = plan.inputs.find((i) => i.axis !== null && i.fixedBatch !== null)?.fixedBatch ?? 1;
     this.outputNames = plan.outputs.map((o) => o.name);
     this.devices = workers.map((w) => w.device);
   }
@@ -141,26 +145,23 @@ export class ParallelSession {
   }
 
   /** Runs the model on `feeds`; resolves to the outputs, equal to the original model's. */
-  async run(feeds: Feeds, options: RunOptions = {}): Promise<Feeds> {
-    if (this.#released) throw new Error('ParallelSession: released; create a new one');
-    const broken = this.scheduler.broken;
-    if (broken !== undefined) throw new Error(`ParallelSession: no device can run any more (${broken.message}); create a new one`);
-    const { signal, timeoutMs } = options;
-    if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0))) throw new TypeError(`options.timeoutMs must be a number > 0 (got ${String(timeoutMs)})`);
-    const { batch } = checkFeeds(feeds, this.inputs, this.plan);
-    const unit = this.plan.inputs.find((i) => i.axis !== null && i.fixedBatch !== null)?.fixedBatch ?? 1;
-    if (batch % unit !== 0) throw new TypeError(`feeds: the model was exported with a fixed batch of ${unit} per replica; give a multiple of ${unit} rows (got ${batch})`);
-    signal?.throwIfAborted();
-    if (this.maxQueue !== undefined && this.scheduler.queued >= this.maxQueue) {
-      this.scheduler.rejected++;
-      throw new QueueFullError(`ParallelSession.run: the queue is full (maxQueue ${this.maxQueue} requests waiting); retry later or raise maxQueue`);
-    }
-    const work = this.scheduler.submit(feeds, batch, signal, timeoutMs);
-    this.#inFlight.add(work);
+  run(feeds: Feeds, options: RunOptions = {}): Promise<Feeds> {
     try {
-      return await work;
-    } finally {
-      this.#inFlight.delete(work);
+      if (this.#released) throw new Error('ParallelSession: released; create a new one');
+      const broken = this.scheduler.broken;
+      if (broken !== undefined) throw new Error(`ParallelSession: no device can run any more (${broken.message}); create a new one`);
+      const { signal, timeoutMs } = options;
+      if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0))) throw new TypeError(`options.timeoutMs must be a number > 0 (got ${String(timeoutMs)})`);
+      const batch = this.#checkFeeds(feeds);
+      if (batch % this.#unit !== 0) throw new TypeError(`feeds: the model was exported with a fixed batch of ${this.#unit} per replica; give a multiple of ${this.#unit} rows (got ${batch})`);
+      signal?.throwIfAborted();
+      if (this.maxQueue !== undefined && this.scheduler.queued >= this.maxQueue) {
+        this.scheduler.rejected++;
+        throw new QueueFullError(`ParallelSession.run: the queue is full (maxQueue ${this.maxQueue} requests waiting); retry later or raise maxQueue`);
+      }
+      return this.scheduler.submit(feeds, batch, signal, timeoutMs);
+    } catch (error) {
+      return Promise.reject(error);
     }
   }
 
@@ -176,7 +177,7 @@ export class ParallelSession {
     const reason = new Error('ParallelSession: released while this run was pending');
     this.scheduler.rejectWaiting(reason);
     await Promise.all(this.workers.map((w) => w.release(reason)));
-    await Promise.allSettled([...this.#inFlight]);
+    await this.scheduler.settled();
   }
 
   /** The worker of one replica: for tests and diagnostics. */

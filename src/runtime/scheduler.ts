@@ -48,7 +48,8 @@ interface Request {
   settled: boolean;
   resolve: (outputs: Feeds) => void;
   reject: (error: unknown) => void;
-  cleanup: () => void;
+  /** Removes the abort listener and the timer, where the request has them. */
+  cleanup: (() => void) | undefined;
   /** Pieces still running, and those that came back (by start row). */
   remaining: number;
   parts: Array<{ start: number; size: number; outputs: ort.Tensor[] }>;
@@ -100,6 +101,9 @@ export class Scheduler {
   private readonly busy: boolean[];
   private delayTimer: NodeJS.Timeout | undefined;
   private dispatching = false;
+  /** Requests submitted and not yet settled, and who waits for that number to reach 0. */
+  private unsettled = 0;
+  private onSettled: Array<() => void> = [];
   /** Runs whose answers are being delivered; new requests are dispatched once they are done. */
   private delivering = 0;
   /** Set when no device is left; every later run fails with it. */
@@ -143,24 +147,27 @@ export class Scheduler {
         settled: false,
         resolve,
         reject,
-        cleanup: () => undefined,
+        cleanup: undefined,
         remaining: 0,
         parts: [],
       };
-      const cancel = (reason: unknown): void => {
-        const at = this.queue.indexOf(request);
-        if (at >= 0) this.queue.splice(at, 1);
-        // A request already inside onnxruntime finishes; its result is dropped.
-        this.settle(request, reason);
-        this.dispatch();
-      };
-      const onAbort = (): void => cancel(signal!.reason);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      const timer = timeoutMs === undefined ? undefined : setTimeout(() => cancel(new TimeoutError(`ParallelSession.run: timed out after ${timeoutMs} ms (${this.queue.includes(request) ? 'still queued' : 'running'})`)), timeoutMs);
-      request.cleanup = () => {
-        signal?.removeEventListener('abort', onAbort);
-        clearTimeout(timer);
-      };
+      if (signal !== undefined || timeoutMs !== undefined) {
+        const cancel = (reason: unknown): void => {
+          const at = this.queue.indexOf(request);
+          if (at >= 0) this.queue.splice(at, 1);
+          // A request already inside onnxruntime finishes; its result is dropped.
+          this.settle(request, reason);
+          this.dispatch();
+        };
+        const onAbort = (): void => cancel(signal!.reason);
+        signal?.addEventListener('abort', onAbort, { once: true });
+        const timer = timeoutMs === undefined ? undefined : setTimeout(() => cancel(new TimeoutError(`ParallelSession.run: timed out after ${timeoutMs} ms (${this.queue.includes(request) ? 'still queued' : 'running'})`)), timeoutMs);
+        request.cleanup = () => {
+          signal?.removeEventListener('abort', onAbort);
+          clearTimeout(timer);
+        };
+      }
+      this.unsettled++;
       this.queue.push(request);
       // While answers are being delivered, the requests their callers send next wait to be merged (see complete).
       if (this.delivering === 0) this.dispatch();
@@ -176,7 +183,10 @@ export class Scheduler {
     for (const input of this.plan.inputs) {
       const tensor = feeds[input.name]!;
       if (input.axis !== null) {
-        key += `${tensor.type}[${tensor.dims.map((d, i) => (i === input.axis ? '*' : d)).join(',')}]`;
+        key += tensor.type;
+        const { dims } = tensor;
+        for (let i = 0; i < dims.length; i++) key += i === input.axis ? ',*' : `,${dims[i]}`;
+        key += ';';
         continue;
       }
       const data = tensor.data as ArrayBufferView | string[];
@@ -190,7 +200,8 @@ export class Scheduler {
   private settle(request: Request, error?: unknown, outputs?: Feeds): void {
     if (request.settled) return;
     request.settled = true;
-    request.cleanup();
+    request.cleanup?.();
+    if (--this.unsettled === 0) for (const resolve of this.onSettled.splice(0)) resolve();
     if (outputs !== undefined) request.resolve(outputs);
     else request.reject(error);
   }
@@ -430,6 +441,11 @@ export class Scheduler {
     const total = { requests: 0, rows: 0, batches: 0, busyMs: 0, queueDepth: 0 };
     for (const d of devices) for (const k of Object.keys(total) as Array<keyof typeof total>) total[k] += d[k];
     return { devices, total, queued: this.queue.length, rejected: this.rejected };
+  }
+
+  /** Resolves once every request submitted so far has settled. */
+  settled(): Promise<void> {
+    return this.unsettled === 0 ? Promise.resolve() : new Promise((resolve) => this.onSettled.push(resolve));
   }
 
   /** Rejects every request still waiting (queued or assigned to a device). */

@@ -19,10 +19,6 @@ import { splitOffsets } from '../transform/split-sizes.js';
 
 export type Feeds = Record<string, ort.Tensor>;
 
-/** Microtask turns a caller takes from its promise settling to its next `run` (an await or two of its own). */
-const CALLER_HOPS = 4;
-const noop = (): void => undefined;
-
 export interface BatchingOptions {
   /** The most rows one merged run holds (requests are never cut to fit). Default: no limit. */
   maxBatch?: number;
@@ -383,13 +379,9 @@ export class Scheduler {
     }
     // Devices take new work once the callers just answered have run: a caller that sends its next request as
     // soon as it has its answer (a closed loop, a server's next request) queues it first, and the requests
-    // queued together are merged instead of the first going off alone to whichever device is free. Callers
-    // resume a few microtasks after their promise settles, so the devices wait that long, not a whole turn of
-    // the event loop.
+    // queued together are merged instead of the first going off alone to whichever device is free.
     this.delivering++;
-    let hold = Promise.resolve();
-    for (let hop = 1; hop < CALLER_HOPS; hop++) hold = hold.then(noop);
-    void hold.then(() => {
+    setImmediate(() => {
       this.delivering--;
       this.busy[device] = false;
       this.dispatch();

@@ -14,3 +14,8 @@ for batch in ${BATCHES:-64 256 1024}; do
   $cli bench mlp-4x1024.onnx --devices cuda:0,cuda:0 --batch "$batch" --runs "${RUNS:-30}" --json > "$out/bench-$batch.json" 2> "$out/bench-$batch.err"
   echo "batch $batch: exit $?"; cat "$out/bench-$batch.json" "$out/bench-$batch.err" | head -40
 done
+# Serving: closed-loop batch-1 requests, a plain session against ParallelSession on one GPU and on it twice.
+for devices in cuda:0 cuda:0,cuda:0; do
+  $cli bench mlp-4x1024.onnx --devices "$devices" --concurrency 1,16,64,256 --duration "${DURATION:-3}" --json > "$out/serve-${devices//[:,]/_}.json" 2> "$out/serve-${devices//[:,]/_}.err"
+  echo "serving on $devices: exit $?"; head -c 4000 "$out/serve-${devices//[:,]/_}.json"; head -20 "$out/serve-${devices//[:,]/_}.err"
+done

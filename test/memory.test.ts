@@ -91,12 +91,13 @@ test('release() returns the workers\' memory to the system where glibc is told n
   // glibc raises its mmap threshold when onnxruntime frees its first large buffers, and keeps what is freed
   // after that; a fixed threshold (the README's advice for services) has every large buffer unmapped when freed.
   // 100 MB of weights here. What stays is onnxruntime's process-wide environment, made with the first session
-  // (about 30 MiB, whatever the model): the margin is 40 MiB.
+  // (30 MiB on Node 20, about 50 MiB on Node 24 and 26, whatever the model): the margin is a quarter of what the
+  // sessions took (without the setting, three quarters stay).
   const m = await measure(false, { MALLOC_MMAP_THRESHOLD_: '131072' }, 24);
   const grown = m.running - m.before;
   assert.ok(grown > 100 * MiB, `two sessions hold their weights: +${(grown / MiB).toFixed(0)} MiB`);
   const kept = m.released - m.before;
-  assert.ok(kept < 40 * MiB, `after release ${(kept / MiB).toFixed(0)} MiB of the ${(grown / MiB).toFixed(0)} MiB the sessions took are still held (at most 40 MiB)`);
+  assert.ok(kept < grown * 0.25, `after release ${(kept / MiB).toFixed(0)} MiB of the ${(grown / MiB).toFixed(0)} MiB the sessions took are still held (at most a quarter)`);
 });
 
 test('from bytes too, the main thread keeps no copy of them after create', { skip: process.platform !== 'linux' && 'reads /proc/self/status' }, async () => {

@@ -10,12 +10,11 @@
  */
 import * as ort from 'onnxruntime-node';
 import type { ExecutionPlan } from '../transform/plan.js';
-import { splitSizes } from '../transform/split-sizes.js';
+import { splitOffsets, splitSizes } from '../transform/split-sizes.js';
 import type { DeviceResult, DeviceWorker } from './device.js';
 import { gatherRows, wireData } from './batch-data.js';
 import type { WireData } from './messages.js';
 import { AxisJoin, combineTensors, sliceAlongAxis } from './tensor-ops.js';
-import { splitOffsets } from '../transform/split-sizes.js';
 
 export type Feeds = Record<string, ort.Tensor>;
 
@@ -109,7 +108,7 @@ export class Scheduler {
   /** Set when no device is left; every later run fails with it. */
   private failure: Error | undefined;
   rejected = 0;
-  /** The first output's batch axis is null: outputs combined across parts, never merged. */
+  /** Whether requests may be merged at all: batching is on, the batch is not fixed, every output has a batch axis. */
   private readonly mergeable: boolean;
   private readonly unit: number;
 

@@ -74,12 +74,17 @@ const scenarios: Scenario[] = [
     },
   })),
   {
-    name: 'a worker that is killed, then a run',
+    name: 'workers that are killed, with runs between',
     async act(model) {
       const session = await ParallelSession.create(model, { devices: ['cpu', 'cpu'] });
       await assertLikePlain(session, 5);
       session.workerOf(0).kill();
-      await assert.rejects(session.run(feeds(5)), /replica 0/);
+      while (session.workerOf(0).alive) await new Promise((resolve) => setTimeout(resolve, 5));
+      // The other device goes on; with it gone too, runs fail naming the device.
+      await assertLikePlain(session, 5);
+      session.workerOf(1).kill();
+      while (session.workerOf(1).alive) await new Promise((resolve) => setTimeout(resolve, 5));
+      await assert.rejects(session.run(feeds(5)), /no device can run any more/);
       await session.release();
     },
   },

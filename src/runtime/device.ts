@@ -86,6 +86,11 @@ export class DeviceWorker {
     return this.failure === undefined;
   }
 
+  /** Why the device can no longer run, once it cannot. */
+  get failureReason(): Error | undefined {
+    return this.failure;
+  }
+
   /** Runs posted and not yet answered. */
   get queueDepth(): number {
     return this.pending.size;
@@ -148,13 +153,18 @@ export class DeviceWorker {
     return `: ${cudaLoadProblem() ?? 'the CUDA provider library is installed but could not be loaded; check that the CUDA and cuDNN libraries are on LD_LIBRARY_PATH'}`;
   }
 
+  /** Called once when the device can no longer run (its scheduler reroutes or rejects the work waiting for it). */
+  onFailure: (() => void) | undefined;
+
   private fail(error: Error): void {
+    const first = this.failure === undefined;
     this.failure ??= error;
     this.startup?.reject(this.failure);
     this.startup = undefined;
     for (const pending of this.pending.values()) pending.reject(this.failure);
     this.pending.clear();
     this.worker.unref();
+    if (first) this.onFailure?.();
   }
 
   /**

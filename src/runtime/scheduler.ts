@@ -118,6 +118,8 @@ export class Scheduler {
     private readonly options: SchedulerOptions,
   ) {
     this.assigned = workers.map(() => []);
+    // A device that dies idle: the work waiting goes to the others, or is rejected when none is left.
+    for (const worker of workers) worker.onFailure = () => queueMicrotask(() => this.dispatch());
     this.busy = workers.map(() => false);
     const fixed = plan.inputs.find((i) => i.axis !== null && i.fixedBatch !== null)?.fixedBatch ?? null;
     this.unit = fixed ?? 1;
@@ -130,8 +132,9 @@ export class Scheduler {
     return this.queue.length;
   }
 
-  /** Why no run can be taken any more, if so. */
+  /** Why no run can be taken any more, if so: every device has failed (while running or idle). */
   get broken(): Error | undefined {
+    if (this.failure === undefined && this.live().length === 0) this.failure = this.workers[0]?.failureReason;
     return this.failure;
   }
 
@@ -212,6 +215,8 @@ export class Scheduler {
   /** Gives work to every free device, until no free device or no work is left. */
   dispatch(): void {
     if (this.dispatching) return;
+    const broken = this.broken;
+    if (broken !== undefined) return this.rejectWaiting(broken);
     this.dispatching = true;
     try {
       let progress = true;

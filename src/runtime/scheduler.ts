@@ -119,7 +119,13 @@ export class Scheduler {
   ) {
     this.assigned = workers.map(() => []);
     // A device that dies idle: the work waiting goes to the others, or is rejected when none is left.
-    for (const worker of workers) worker.onFailure = () => queueMicrotask(() => this.dispatch());
+    this.liveDevices = workers.map((_, i) => i);
+    for (const worker of workers) {
+      worker.onFailure = () => {
+        this.liveDevices = this.workers.flatMap((w, i) => (w.alive ? [i] : []));
+        queueMicrotask(() => this.dispatch());
+      };
+    }
     this.busy = workers.map(() => false);
     const fixed = plan.inputs.find((i) => i.axis !== null && i.fixedBatch !== null)?.fixedBatch ?? null;
     this.unit = fixed ?? 1;
@@ -208,8 +214,11 @@ export class Scheduler {
     else request.reject(error);
   }
 
+  /** The devices that can still run, by index; kept up to date as devices fail (it is read on every dispatch). */
+  private liveDevices: number[];
+
   private live(): number[] {
-    return this.workers.flatMap((w, i) => (w.alive ? [i] : []));
+    return this.liveDevices;
   }
 
   /** Gives work to every free device, until no free device or no work is left. */
@@ -303,7 +312,8 @@ export class Scheduler {
     const compatible = this.queue.filter((r) => !r.settled && r.key === head.key);
     const available = compatible.reduce((sum, r) => sum + r.batch, 0);
     // Share what waits among the devices free now (this one included); a busy device takes what arrives next.
-    const free = this.live().filter((d) => !this.busy[d]).length;
+    let free = 0;
+    for (const d of this.live()) if (!this.busy[d]) free++;
     const fair = Math.ceil(available / Math.max(1, free));
     const limit = Math.min(batching.maxBatch ?? Infinity, this.options.maxRowsPerRun, Math.max(head.batch, fair));
     const taken: Request[] = [];

@@ -7,7 +7,7 @@
 import type { ResourceLimits } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import type { ValueInfoProto } from '../onnx.js';
-import type { ExecutionPlan } from '../transform/plan.js';
+import { fixedBatchOf, type ExecutionPlan } from '../transform/plan.js';
 import { integerWeights } from '../transform/split-sizes.js';
 import type { CombineMode } from '../transform/options.js';
 import { DeviceError } from '../errors.js';
@@ -96,7 +96,7 @@ export class ParallelSession {
   ) {
     this.inputNames = inputs.map((i) => i.name);
     this.#checkFeeds = feedChecker(inputs, plan);
-    this.#unit = plan.inputs.find((i) => i.axis !== null && i.fixedBatch !== null)?.fixedBatch ?? 1;
+    this.#unit = fixedBatchOf(plan) ?? 1;
     this.outputNames = plan.outputs.map((o) => o.name);
     this.devices = workers.map((w) => w.device);
   }
@@ -134,12 +134,11 @@ export class ParallelSession {
       await Promise.all(workers.map((w) => w.release(new Error('start-up failed'))));
       throw new DeviceError(`ParallelSession: ${failures.length} of ${devices.length} devices failed to start:\n${failures.map((f) => `  ${f.message}`).join('\n')}`);
     }
-    const fixed = plan.inputs.find((i) => i.axis !== null && i.fixedBatch !== null)?.fixedBatch ?? null;
     const scheduler = new Scheduler(workers, plan, {
       batching: options.batching === false ? false : { maxQueueDelayMs: 0, ...options.batching },
       weights: weights === 'auto' ? 'auto' : integerWeights(weights ?? plan.weights),
       minRowsPerDevice: options.minRowsPerDevice ?? DEFAULT_MIN_ROWS_PER_DEVICE,
-      maxRowsPerRun: fixed ?? options.maxBatchPerDevice ?? Infinity,
+      maxRowsPerRun: fixedBatchOf(plan) ?? options.maxBatchPerDevice ?? Infinity,
     });
     return new ParallelSession(workers, plan, planned.inputs, scheduler, options.maxQueue);
   }

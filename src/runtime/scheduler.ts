@@ -9,7 +9,7 @@
  * Each caller gets back exactly its own rows: views of the run's outputs where the batch axis is the first.
  */
 import * as ort from 'onnxruntime-node';
-import type { ExecutionPlan } from '../transform/plan.js';
+import { fixedBatchOf, type ExecutionPlan } from '../transform/plan.js';
 import { splitOffsets, splitSizes } from '../transform/split-sizes.js';
 import type { DeviceResult, DeviceWorker } from './device.js';
 import { gatherRows, wireData } from './batch-data.js';
@@ -127,7 +127,7 @@ export class Scheduler {
       };
     }
     this.busy = workers.map(() => false);
-    const fixed = plan.inputs.find((i) => i.axis !== null && i.fixedBatch !== null)?.fixedBatch ?? null;
+    const fixed = fixedBatchOf(plan);
     this.unit = fixed ?? 1;
     // Never merged: outputs without a batch axis (joined by --combine), and fixed-batch models (a run holds
     // exactly one batch, which every request fills on its own).

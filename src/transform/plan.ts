@@ -124,3 +124,8 @@ export function readPlan(model: ModelProto): ExecutionPlan | undefined {
   }
   return reader.read(value);
 }
+
+/** The rows each replica runs per call of a model exported at a fixed batch, or null for a symbolic batch. */
+export function fixedBatchOf(plan: ExecutionPlan): number | null {
+  return plan.inputs.find((i) => i.axis !== null && i.fixedBatch !== null)?.fixedBatch ?? null;
+}

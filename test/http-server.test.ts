@@ -14,7 +14,7 @@ import { infer } from '../examples/http-server/client.js';
 import { encodeModel } from '../src/io/codec.js';
 import { makeGraph, makeModel, makeNode, makeValueInfo } from '../src/graph/build.js';
 import { TensorProto_DataType as DT } from '../src/onnx.js';
-import { compareTensors } from '../src/verify/compare.js';
+import { assertSame } from './session-helpers.js';
 import { SeededRandom } from '../src/tensors/random.js';
 import { fixture, repoRoot, tempDir } from './helpers.js';
 
@@ -73,14 +73,6 @@ async function plainRun(model: string, feeds: Feeds): Promise<Feeds> {
     return await session.run(feeds);
   } finally {
     await session.release();
-  }
-}
-
-function assertSame(actual: Feeds, expected: Feeds, label: string): void {
-  assert.deepEqual(Object.keys(actual).sort(), Object.keys(expected).sort(), `${label}: output names`);
-  for (const [name, tensor] of Object.entries(expected)) {
-    const comparison = compareTensors(actual[name]!, tensor);
-    assert.ok(comparison.equal, `${label} output '${name}': ${comparison.detail}`);
   }
 }
 

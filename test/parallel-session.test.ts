@@ -6,8 +6,6 @@ import { missingCudaProvider } from '../src/runtime/providers.js';
 import { loadModel } from '../src/io/files.js';
 import { encodeModel } from '../src/io/codec.js';
 import { parallelize } from '../src/transform/parallelize.js';
-import { concreteDims, inputShape, randomFeeds } from '../src/tensors/feeds.js';
-import { compareTensors } from '../src/verify/compare.js';
 import { makeGraph, makeModel, makeNode, makeValueInfo } from '../src/graph/build.js';
 import { TensorProto_DataType as DT } from '../src/onnx.js';
 import { SeededRandom } from '../src/tensors/random.js';
@@ -17,16 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { createSession } from '../src/runtime/session-source.js';
 import { fixture, fixtureNames, fixturesDir, repoRoot, tempDir } from './helpers.js';
-
-type Feeds = Record<string, ort.Tensor>;
-
-async function feedsFor(name: string, batch: number, seed = 7): Promise<Feeds> {
-  const model = await loadModel(fixture(name));
-  const initializers = new Set(model.graph!.initializer.map((t) => t.name));
-  const inputs = model.graph!.input.filter((i) => !initializers.has(i.name));
-  const dims = Object.fromEntries(inputs.map((info) => [info.name, concreteDims(inputShape(info), (dim) => (dim === 'batch' || dim === 'N' ? batch : 3))]));
-  return randomFeeds(inputs, { dims, seed });
-}
+import { assertSame, feedsFor, type Feeds } from './session-helpers.js';
 
 async function plainRun(name: string, feeds: Feeds): Promise<Feeds> {
   const session = await ort.InferenceSession.create(fixture(name));
@@ -34,14 +23,6 @@ async function plainRun(name: string, feeds: Feeds): Promise<Feeds> {
     return await session.run(feeds);
   } finally {
     await session.release();
-  }
-}
-
-function assertSame(actual: Feeds, expected: Feeds, label: string): void {
-  assert.deepEqual(Object.keys(actual).sort(), Object.keys(expected).sort(), label);
-  for (const [name, tensor] of Object.entries(expected)) {
-    const comparison = compareTensors(actual[name]!, tensor);
-    assert.ok(comparison.equal, `${label} output '${name}': ${comparison.detail}`);
   }
 }
 

@@ -4,29 +4,11 @@ import * as ort from 'onnxruntime-node';
 import { ParallelSession, QueueFullError, TimeoutError } from '../src/runtime/parallel-session.js';
 import { loadModel } from '../src/io/files.js';
 import { encodeModel } from '../src/io/codec.js';
-import { compareTensors } from '../src/verify/compare.js';
 import { concreteDims, inputShape, randomFeeds } from '../src/tensors/feeds.js';
 import { makeGraph, makeModel, makeNode, makeValueInfo } from '../src/graph/build.js';
 import { TensorProto_DataType as DT } from '../src/onnx.js';
 import { fixture } from './helpers.js';
-
-type Feeds = Record<string, ort.Tensor>;
-
-async function feedsFor(name: string, batch: number, seed: number): Promise<Feeds> {
-  const model = await loadModel(fixture(name));
-  const initializers = new Set(model.graph!.initializer.map((t) => t.name));
-  const inputs = model.graph!.input.filter((i) => !initializers.has(i.name));
-  const dims = Object.fromEntries(inputs.map((info) => [info.name, concreteDims(inputShape(info), (dim) => (dim === 'batch' || dim === 'N' ? batch : 3))]));
-  return randomFeeds(inputs, { dims, seed });
-}
-
-function assertSame(actual: Feeds, expected: Feeds, label: string): void {
-  assert.deepEqual(Object.keys(actual).sort(), Object.keys(expected).sort(), label);
-  for (const [name, tensor] of Object.entries(expected)) {
-    const comparison = compareTensors(actual[name]!, tensor);
-    assert.ok(comparison.equal, `${label} output '${name}': ${comparison.detail}`);
-  }
-}
+import { assertSame, feedsFor, type Feeds } from './session-helpers.js';
 
 const sizes = [1, 3, 17, 1, 3, 17, 1, 1, 3, 17, 2, 5];
 

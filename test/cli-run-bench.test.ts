@@ -78,6 +78,7 @@ test('bench --concurrency/--duration: a closed-loop load test per level, plain s
     assert.match(section, /ParallelSession: +throughput: [\d.]+ infer\/sec/);
     assert.match(section, /ParallelSession \/ plain session: throughput [\d.]+x, p99 latency [\d.]+x/);
     assert.match(section, /device 0 \(cpu\): \d+ requests, \d+ rows in \d+ batches/);
+    assert.match(section, /most run batch sizes: \d+ x \d+/);
     assert.match(section, /device 1 \(cpu\): \d+ requests/);
   }
   assert.match(text.stdout, /Inferences\/Second vs\. Client p99 Latency\nConcurrency +plain infer\/sec/);
@@ -106,6 +107,10 @@ test('bench --concurrency/--duration: a closed-loop load test per level, plain s
   assert.equal(stats.devices.reduce((n: number, d: { rows: number }) => n + d.rows, 0), stats.total.rows);
   assert.ok(stats.total.batches >= 1 && stats.total.batches <= stats.total.rows, JSON.stringify(stats));
   assert.ok(stats.total.busyMs > 0 && stats.queued === 0 && stats.rejected === 0, JSON.stringify(stats));
+  // Runs by size, counted over the timed requests only: they add up to the runs and the rows.
+  const bySize = Object.entries(stats.total.batchSizes as Record<string, number>);
+  assert.equal(bySize.reduce((n, [, runs]) => n + runs, 0), stats.total.batches, JSON.stringify(stats.total));
+  assert.equal(bySize.reduce((n, [rows, runs]) => n + Number(rows) * runs, 0), stats.total.rows, JSON.stringify(stats.total));
 });
 
 test('bench: bad --concurrency, --duration or --runs exit 2 with one line naming the option', () => {

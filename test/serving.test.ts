@@ -50,6 +50,24 @@ test('queued requests are merged into one run, and each caller gets back views o
   await session.release();
 });
 
+test('devices that answer in the same turn share what their callers send next, instead of one taking it all', async () => {
+  const session = await ParallelSession.create(fixture('mlp'), { devices: ['cpu', 'cpu'] });
+  try {
+    for (const replica of [0, 1]) session.workerOf(replica).delayRuns(150);
+    const feeds = await Promise.all([1, 2].map((k) => feedsFor('mlp', 1, k)));
+    // Two callers, each sending a second request as soon as its first is answered.
+    const callers = feeds.map((f) => session.run(f).then(() => session.run(f)));
+    // The main thread is held until both devices have answered, so both answers are handled in one turn.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 600);
+    await Promise.all(callers);
+    const { devices, total } = session.stats();
+    assert.deepEqual(total.batchSizes, { 1: 4 }, `four runs of one request each (got ${JSON.stringify(total.batchSizes)})`);
+    assert.deepEqual(devices.map((d) => d.requests), [2, 2], 'each device ran one request of each round');
+  } finally {
+    await session.release();
+  }
+});
+
 /** Inputs x [batch, 4] and a side input without a batch axis (rank 0): y = x * s. */
 function scaledModel(): Uint8Array {
   return encodeModel(

@@ -11,16 +11,13 @@ const nodeMajor = Number(process.versions.node.split('.')[0]);
 /** onnxruntime-node rejects tensors on a SharedArrayBuffer under Node 20 and takes them from Node 22 on. */
 const sharedBuffersAccepted = nodeMajor >= 22;
 
-/** Rows [start, start + size) of one request's tensor. */
+/** Rows [start, start + size) of something that holds a tensor (tensorOf gives it). */
 export interface Rows {
-  tensor: ort.Tensor;
   start: number;
   size: number;
 }
 
 type ViewConstructor = new (buffer: ArrayBuffer, byteOffset: number, length: number) => ArrayBufferView;
-
-const bytesOf = (view: ArrayBufferView): Uint8Array => new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 
 /**
  * Data for a worker. The caller's buffers are never transferred (that would detach them): a view of the caller's
@@ -38,31 +35,35 @@ export function wireData(tensor: ort.Tensor, fresh: boolean, spare: (byteLength:
  * The rows of several requests (or parts of them) gathered along `axis`, as one tensor whose data can be
  * transferred. Along axis 0 each part's rows are one block of bytes, copied once straight into the result.
  */
-export function gatherRows(parts: Rows[], axis: number, spare: (byteLength: number) => ArrayBuffer | undefined): { dims: number[]; data: WireData } {
+export function gatherRows<P extends Rows>(parts: readonly P[], tensorOf: (part: P) => ort.Tensor, axis: number, spare: (byteLength: number) => ArrayBuffer | undefined): { dims: number[]; data: WireData } {
   const first = parts[0]!;
+  const firstTensor = tensorOf(first);
   if (parts.length === 1) {
-    const { tensor, start, size } = first;
-    const whole = start === 0 && size === tensor.dims[axis];
-    const slice = whole ? tensor : sliceAlongAxis(tensor, axis, start, start + size);
-    const fresh = !whole && (slice.data as ArrayBufferView).buffer !== (tensor.data as ArrayBufferView).buffer;
+    const { start, size } = first;
+    const whole = start === 0 && size === firstTensor.dims[axis];
+    const slice = whole ? firstTensor : sliceAlongAxis(firstTensor, axis, start, start + size);
+    const fresh = !whole && (slice.data as ArrayBufferView).buffer !== (firstTensor.data as ArrayBufferView).buffer;
     return { dims: [...slice.dims], data: wireData(slice, fresh, spare) };
   }
-  const rows = parts.reduce((sum, p) => sum + p.size, 0);
-  const dims = first.tensor.dims.map((d, i) => (i === axis ? rows : d));
-  const data = first.tensor.data as ArrayBufferView | string[];
+  let rows = 0;
+  for (const part of parts) rows += part.size;
+  const dims = firstTensor.dims.slice();
+  dims[axis] = rows;
+  const data = firstTensor.data as ArrayBufferView | string[];
   if (axis !== 0 || Array.isArray(data)) {
-    const joined = concatAlongAxis(parts.map((p) => sliceAlongAxis(p.tensor, axis, p.start, p.start + p.size)), axis);
+    const joined = concatAlongAxis(parts.map((p) => sliceAlongAxis(tensorOf(p), axis, p.start, p.start + p.size)), axis);
     return { dims, data: joined.data as WireData };
   }
-  const rowBytes = data.byteLength / first.tensor.dims[0]!;
+  const rowBytes = data.byteLength / firstTensor.dims[0]!;
   const byteLength = rowBytes * rows;
   const buffer = spare(byteLength) ?? new ArrayBuffer(byteLength);
   const out = new Uint8Array(buffer, 0, byteLength);
   let at = 0;
-  for (const { tensor, start, size } of parts) {
-    const source = bytesOf(tensor.data as ArrayBufferView);
-    out.set(source.subarray(start * rowBytes, (start + size) * rowBytes), at);
-    at += size * rowBytes;
+  for (const part of parts) {
+    const source = tensorOf(part).data as ArrayBufferView;
+    const bytes = part.size * rowBytes;
+    out.set(new Uint8Array(source.buffer, source.byteOffset + part.start * rowBytes, bytes), at);
+    at += bytes;
   }
   const Ctor = (Buffer.isBuffer(data) ? Uint8Array : data.constructor) as ViewConstructor;
   return { dims, data: new Ctor(buffer, 0, byteLength / (data as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT) };

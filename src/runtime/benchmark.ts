@@ -149,6 +149,10 @@ const countersSince = (before: Counters, after: Counters): Counters => ({
   rows: after.rows - before.rows,
   batches: after.batches - before.batches,
   busyMs: after.busyMs - before.busyMs,
+  batchSizes: Object.fromEntries(Object.entries(after.batchSizes).flatMap(([rows, count]) => {
+    const runs = count - (before.batchSizes[Number(rows)] ?? 0);
+    return runs > 0 ? [[rows, runs]] : [];
+  })),
   queueDepth: after.queueDepth,
 });
 

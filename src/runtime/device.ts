@@ -24,6 +24,8 @@ export interface DeviceCounters {
   rows: number;
   batches: number;
   busyMs: number;
+  /** Runs by their number of rows (Triton's batch_stats): how much the dynamic batching merged. */
+  batchSizes: Record<number, number>;
 }
 
 export interface DeviceStartOptions {
@@ -45,7 +47,7 @@ export class DeviceWorker {
   private readonly releasedFlag = new Int32Array(new SharedArrayBuffer(4));
   /** Input buffers the worker handed back, reused for later copies. */
   private readonly spareBuffers: ArrayBuffer[] = [];
-  readonly counters: DeviceCounters = { requests: 0, rows: 0, batches: 0, busyMs: 0 };
+  readonly counters: DeviceCounters = { requests: 0, rows: 0, batches: 0, busyMs: 0, batchSizes: {} };
   /** Measured rows per second (a moving average), for `weights: 'auto'`; undefined until the first run. */
   rowsPerSecond: number | undefined;
 
@@ -198,6 +200,7 @@ export class DeviceWorker {
     c.rows += rows;
     c.batches += 1;
     c.busyMs += ms;
+    c.batchSizes[rows] = (c.batchSizes[rows] ?? 0) + 1;
     if (rows > 0 && ms > 0) {
       const rate = (rows * 1000) / ms;
       this.rowsPerSecond = this.rowsPerSecond === undefined ? rate : 0.8 * this.rowsPerSecond + 0.2 * rate;

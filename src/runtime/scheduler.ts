@@ -14,7 +14,7 @@ import { splitOffsets, splitSizes } from '../transform/split-sizes.js';
 import type { DeviceResult, DeviceWorker } from './device.js';
 import { gatherRows, wireData } from './batch-data.js';
 import type { WireData } from './messages.js';
-import { AxisJoin, combineTensors, sliceAlongAxis } from './tensor-ops.js';
+import { AxisJoin, combineTensors, rowCutter } from './tensor-ops.js';
 
 export type Feeds = Record<string, ort.Tensor>;
 
@@ -49,9 +49,9 @@ interface Request {
   reject: (error: unknown) => void;
   /** Removes the abort listener and the timer, where the request has them. */
   cleanup: (() => void) | undefined;
-  /** Pieces still running, and those that came back (by start row). */
+  /** Pieces of a split request still running, and those that came back (by start row). */
   remaining: number;
-  parts: Array<{ start: number; size: number; outputs: ort.Tensor[] }>;
+  parts: Array<{ start: number; size: number; outputs: ort.Tensor[] }> | undefined;
 }
 
 /** Rows [start, start + size) of a request. */
@@ -73,6 +73,8 @@ export interface DeviceStats {
   rows: number;
   batches: number;
   busyMs: number;
+  /** Runs by their number of rows: `{ 32: 120 }` is 120 runs of 32 rows. */
+  batchSizes: Record<number, number>;
   queueDepth: number;
 }
 
@@ -157,7 +159,7 @@ export class Scheduler {
         reject,
         cleanup: undefined,
         remaining: 0,
-        parts: [],
+        parts: undefined,
       };
       if (signal !== undefined || timeoutMs !== undefined) {
         const cancel = (reason: unknown): void => {
@@ -187,6 +189,9 @@ export class Scheduler {
    * same values of every input without a batch axis (small ones compared by content, others by identity).
    */
   private mergeKey(feeds: Feeds): string | undefined {
+    // Requests of one service mostly have the same shapes: the key of the last shapes is reused without building it.
+    const last = this.lastKey;
+    if (last !== undefined && this.sameShapes(feeds, last)) return last.key;
     let key = '';
     for (const input of this.plan.inputs) {
       const tensor = feeds[input.name]!;
@@ -202,7 +207,28 @@ export class Scheduler {
       const content = Array.isArray(data) ? JSON.stringify(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64');
       key += `${tensor.type}[${tensor.dims.join(',')}]=${content}`;
     }
+    if (this.plan.inputs.every((input) => input.axis !== null)) {
+      this.lastKey = { key, types: this.plan.inputs.map((input) => feeds[input.name]!.type), dims: this.plan.inputs.map((input) => feeds[input.name]!.dims.slice()) };
+    }
     return key;
+  }
+
+  /** The last merge key of inputs that all have a batch axis, and the types and dims it was built from. */
+  private lastKey: { key: string; types: string[]; dims: number[][] } | undefined;
+
+  /** Whether `feeds` have the types and non-batch dims the key `last` was built from. */
+  private sameShapes(feeds: Feeds, last: { types: string[]; dims: number[][] }): boolean {
+    const inputs = this.plan.inputs;
+    for (let k = 0; k < inputs.length; k++) {
+      const input = inputs[k]!;
+      const tensor = feeds[input.name]!;
+      if (tensor.type !== last.types[k]) return false;
+      const dims = tensor.dims;
+      const lastDims = last.dims[k]!;
+      if (dims.length !== lastDims.length) return false;
+      for (let i = 0; i < dims.length; i++) if (i !== input.axis && dims[i] !== lastDims[i]) return false;
+    }
+    return true;
   }
 
   private settle(request: Request, error?: unknown, outputs?: Feeds): void {
@@ -309,35 +335,49 @@ export class Scheduler {
    */
   private mergeFromQueue(head: Request): WorkItem | undefined {
     const batching = this.options.batching as Exclude<SchedulerOptions['batching'], false>;
-    const compatible = this.queue.filter((r) => !r.settled && r.key === head.key);
-    const available = compatible.reduce((sum, r) => sum + r.batch, 0);
+    const queue = this.queue;
+    const key = head.key;
+    let available = 0;
+    for (const r of queue) if (!r.settled && r.key === key) available += r.batch;
     // Share what waits among the devices free now (this one included); a busy device takes what arrives next.
     let free = 0;
     for (const d of this.live()) if (!this.busy[d]) free++;
     const fair = Math.ceil(available / Math.max(1, free));
     const limit = Math.min(batching.maxBatch ?? Infinity, this.options.maxRowsPerRun, Math.max(head.batch, fair));
+    const preferred = batching.preferredBatch;
     const taken: Request[] = [];
-    const sums: number[] = [];
     let rows = 0;
-    for (const r of compatible) {
+    /** How many of the taken requests make the largest preferred batch, if any. */
+    let preferredCount = 0;
+    for (const r of queue) {
+      if (r.settled || r.key !== key) continue;
       if (rows + r.batch > limit && taken.length > 0) break;
       taken.push(r);
       rows += r.batch;
-      sums.push(rows);
+      if (preferred !== undefined && rows <= limit && preferred.includes(rows)) preferredCount = taken.length;
     }
-    const preferred = (batching.preferredBatch ?? []).filter((p) => p <= limit);
-    let hit = -1;
-    sums.forEach((sum, k) => preferred.includes(sum) && (hit = k));
-    const target = preferred.length > 0 ? Math.max(...preferred) : (batching.maxBatch ?? 0);
     const waited = performance.now() - head.enqueued;
-    if (hit < 0 && batching.maxQueueDelayMs > waited && rows < target) {
+    if (preferredCount === 0 && batching.maxQueueDelayMs > waited && rows < this.batchTarget(limit)) {
       this.waitFor(batching.maxQueueDelayMs - waited);
       return undefined;
     }
-    const chosen = hit >= 0 ? taken.slice(0, hit + 1) : taken;
-    const set = new Set(chosen);
-    for (let i = this.queue.length - 1; i >= 0; i--) if (set.has(this.queue[i]!)) this.queue.splice(i, 1);
-    return this.whole(chosen);
+    if (preferredCount > 0) taken.length = preferredCount;
+    // Take them out of the queue, which keeps its order (the taken requests are in queue order).
+    let kept = 0;
+    let next = 0;
+    for (const r of queue) {
+      if (r === taken[next]) next++;
+      else queue[kept++] = r;
+    }
+    queue.length = kept;
+    return this.whole(taken);
+  }
+
+  /** The batch worth waiting for: the largest preferred size within `limit`, else maxBatch (0: none). */
+  private batchTarget(limit: number): number {
+    const batching = this.options.batching as Exclude<SchedulerOptions['batching'], false>;
+    const preferred = (batching.preferredBatch ?? []).filter((p) => p <= limit);
+    return preferred.length > 0 ? Math.max(...preferred) : (batching.maxBatch ?? 0);
   }
 
   private waitFor(ms: number): void {
@@ -363,7 +403,7 @@ export class Scheduler {
         data.push(wireData(tensor, false, spare));
         continue;
       }
-      const gathered = gatherRows(item.pieces.map((p) => ({ tensor: p.request.feeds[input.name]!, start: p.start, size: p.size })), input.axis, spare);
+      const gathered = gatherRows(item.pieces, (piece) => piece.request.feeds[input.name]!, input.axis, spare);
       dims.push(gathered.dims);
       data.push(gathered.data);
     }
@@ -385,20 +425,24 @@ export class Scheduler {
         if (!piece.request.settled) this.queue.unshift(piece.request);
       }
     } else {
+      const cutters = outputs.map((output, j) => rowCutter(output, this.plan.outputs[j]!.axis!));
       let offset = 0;
       for (const piece of item.pieces) {
-        this.deliver(piece, outputs.map((output, j) => sliceAlongAxis(output, this.plan.outputs[j]!.axis!, offset, offset + piece.size)));
+        const own: ort.Tensor[] = [];
+        for (const cut of cutters) own.push(cut(offset, piece.size));
+        this.deliver(piece, own);
         offset += piece.size;
       }
     }
     // Devices take new work once the callers just answered have run: a caller that sends its next request as
     // soon as it has its answer (a closed loop, a server's next request) queues it first, and the requests
     // queued together are merged instead of the first going off alone to whichever device is free.
+    // The device counts as free at once, so that devices answering in the same turn share what their callers
+    // send next (the first to dispatch would otherwise take all of it and leave the others idle).
+    this.busy[device] = false;
     this.delivering++;
     setImmediate(() => {
-      this.delivering--;
-      this.busy[device] = false;
-      this.dispatch();
+      if (--this.delivering === 0) this.dispatch();
     });
   }
 
@@ -430,7 +474,7 @@ export class Scheduler {
       this.settle(request, undefined, this.named(outputs));
       return;
     }
-    request.parts.push({ start: piece.start, size: piece.size, outputs });
+    (request.parts ??= []).push({ start: piece.start, size: piece.size, outputs });
     if (--request.remaining > 0) return;
     const parts = request.parts.sort((a, b) => a.start - b.start);
     const rows = parts.map((p) => p.size);
@@ -446,14 +490,22 @@ export class Scheduler {
 
   private named(outputs: ort.Tensor[]): Feeds {
     const result: Feeds = {};
-    this.plan.outputs.forEach((o, j) => (result[o.name] = outputs[j]!));
+    const names = this.plan.outputs;
+    for (let j = 0; j < names.length; j++) result[names[j]!.name] = outputs[j]!;
     return result;
   }
 
   stats(): SessionStats {
-    const devices = this.workers.map((w, d) => ({ device: w.device, ...w.counters, queueDepth: w.queueDepth + this.assigned[d]!.length }));
-    const total = { requests: 0, rows: 0, batches: 0, busyMs: 0, queueDepth: 0 };
-    for (const d of devices) for (const k of Object.keys(total) as Array<keyof typeof total>) total[k] += d[k];
+    const devices = this.workers.map((w, d) => ({ device: w.device, ...w.counters, batchSizes: { ...w.counters.batchSizes }, queueDepth: w.queueDepth + this.assigned[d]!.length }));
+    const total = { requests: 0, rows: 0, batches: 0, busyMs: 0, queueDepth: 0, batchSizes: {} as Record<number, number> };
+    for (const d of devices) {
+      total.requests += d.requests;
+      total.rows += d.rows;
+      total.batches += d.batches;
+      total.busyMs += d.busyMs;
+      total.queueDepth += d.queueDepth;
+      for (const [rows, count] of Object.entries(d.batchSizes)) total.batchSizes[Number(rows)] = (total.batchSizes[Number(rows)] ?? 0) + count;
+    }
     return { devices, total, queued: this.queue.length, rejected: this.rejected };
   }
 

@@ -34,6 +34,23 @@ export function sliceAlongAxis(tensor: ort.Tensor, axis: number, start: number, 
   return new ort.Tensor(tensor.type as 'float32', out as Float32Array, outDims);
 }
 
+/**
+ * Cuts rows out of one tensor again and again (each request's rows of a merged run): what depends only on the
+ * tensor is worked out once. Along axis 0 each cut is a zero-copy view; other axes copy (sliceAlongAxis).
+ */
+export function rowCutter(tensor: ort.Tensor, axis: number): (start: number, size: number) => ort.Tensor {
+  const data = tensor.data as TypedData;
+  if (axis !== 0 || Array.isArray(data)) return (start, size) => sliceAlongAxis(tensor, axis, start, start + size);
+  const { dims, type } = tensor;
+  const inner = product(dims.slice(1));
+  const view = data as Float32Array;
+  return (start, size) => {
+    const outDims = dims.slice();
+    outDims[0] = size;
+    return new ort.Tensor(type as 'float32', view.subarray(start * inner, (start + size) * inner), outDims);
+  };
+}
+
 /** The concatenation of tensors along `axis`; each part is written once into the result. */
 export function concatAlongAxis(parts: ort.Tensor[], axis: number): ort.Tensor {
   const first = parts[0]!;

@@ -56,6 +56,7 @@ function loadText(report: LoadReport): string {
       const perBatch = d.batches > 0 ? (d.rows / d.batches).toFixed(1) : '0';
       const busy = level.parallel.elapsedMs > 0 ? ((d.busyMs / level.parallel.elapsedMs) * 100).toFixed(0) : '0';
       lines.push(`  device ${i} (${d.device}): ${d.requests} requests, ${d.rows} rows in ${d.batches} batches (${perBatch} rows/batch), busy ${d.busyMs.toFixed(0)} ms (${busy}%)`);
+      lines.push(`    most run batch sizes: ${commonBatchSizes(d.batchSizes)}`);
     });
     lines.push(`  scheduler: ${level.stats.queued} queued at the end, ${level.stats.rejected} rejected`);
   }
@@ -67,6 +68,12 @@ function loadText(report: LoadReport): string {
     ]),
   );
   return lines.join('\n');
+}
+
+/** The batch sizes run most often, as `rows x runs`: `32 x 120, 31 x 4`. */
+function commonBatchSizes(sizes: Record<number, number>): string {
+  const common = Object.entries(sizes).sort((a, b) => b[1] - a[1]).slice(0, 4);
+  return common.length === 0 ? 'none' : common.map(([rows, runs]) => `${rows} x ${runs}`).join(', ');
 }
 
 /** --concurrency 16, or a list: 1,4,16,64 (the option may also be repeated). */

@@ -6,6 +6,7 @@ import * as ort from 'onnxruntime-node';
 import type { WireData } from './messages.js';
 import { copyOf } from './messages.js';
 import { concatAlongAxis, sliceAlongAxis } from './tensor-ops.js';
+import { isFloat16Array } from '../tensors/float16.js';
 
 const nodeMajor = Number(process.versions.node.split('.')[0]);
 /** onnxruntime-node rejects tensors on a SharedArrayBuffer under Node 20 and takes them from Node 22 on. */
@@ -57,14 +58,20 @@ export function gatherRows<P extends Rows>(parts: readonly P[], tensorOf: (part:
   const rowBytes = data.byteLength / firstTensor.dims[0]!;
   const byteLength = rowBytes * rows;
   const buffer = spare(byteLength) ?? new ArrayBuffer(byteLength);
-  const out = new Uint8Array(buffer, 0, byteLength);
+  const Ctor = (Buffer.isBuffer(data) ? Uint8Array : data.constructor) as ViewConstructor;
+  const elementBytes = (data as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+  const gathered = new Ctor(buffer, 0, byteLength / elementBytes) as ArrayBufferView & { set(source: ArrayBufferView, at: number): void };
+  let bytes: Uint8Array | undefined;
   let at = 0;
   for (const part of parts) {
-    const source = tensorOf(part).data as ArrayBufferView;
-    const bytes = part.size * rowBytes;
-    out.set(new Uint8Array(source.buffer, source.byteOffset + part.start * rowBytes, bytes), at);
-    at += bytes;
+    const tensor = tensorOf(part);
+    const source = tensor.data as ArrayBufferView;
+    const length = part.size * rowBytes;
+    // A whole tensor of the same kind is copied as it is (no view to make); other rows, and float16 values
+    // (whose bit patterns must not be converted), as bytes.
+    if (part.start === 0 && part.size === tensor.dims[0] && source.constructor === Ctor && !isFloat16Array(source)) gathered.set(source, at / elementBytes);
+    else (bytes ??= new Uint8Array(buffer, 0, byteLength)).set(new Uint8Array(source.buffer, source.byteOffset + part.start * rowBytes, length), at);
+    at += length;
   }
-  const Ctor = (Buffer.isBuffer(data) ? Uint8Array : data.constructor) as ViewConstructor;
-  return { dims, data: new Ctor(buffer, 0, byteLength / (data as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT) };
+  return { dims, data: gathered };
 }

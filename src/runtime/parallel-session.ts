@@ -144,12 +144,13 @@ export class ParallelSession {
   }
 
   /** Runs the model on `feeds`; resolves to the outputs, equal to the original model's. */
-  run(feeds: Feeds, options: RunOptions = {}): Promise<Feeds> {
+  run(feeds: Feeds, options?: RunOptions): Promise<Feeds> {
     try {
       if (this.#released) throw new Error('ParallelSession: released; create a new one');
       const broken = this.scheduler.broken;
       if (broken !== undefined) throw new Error(`ParallelSession: no device can run any more (${broken.message}); create a new one`);
-      const { signal, timeoutMs } = options;
+      const signal = options?.signal;
+      const timeoutMs = options?.timeoutMs;
       if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0))) throw new TypeError(`options.timeoutMs must be a number > 0 (got ${String(timeoutMs)})`);
       const batch = this.#checkFeeds(feeds);
       if (batch % this.#unit !== 0) throw new TypeError(`feeds: the model was exported with a fixed batch of ${this.#unit} per replica; give a multiple of ${this.#unit} rows (got ${batch})`);

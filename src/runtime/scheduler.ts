@@ -148,40 +148,47 @@ export class Scheduler {
 
   /** Queues a request; the returned promise settles with its outputs. */
   submit(feeds: Feeds, batch: number, signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<Feeds> {
-    return new Promise<Feeds>((resolve, reject) => {
-      const request: Request = {
-        feeds,
-        batch,
-        key: this.mergeable && batch > 0 ? this.mergeKey(feeds) : undefined,
-        enqueued: performance.now(),
-        settled: false,
-        resolve,
-        reject,
-        cleanup: undefined,
-        remaining: 0,
-        parts: undefined,
-      };
-      if (signal !== undefined || timeoutMs !== undefined) {
-        const cancel = (reason: unknown): void => {
-          const at = this.queue.indexOf(request);
-          if (at >= 0) this.queue.splice(at, 1);
-          // A request already inside onnxruntime finishes; its result is dropped.
-          this.settle(request, reason);
-          this.dispatch();
-        };
-        const onAbort = (): void => cancel(signal!.reason);
-        signal?.addEventListener('abort', onAbort, { once: true });
-        const timer = timeoutMs === undefined ? undefined : setTimeout(() => cancel(new TimeoutError(`ParallelSession.run: timed out after ${timeoutMs} ms (${this.queue.includes(request) ? 'still queued' : 'running'})`)), timeoutMs);
-        request.cleanup = () => {
-          signal?.removeEventListener('abort', onAbort);
-          clearTimeout(timer);
-        };
-      }
-      this.unsettled++;
-      this.queue.push(request);
-      // While answers are being delivered, the requests their callers send next wait to be merged (see complete).
-      if (this.delivering === 0) this.dispatch();
+    const request: Request = {
+      feeds,
+      batch,
+      key: this.mergeable && batch > 0 ? this.mergeKey(feeds) : undefined,
+      enqueued: performance.now(),
+      settled: false,
+      resolve: undefined!,
+      reject: undefined!,
+      cleanup: undefined,
+      remaining: 0,
+      parts: undefined,
+    };
+    // The executor holds nothing but the request: a server sends many of these.
+    const answer = new Promise<Feeds>((resolve, reject) => {
+      request.resolve = resolve;
+      request.reject = reject;
     });
+    if (signal !== undefined || timeoutMs !== undefined) this.watch(request, signal, timeoutMs);
+    this.unsettled++;
+    this.queue.push(request);
+    // While answers are being delivered, the requests their callers send next wait to be merged (see complete).
+    if (this.delivering === 0) this.dispatch();
+    return answer;
+  }
+
+  /** Settles a request early when its signal aborts or its time runs out. */
+  private watch(request: Request, signal: AbortSignal | undefined, timeoutMs: number | undefined): void {
+    const cancel = (reason: unknown): void => {
+      const at = this.queue.indexOf(request);
+      if (at >= 0) this.queue.splice(at, 1);
+      // A request already inside onnxruntime finishes; its result is dropped.
+      this.settle(request, reason);
+      this.dispatch();
+    };
+    const onAbort = (): void => cancel(signal!.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => cancel(new TimeoutError(`ParallelSession.run: timed out after ${timeoutMs} ms (${this.queue.includes(request) ? 'still queued' : 'running'})`)), timeoutMs);
+    request.cleanup = () => {
+      signal?.removeEventListener('abort', onAbort);
+      clearTimeout(timer);
+    };
   }
 
   /**
@@ -425,13 +432,18 @@ export class Scheduler {
         if (!piece.request.settled) this.queue.unshift(piece.request);
       }
     } else {
-      const cutters = outputs.map((output, j) => rowCutter(output, this.plan.outputs[j]!.axis!));
+      // A merged run holds whole requests only (pieces of a split request run alone): each request's outputs
+      // are its own rows of the run's.
+      const names = this.plan.outputs;
+      const cutters = outputs.map((output, j) => rowCutter(output, names[j]!.axis!));
       let offset = 0;
-      for (const piece of item.pieces) {
-        const own: ort.Tensor[] = [];
-        for (const cut of cutters) own.push(cut(offset, piece.size));
-        this.deliver(piece, own);
-        offset += piece.size;
+      for (const { request, size } of item.pieces) {
+        if (!request.settled) {
+          const own: Feeds = {};
+          for (let j = 0; j < cutters.length; j++) own[names[j]!.name] = cutters[j]!(offset, size);
+          this.settle(request, undefined, own);
+        }
+        offset += size;
       }
     }
     // Devices take new work once the callers just answered have run: a caller that sends its next request as

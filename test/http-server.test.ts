@@ -12,7 +12,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { infer } from '../examples/http-server/client.js';
 import { encodeModel } from '../src/io/codec.js';
-import { makeGraph, makeModel, makeNode, makeValueInfo } from '../src/graph/build.js';
+import { makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from '../src/graph/build.js';
 import { TensorProto_DataType as DT } from '../src/onnx.js';
 import { assertSame } from './session-helpers.js';
 import { SeededRandom } from '../src/tensors/random.js';
@@ -236,6 +236,7 @@ test('a full queue gets 503 with Retry-After; bad options end the server at star
   for (const [args, pattern] of [
     [['--port', '70000'], /--port \(PORT\): expected a whole number from 0 to 65535, got '70000'/],
     [['--timeout-ms', '0'], /--timeout-ms \(TIMEOUT_MS\): expected a whole number from 1/],
+    [['--max-body-bytes', '0'], /--max-body-bytes \(MAX_BODY_BYTES\): expected a whole number from 1/],
     [['--devices', 'gpu'], /'gpu' is not a device/],
     [['--model', path.join(repoRoot, 'no-such-model.onnx')], /no-such-model\.onnx/],
   ] as const) {
@@ -243,5 +244,76 @@ test('a full queue gets 503 with Retry-After; bad options end the server at star
     assert.equal(result.status, 2, `${args.join(' ')}: ${result.stderr}`);
     assert.match(result.stderr, pattern);
     assert.equal(result.stderr.trim().split('\n').length, 1, `one line: ${result.stderr}`);
+  }
+});
+
+/** x [batch, 512] -> y = x through 4,000 MatMuls by the identity: about 9 ms per row here, slow on purpose. */
+function slowModelFile(): { file: string; remove: () => void } {
+  const width = 512;
+  const identity = new Float32Array(width * width);
+  for (let i = 0; i < width; i++) identity[i * width + i] = 1;
+  const nodes = Array.from({ length: 4000 }, (_, k) => makeNode('MatMul', [k === 0 ? 'x' : `h${k}`, 'w'], [k === 3999 ? 'y' : `h${k + 1}`]));
+  const model = makeModel(
+    makeGraph({
+      name: 'slow',
+      inputs: [makeValueInfo('x', DT.FLOAT, ['batch', width])],
+      outputs: [makeValueInfo('y', DT.FLOAT, ['batch', width])],
+      nodes,
+      initializers: [makeTensor('w', DT.FLOAT, [width, width], identity)],
+    }),
+    { opset: 13 },
+  );
+  const dir = tempDir();
+  const file = path.join(dir, 'slow.onnx');
+  writeFileSync(file, encodeModel(model));
+  return { file, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+const rows = (batch: number): string => JSON.stringify({ inputs: { x: { type: 'float32', dims: [batch, 512], data: Array(batch * 512).fill(0.5) } } });
+
+test('past --timeout-ms a request gets 504, a body past --max-body-bytes 413; the server goes on answering', { timeout: 120_000 }, async () => {
+  const slow = slowModelFile();
+  const server = await startServer(slow.file, ['--timeout-ms', '50', '--max-body-bytes', '200000']);
+  try {
+    // 32 rows take about 300 ms on one device here (16 on each of two): far past 50 ms.
+    const late = await post(server.url, rows(32), { 'content-type': 'application/json' });
+    assert.equal(late.status, 504);
+    assert.match(((await late.json()) as { error: string }).error, /timed out after 50 ms/);
+    // 128 rows of JSON are about 262 KB.
+    const large = await post(server.url, rows(128), { 'content-type': 'application/json' });
+    assert.equal(large.status, 413);
+    assert.equal(large.headers.get('connection'), 'close');
+    assert.match(((await large.json()) as { error: string }).error, /the body is over 200000 bytes/);
+    const stats = (await (await fetch(`${server.url}/stats`)).json()) as { total: { rows: number }; queued: number };
+    assert.equal(stats.queued, 0);
+    assert.ok(stats.total.rows <= 32, `the 413 body never ran: ${JSON.stringify(stats.total)}`);
+    assert.equal(await server.stop('SIGTERM'), 0);
+  } finally {
+    await server.stop('SIGKILL');
+    slow.remove();
+  }
+});
+
+test('a client that disconnects takes its queued request out: it never runs', { timeout: 120_000 }, async () => {
+  const slow = slowModelFile();
+  const server = await startServer(slow.file);
+  try {
+    // 64 rows split over both devices keep them busy for about 300 ms; a request sent meanwhile waits.
+    const busy = post(server.url, rows(64), { 'content-type': 'application/json' });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const gone = new AbortController();
+    const waiting = fetch(`${server.url}/infer`, { method: 'POST', body: rows(1), headers: { 'content-type': 'application/json' }, signal: gone.signal });
+    setTimeout(() => gone.abort(), 100);
+    await assert.rejects(waiting, { name: 'AbortError' });
+    assert.equal((await busy).status, 200);
+    // Had the request stayed queued, a device would have taken it as soon as the 64 rows were done.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const stats = (await (await fetch(`${server.url}/stats`)).json()) as { total: { rows: number; batchSizes: Record<string, number> }; queued: number };
+    assert.equal(stats.queued, 0);
+    assert.equal(stats.total.rows, 64, `only the 64 rows ran: ${JSON.stringify(stats.total)}`);
+    assert.equal(await server.stop('SIGTERM'), 0);
+  } finally {
+    await server.stop('SIGKILL');
+    slow.remove();
   }
 });

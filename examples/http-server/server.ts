@@ -1,13 +1,14 @@
 /**
  * An inference service on node:http: `POST /infer` runs a ParallelSession on the tensors of the request (JSON,
  * or a JSON header followed by binary data as in Triton's binary data extension) and answers with the outputs
- * in the same forms. `GET /health` says it is ready. See README.md here for the protocol.
+ * in the same forms. `GET /health` says it is ready, `GET /stats` gives the session's statistics. See README.md
+ * here for the protocol.
  *
  *   node dist/examples/http-server/server.js --model model.onnx --devices cuda:0,cuda:1 [--host 127.0.0.1] [--port 8000]
- *     [--max-queue N] [--timeout-ms MS]
+ *     [--max-queue N] [--timeout-ms MS] [--max-body-bytes N]
  *
- * Options may also come from MODEL, DEVICES, HOST, PORT, MAX_QUEUE and TIMEOUT_MS; the command line wins. It
- * listens on 127.0.0.1 only unless told otherwise, prints `listening on http://HOST:PORT` (port 0 takes a free
+ * Options may also come from MODEL, DEVICES, HOST, PORT, MAX_QUEUE, TIMEOUT_MS and MAX_BODY_BYTES; the command
+ * line wins. It listens on 127.0.0.1 only unless told otherwise, prints `listening on http://HOST:PORT` (port 0 takes a free
  * port), and on SIGINT or SIGTERM stops taking requests, answers those it has, releases the session and exits.
  */
 import http from 'node:http';
@@ -16,8 +17,8 @@ import { parseArgs } from 'node:util';
 import { ParallelSession, QueueFullError, TimeoutError, type ParallelSessionOptions, type RunOptions } from '../../src/index.js';
 import { decodeTensors, encodeMessage, headerLengthField, RequestError, requestedOutputs, splitBody } from './protocol.js';
 
-/** The largest request body taken; larger ones get 413. */
-const maxBodyBytes = 64 * 1024 * 1024;
+/** The largest request body taken unless told otherwise; larger ones get 413. */
+const defaultMaxBodyBytes = 64 * 1024 * 1024;
 /** How long shutdown waits for requests in progress before closing their connections. */
 const shutdownGraceMs = 10_000;
 
@@ -27,6 +28,7 @@ interface ServerOptions {
   port: number;
   session: ParallelSessionOptions;
   run: RunOptions;
+  maxBodyBytes: number;
 }
 
 class HttpError extends Error {
@@ -41,10 +43,10 @@ class HttpError extends Error {
 function readOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOptions {
   const { values } = parseArgs({
     args: argv,
-    options: Object.fromEntries(['model', 'devices', 'host', 'port', 'max-queue', 'timeout-ms'].map((name) => [name, { type: 'string' }] as const)),
+    options: Object.fromEntries(['model', 'devices', 'host', 'port', 'max-queue', 'timeout-ms', 'max-body-bytes'].map((name) => [name, { type: 'string' }] as const)),
     strict: true,
   });
-  const envName = (name: string): string => name.replace('-', '_').toUpperCase();
+  const envName = (name: string): string => name.replaceAll('-', '_').toUpperCase();
   const option = (name: string): string | undefined => {
     const value = values[name] ?? env[envName(name)];
     return value === '' ? undefined : value;
@@ -66,10 +68,11 @@ function readOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOptions {
     port: wholeNumber('port', 8000, 0, 65535)!,
     session: { ...(devices === undefined ? {} : { devices }), ...(maxQueue === undefined ? {} : { maxQueue }) },
     run: timeoutMs === undefined ? {} : { timeoutMs },
+    maxBodyBytes: wholeNumber('max-body-bytes', defaultMaxBodyBytes, 1)!,
   };
 }
 
-async function readBody(request: http.IncomingMessage): Promise<Buffer> {
+async function readBody(request: http.IncomingMessage, maxBodyBytes: number): Promise<Buffer> {
   const declared = Number(request.headers['content-length'] ?? 0);
   if (declared > maxBodyBytes) throw new HttpError(413, `the body is over ${maxBodyBytes} bytes`);
   const chunks: Buffer[] = [];
@@ -92,8 +95,8 @@ function statusOf(error: unknown): number {
   return 500;
 }
 
-async function infer(session: ParallelSession, runOptions: RunOptions, request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
-  const body = await readBody(request);
+async function infer(session: ParallelSession, options: ServerOptions, request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+  const body = await readBody(request, options.maxBodyBytes);
   const headerLength = request.headers[headerLengthField];
   const { header, binary } = splitBody(body, Array.isArray(headerLength) ? headerLength[0] : headerLength);
   const feeds = decodeTensors(header, binary, 'inputs');
@@ -101,7 +104,7 @@ async function infer(session: ParallelSession, runOptions: RunOptions, request: 
   // A client that goes away takes its request out of the queue.
   const gone = new AbortController();
   response.once('close', () => response.writableFinished || gone.abort());
-  const outputs = await session.run(feeds, { ...runOptions, signal: gone.signal });
+  const outputs = await session.run(feeds, { ...options.run, signal: gone.signal });
   const selected = Object.fromEntries([...wanted.keys()].map((name) => [name, outputs[name]!]));
   const message = encodeMessage('outputs', selected, (name) => wanted.get(name) === true);
   const length = { 'content-length': message.body.byteLength };
@@ -124,15 +127,19 @@ async function serve(options: ServerOptions): Promise<{ server: http.Server; ses
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (path === '/health' && request.method === 'GET') {
       sendJson(response, 200, { ready: true, devices: session.devices, inputs: session.inputNames, outputs: session.outputNames });
+    } else if (path === '/stats' && request.method === 'GET') {
+      sendJson(response, 200, session.stats());
     } else if (path !== '/infer') {
-      sendJson(response, 404, { error: `no ${path}: use POST /infer or GET /health` });
+      sendJson(response, 404, { error: `no ${path}: use POST /infer, GET /health or GET /stats` });
     } else if (request.method !== 'POST') {
       sendJson(response, 405, { error: 'use POST /infer' }, { allow: 'POST' });
     } else {
-      infer(session, options.run, request, response).catch((error: unknown) => {
+      infer(session, options, request, response).catch((error: unknown) => {
         const status = statusOf(error);
         const message = error instanceof Error ? error.message : String(error);
-        if (!response.headersSent) sendJson(response, status, { error: message }, status === 503 ? { 'retry-after': '1' } : {});
+        // A body too large is left unread: the connection is closed after the answer instead of reading on.
+        const headers = status === 503 ? { 'retry-after': '1' } : status === 413 ? { connection: 'close' } : {};
+        if (!response.headersSent) sendJson(response, status, { error: message }, headers);
         else response.destroy();
       });
     }

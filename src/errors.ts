@@ -26,3 +26,12 @@ export function messageOf(error: unknown): string {
 export class DeviceError extends Error {
   override readonly name = 'DeviceError';
 }
+
+/**
+ * An argument of the library that does not fit (an option, a feed), named with the fix. A TypeError, as
+ * onnxruntime's own API throws, of its own class so that a TypeError raised by a bug is not taken for one.
+ */
+export class ArgumentError extends TypeError {}
+
+/** A number argument out of its range, as ArgumentError is for other arguments. */
+export class ArgumentRangeError extends RangeError {}

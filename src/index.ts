@@ -20,5 +20,5 @@ export {
 export { formatModelConfig } from './triton/pbtxt.js';
 export { kserveManifest, type KServeOptions, type KServeManifest } from './triton/kserve.js';
 export { writeTritonEntry, type TritonEntryOptions, type TritonEntryResult } from './triton/repository.js';
-export { InputError } from './errors.js';
+export { ArgumentError, ArgumentRangeError, InputError } from './errors.js';
 export type { ModelProto } from './onnx.js';

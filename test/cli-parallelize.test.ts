@@ -2,12 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import { dump } from 'npyjs';
 import { encodeModel } from '../src/io/codec.js';
 import { loadModel } from '../src/io/files.js';
 import { int64Tensor, makeGraph, makeModel, makeNode, makeValueInfo } from '../src/graph/build.js';
 import { TensorProto_DataType as DT } from '../src/onnx.js';
-import { fixture, runCli, tempDir } from './helpers.js';
+import { fixture, repoRoot, runCli, tempDir } from './helpers.js';
 
 function copyFixture(name: string, folder = tempDir()): string {
   const file = path.join(folder, `${name}.onnx`);
@@ -187,4 +189,22 @@ test('--help shows examples', () => {
   assert.equal(result.status, 0);
   assert.match(result.stdout, /Examples:/);
   assert.match(result.stdout, /--gpus 2/);
+});
+
+test('exit codes: what the user gave (an option, a feed, a file) exits 2; a TypeError from a bug is an internal error, 3', () => {
+  const exitModule = pathToFileURL(path.join(repoRoot, 'dist/src/cli/exit.js')).href;
+  const errorsModule = pathToFileURL(path.join(repoRoot, 'dist/src/errors.js')).href;
+  const cases: Array<[string, number, RegExp]> = [
+    ["new errors.ArgumentError('options.devices: bad')", 2, /^onnx-parallelize: options\.devices: bad\n$/],
+    ["new errors.ArgumentRangeError('concurrency must be >= 1')", 2, /^onnx-parallelize: concurrency must be >= 1\n$/],
+    ["new errors.InputError('model.onnx: not a model')", 2, /^onnx-parallelize: model\.onnx: not a model\n$/],
+    ["new TypeError(\"Cannot read properties of undefined (reading 'dims')\")", 3, /^onnx-parallelize: internal error: Cannot read properties/],
+    ["new RangeError('Invalid array length')", 3, /^onnx-parallelize: internal error: Invalid array length/],
+  ];
+  for (const [error, code, pattern] of cases) {
+    const script = `const errors = await import(${JSON.stringify(errorsModule)}); const { fail } = await import(${JSON.stringify(exitModule)}); fail(${error});`;
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    assert.equal(result.status, code, `${error}: ${result.stderr}`);
+    assert.match(result.stderr, pattern);
+  }
 });

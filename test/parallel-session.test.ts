@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
+import { ArgumentError } from '../src/errors.js';
 import { ParallelSession } from '../src/runtime/parallel-session.js';
 import { missingCudaProvider } from '../src/runtime/providers.js';
 import { loadModel } from '../src/io/files.js';
@@ -146,7 +147,7 @@ test('wrong feeds give a TypeError naming the input before any work starts', asy
     [{ ...good, mask: new ort.Tensor('float32', new Float32Array(20), [4, 5]) }, /input 'mask' dim 1 must be 4, got 5/],
     [{ ...good, mask: new ort.Tensor('float32', new Float32Array(12), [3, 4]) }, /input 'mask' has batch 3 .* 'features' has 4/],
   ];
-  for (const [feeds, pattern] of cases) await assert.rejects(session.run(feeds), (e: unknown) => e instanceof TypeError && pattern.test(e.message), String(pattern));
+  for (const [feeds, pattern] of cases) await assert.rejects(session.run(feeds), (e: unknown) => e instanceof ArgumentError && e instanceof TypeError && pattern.test(e.message), String(pattern));
   assertSame(await session.run(good), await plainRun('two_in_two_out', good), 'still works after bad feeds');
   await session.release();
 });

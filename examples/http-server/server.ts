@@ -14,7 +14,7 @@
 import http from 'node:http';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
-import { ParallelSession, QueueFullError, TimeoutError, type ParallelSessionOptions, type RunOptions } from '../../src/index.js';
+import { ArgumentError, ParallelSession, QueueFullError, TimeoutError, type ParallelSessionOptions, type RunOptions } from '../../src/index.js';
 import { decodeTensors, encodeMessage, headerLengthField, RequestError, requestedOutputs, splitBody } from './protocol.js';
 
 /** The largest request body taken unless told otherwise; larger ones get 413. */
@@ -88,8 +88,8 @@ async function readBody(request: http.IncomingMessage, maxBodyBytes: number): Pr
 /** The HTTP status for an error: the client's fault (400), a full queue (503), a timeout (504), else 500. */
 function statusOf(error: unknown): number {
   if (error instanceof HttpError) return error.status;
-  // ParallelSession rejects feeds that do not fit the model with a TypeError naming the input.
-  if (error instanceof RequestError || error instanceof TypeError) return 400;
+  // ParallelSession rejects feeds that do not fit the model with an ArgumentError naming the input.
+  if (error instanceof RequestError || error instanceof ArgumentError) return 400;
   if (error instanceof QueueFullError) return 503;
   if (error instanceof TimeoutError) return 504;
   return 500;

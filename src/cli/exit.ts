@@ -1,5 +1,5 @@
 /** How the CLI ends: exit codes and one-line error messages, never a stack trace. */
-import { DeviceError, InputError, messageOf } from '../errors.js';
+import { ArgumentError, ArgumentRangeError, DeviceError, InputError, messageOf } from '../errors.js';
 
 export const EXIT_OK = 0;
 export const EXIT_VERIFY_FAILED = 1;
@@ -7,7 +7,8 @@ export const EXIT_BAD_INPUT = 2;
 export const EXIT_INTERNAL = 3;
 
 export function fail(error: unknown): never {
-  if (error instanceof InputError || error instanceof DeviceError || error instanceof TypeError || error instanceof RangeError) {
+  // What the user gave does not fit; any other error, a TypeError from a bug included, is this program's fault.
+  if (error instanceof InputError || error instanceof DeviceError || error instanceof ArgumentError || error instanceof ArgumentRangeError) {
     process.stderr.write(`onnx-parallelize: ${messageOf(error)}\n`);
     process.exit(EXIT_BAD_INPUT);
   }

@@ -4,7 +4,7 @@
  */
 import { dump, parse, type DType } from 'npyjs';
 import type * as ort from 'onnxruntime-node';
-import { InputError, messageOf } from '../errors.js';
+import { ArgumentError, InputError, messageOf } from '../errors.js';
 import { float16Bits, type Float16Data } from '../tensors/float16.js';
 import { ortInputTensor } from '../tensors/ort-tensor.js';
 import type { TypedData } from '../tensors/ort-types.js';
@@ -37,7 +37,7 @@ export async function readNpy(file: string): Promise<ort.Tensor> {
 
 export function npyFromTensor(tensor: ort.Tensor): Uint8Array {
   const dtype = dtypeOfOrtType[tensor.type];
-  if (dtype === undefined) throw new TypeError(`tensor type ${tensor.type} cannot be written as .npy`);
+  if (dtype === undefined) throw new ArgumentError(`tensor type ${tensor.type} cannot be written as .npy`);
   const data = tensor.type === 'float16' ? float16Bits(tensor.data as Float16Data) : (tensor.data as Float32Array);
   return new Uint8Array(dump(data, [...tensor.dims], { dtype }));
 }

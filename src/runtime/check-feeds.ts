@@ -5,6 +5,7 @@ import { elemTypeOf, shapeOf } from '../graph/types.js';
 import { ortTypeOf } from '../tensors/ort-types.js';
 import { isFloat16Array } from '../tensors/float16.js';
 import type { ExecutionPlan } from '../transform/plan.js';
+import { ArgumentError } from '../errors.js';
 
 /** What a feed must be, worked out once per session from the model's inputs and the plan. */
 interface InputSpec {
@@ -25,36 +26,36 @@ export function feedChecker(inputs: ValueInfoProto[], plan: ExecutionPlan): (fee
   });
   const names = new Set(specs.map((s) => s.name));
   return (feeds: unknown): number => {
-    if (typeof feeds !== 'object' || feeds === null) throw new TypeError('feeds: expected an object of onnxruntime Tensors keyed by input name');
+    if (typeof feeds !== 'object' || feeds === null) throw new ArgumentError('feeds: expected an object of onnxruntime Tensors keyed by input name');
     const given = feeds as Record<string, unknown>;
     for (const name in given) {
-      if (!names.has(name)) throw new TypeError(`feeds: '${name}' is not an input of the model (inputs: ${[...names].join(', ')})`);
+      if (!names.has(name)) throw new ArgumentError(`feeds: '${name}' is not an input of the model (inputs: ${[...names].join(', ')})`);
     }
     let batch: number | undefined;
     let batchFrom = '';
     for (const { name, type, shape, axis } of specs) {
       const tensor = given[name] as ort.Tensor | undefined;
-      if (tensor === undefined) throw new TypeError(`feeds: input '${name}' is missing`);
-      if (typeof tensor !== 'object' || tensor === null || !('dims' in tensor) || !('type' in tensor) || !('data' in tensor)) throw new TypeError(`feeds: input '${name}' must be an onnxruntime Tensor`);
-      if (type !== undefined && tensor.type !== type) throw new TypeError(`feeds: input '${name}' must be ${type}, got ${tensor.type}`);
+      if (tensor === undefined) throw new ArgumentError(`feeds: input '${name}' is missing`);
+      if (typeof tensor !== 'object' || tensor === null || !('dims' in tensor) || !('type' in tensor) || !('data' in tensor)) throw new ArgumentError(`feeds: input '${name}' must be an onnxruntime Tensor`);
+      if (type !== undefined && tensor.type !== type) throw new ArgumentError(`feeds: input '${name}' must be ${type}, got ${tensor.type}`);
       if (tensor.type === 'float16' && !(tensor.data instanceof Uint16Array || isFloat16Array(tensor.data))) {
-        throw new TypeError(`feeds: input '${name}' is float16: its data must be a Uint16Array of half bit patterns or a Float16Array, got ${dataKind(tensor.data)}`);
+        throw new ArgumentError(`feeds: input '${name}' is float16: its data must be a Uint16Array of half bit patterns or a Float16Array, got ${dataKind(tensor.data)}`);
       }
       const { dims } = tensor;
       if (shape !== undefined) {
-        if (dims.length !== shape.length) throw new TypeError(`feeds: input '${name}' must have rank ${shape.length} ([${shape.join(', ')}]), got [${dims.join(', ')}]`);
+        if (dims.length !== shape.length) throw new ArgumentError(`feeds: input '${name}' must have rank ${shape.length} ([${shape.join(', ')}]), got [${dims.join(', ')}]`);
         for (let k = 0; k < shape.length; k++) {
           const dim = shape[k];
-          if (k !== axis && typeof dim === 'number' && dim >= 0 && dims[k] !== dim) throw new TypeError(`feeds: input '${name}' dim ${k} must be ${dim}, got ${dims[k]}`);
+          if (k !== axis && typeof dim === 'number' && dim >= 0 && dims[k] !== dim) throw new ArgumentError(`feeds: input '${name}' dim ${k} must be ${dim}, got ${dims[k]}`);
         }
       }
       if (axis !== null) {
         const size = dims[axis];
-        if (size === undefined) throw new TypeError(`feeds: input '${name}' has no axis ${axis} to split`);
+        if (size === undefined) throw new ArgumentError(`feeds: input '${name}' has no axis ${axis} to split`);
         if (batch === undefined) {
           batch = size;
           batchFrom = name;
-        } else if (batch !== size) throw new TypeError(`feeds: input '${name}' has batch ${size} on axis ${axis}, but '${batchFrom}' has ${batch}`);
+        } else if (batch !== size) throw new ArgumentError(`feeds: input '${name}' has batch ${size} on axis ${axis}, but '${batchFrom}' has ${batch}`);
       }
     }
     return batch ?? 0;

@@ -11,6 +11,7 @@ import { readPlan, type ExecutionPlan } from '../transform/plan.js';
 import type { CombineMode } from '../transform/options.js';
 import { replicaModel } from './extract.js';
 import { ortTypeFor } from '../tensors/ort-types.js';
+import { ArgumentError } from '../errors.js';
 
 export interface PlanOptions {
   devices?: string[];
@@ -57,7 +58,7 @@ export function planDevices(model: ModelProto, options: PlanOptions, fromFile: b
   let deviceModel: ModelProto | undefined;
   let devices: string[];
   if (stored === undefined) {
-    if (options.devices === undefined) throw new TypeError('options.devices (--devices): required for a model that onnx-parallelize has not rewritten, for example cuda:0,cuda:1');
+    if (options.devices === undefined) throw new ArgumentError('options.devices (--devices): required for a model that onnx-parallelize has not rewritten, for example cuda:0,cuda:1');
     plan = parallelize(model, {
       devices: options.devices,
       ...(options.weights === undefined ? {} : { weights: options.weights }),
@@ -67,10 +68,10 @@ export function planDevices(model: ModelProto, options: PlanOptions, fromFile: b
     devices = options.devices;
     deviceModel = fromFile ? undefined : model;
   } else {
-    if (options.axes !== undefined || options.combine !== undefined) throw new TypeError('options.axes and options.combine apply to a plain model; this model was rewritten already');
+    if (options.axes !== undefined || options.combine !== undefined) throw new ArgumentError('options.axes and options.combine apply to a plain model; this model was rewritten already');
     plan = stored;
     devices = options.devices ?? taggedDevices(model, plan);
-    if (devices.length !== plan.devices.length) throw new TypeError(`options.devices: the model has ${plan.devices.length} replicas, but ${devices.length} devices were given`);
+    if (devices.length !== plan.devices.length) throw new ArgumentError(`options.devices: the model has ${plan.devices.length} replicas, but ${devices.length} devices were given`);
     deviceModel = replicaModel(model, plan, 0);
   }
   const rewritten = stored !== undefined;

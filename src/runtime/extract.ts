@@ -7,6 +7,7 @@ import { ValueInfoProtoSchema, type GraphProto, type ModelProto, type NodeProto,
 import { withFields } from '../graph/copy.js';
 import { subgraphsOf } from '../graph/walk.js';
 import type { ExecutionPlan } from '../transform/plan.js';
+import { ArgumentError } from '../errors.js';
 
 /** Names a node reads: its inputs and the outer-scope values its bodies use. */
 export function namesRead(node: NodeProto): string[] {
@@ -63,7 +64,7 @@ export function replicaModel(model: ModelProto, plan: ExecutionPlan, replica: nu
     else if (graphInputs.has(name)) usedInputs.set(name, graphInputs.get(name)!);
     else {
       const node = producer.get(name);
-      if (node === undefined) throw new TypeError(`model: replica ${replica} reads '${name}', which nothing produces`);
+      if (node === undefined) throw new ArgumentError(`model: replica ${replica} reads '${name}', which nothing produces`);
       if (!needed.has(node)) {
         needed.add(node);
         pending.push(...namesRead(node));

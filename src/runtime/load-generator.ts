@@ -4,6 +4,7 @@
  * spent. Latency is measured per request from the moment it is issued until it resolves (queueing included),
  * throughput as finished requests over the time from the first issue to the last completion.
  */
+import { ArgumentRangeError } from '../errors.js';
 
 export interface ClosedLoopOptions {
   /** Requests outstanding at once (whole number >= 1). */
@@ -47,9 +48,9 @@ export interface LoadSummary {
  */
 export async function closedLoop(send: () => Promise<unknown>, options: ClosedLoopOptions): Promise<LoadRun> {
   const { concurrency, durationMs, requests } = options;
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a whole number >= 1 (got ${concurrency})`);
-  if (durationMs === undefined && requests === undefined) throw new RangeError('closedLoop: give durationMs, requests or both');
-  if (durationMs !== undefined && !(durationMs >= 0)) throw new RangeError(`durationMs must be >= 0 (got ${durationMs})`);
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new ArgumentRangeError(`concurrency must be a whole number >= 1 (got ${concurrency})`);
+  if (durationMs === undefined && requests === undefined) throw new ArgumentRangeError('closedLoop: give durationMs, requests or both');
+  if (durationMs !== undefined && !(durationMs >= 0)) throw new ArgumentRangeError(`durationMs must be >= 0 (got ${durationMs})`);
   const start = performance.now();
   const deadline = durationMs === undefined ? Infinity : start + durationMs;
   const limit = requests ?? Infinity;
@@ -88,7 +89,7 @@ export function percentile(sorted: readonly number[], p: number): number {
 
 /** Throughput and latency of one or more runs at the same concurrency, taken together (e.g. A B B A halves). */
 export function summarize(runs: readonly LoadRun[], rowsPerRequest: number): LoadSummary {
-  if (runs.length === 0) throw new RangeError('summarize: no runs');
+  if (runs.length === 0) throw new ArgumentRangeError('summarize: no runs');
   const latencies = runs.flatMap((r) => r.latenciesMs).sort((a, b) => a - b);
   const elapsedMs = runs.reduce((sum, r) => sum + r.elapsedMs, 0);
   const throughput = elapsedMs > 0 ? (latencies.length * 1000) / elapsedMs : 0;

@@ -10,7 +10,7 @@ import type { ValueInfoProto } from '../onnx.js';
 import { fixedBatchOf, type ExecutionPlan } from '../transform/plan.js';
 import { integerWeights } from '../transform/split-sizes.js';
 import type { CombineMode } from '../transform/options.js';
-import { DeviceError } from '../errors.js';
+import { ArgumentError, DeviceError } from '../errors.js';
 import { feedChecker } from './check-feeds.js';
 import { DeviceWorker } from './device.js';
 import { freeBuffers } from './free-buffers.js';
@@ -57,21 +57,21 @@ const DEFAULT_MIN_ROWS_PER_DEVICE = 8;
 const wholeNumber = (value: unknown, min: number): boolean => typeof value === 'number' && Number.isInteger(value) && value >= min;
 
 function checkOptions(options: ParallelSessionOptions): void {
-  if (typeof options !== 'object' || options === null) throw new TypeError('options: expected an object');
+  if (typeof options !== 'object' || options === null) throw new ArgumentError('options: expected an object');
   const { maxBatchPerDevice, maxQueue, minRowsPerDevice, batching, weights } = options;
-  if (maxBatchPerDevice !== undefined && !wholeNumber(maxBatchPerDevice, 1)) throw new TypeError(`options.maxBatchPerDevice must be a whole number >= 1 (got ${String(maxBatchPerDevice)})`);
-  if (maxQueue !== undefined && !wholeNumber(maxQueue, 0)) throw new TypeError(`options.maxQueue must be a whole number >= 0 (got ${String(maxQueue)})`);
-  if (minRowsPerDevice !== undefined && !wholeNumber(minRowsPerDevice, 1)) throw new TypeError(`options.minRowsPerDevice must be a whole number >= 1 (got ${String(minRowsPerDevice)})`);
+  if (maxBatchPerDevice !== undefined && !wholeNumber(maxBatchPerDevice, 1)) throw new ArgumentError(`options.maxBatchPerDevice must be a whole number >= 1 (got ${String(maxBatchPerDevice)})`);
+  if (maxQueue !== undefined && !wholeNumber(maxQueue, 0)) throw new ArgumentError(`options.maxQueue must be a whole number >= 0 (got ${String(maxQueue)})`);
+  if (minRowsPerDevice !== undefined && !wholeNumber(minRowsPerDevice, 1)) throw new ArgumentError(`options.minRowsPerDevice must be a whole number >= 1 (got ${String(minRowsPerDevice)})`);
   if (weights !== undefined && weights !== 'auto' && (!Array.isArray(weights) || weights.some((w) => typeof w !== 'number' || !(w > 0) || !Number.isFinite(w)))) {
-    throw new TypeError(`options.weights: give positive numbers, one per device, or 'auto' (got ${JSON.stringify(weights)})`);
+    throw new ArgumentError(`options.weights: give positive numbers, one per device, or 'auto' (got ${JSON.stringify(weights)})`);
   }
   if (batching !== undefined && batching !== false) {
-    if (typeof batching !== 'object' || batching === null) throw new TypeError('options.batching: expected { maxBatch, maxQueueDelayMs, preferredBatch } or false');
-    if (batching.maxBatch !== undefined && !wholeNumber(batching.maxBatch, 1)) throw new TypeError(`options.batching.maxBatch must be a whole number >= 1 (got ${String(batching.maxBatch)})`);
+    if (typeof batching !== 'object' || batching === null) throw new ArgumentError('options.batching: expected { maxBatch, maxQueueDelayMs, preferredBatch } or false');
+    if (batching.maxBatch !== undefined && !wholeNumber(batching.maxBatch, 1)) throw new ArgumentError(`options.batching.maxBatch must be a whole number >= 1 (got ${String(batching.maxBatch)})`);
     const delay = batching.maxQueueDelayMs;
-    if (delay !== undefined && (typeof delay !== 'number' || !(delay >= 0) || !Number.isFinite(delay))) throw new TypeError(`options.batching.maxQueueDelayMs must be a number >= 0 (got ${String(delay)})`);
+    if (delay !== undefined && (typeof delay !== 'number' || !(delay >= 0) || !Number.isFinite(delay))) throw new ArgumentError(`options.batching.maxQueueDelayMs must be a number >= 0 (got ${String(delay)})`);
     if (batching.preferredBatch !== undefined && (!Array.isArray(batching.preferredBatch) || !batching.preferredBatch.every((b) => wholeNumber(b, 1)))) {
-      throw new TypeError(`options.batching.preferredBatch: give whole numbers >= 1 (got ${JSON.stringify(batching.preferredBatch)})`);
+      throw new ArgumentError(`options.batching.preferredBatch: give whole numbers >= 1 (got ${JSON.stringify(batching.preferredBatch)})`);
     }
   }
   options.devices?.forEach(parseDevice);
@@ -107,7 +107,7 @@ export class ParallelSession {
    * Failures of several devices are reported together.
    */
   static async create(model: string | Uint8Array, options: ParallelSessionOptions = {}): Promise<ParallelSession> {
-    if (typeof model !== 'string' && !(model instanceof Uint8Array)) throw new TypeError('model: expected a file path or the bytes of an ONNX model');
+    if (typeof model !== 'string' && !(model instanceof Uint8Array)) throw new ArgumentError('model: expected a file path or the bytes of an ONNX model');
     checkOptions(options);
     const { weights } = options;
     const planned = await planInWorker(model, {
@@ -117,7 +117,7 @@ export class ParallelSession {
       ...(options.combine === undefined ? {} : { combine: options.combine }),
     });
     const { plan, devices } = planned;
-    if (Array.isArray(weights) && weights.length !== devices.length) throw new TypeError(`options.weights: ${weights.length} weights for ${devices.length} devices`);
+    if (Array.isArray(weights) && weights.length !== devices.length) throw new ArgumentError(`options.weights: ${weights.length} weights for ${devices.length} devices`);
 
     const startOptions = {
       feedNames: planned.feedNames,
@@ -151,9 +151,9 @@ export class ParallelSession {
       if (broken !== undefined) throw new Error(`ParallelSession: no device can run any more (${broken.message}); create a new one`);
       const signal = options?.signal;
       const timeoutMs = options?.timeoutMs;
-      if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0))) throw new TypeError(`options.timeoutMs must be a number > 0 (got ${String(timeoutMs)})`);
+      if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0))) throw new ArgumentError(`options.timeoutMs must be a number > 0 (got ${String(timeoutMs)})`);
       const batch = this.#checkFeeds(feeds);
-      if (batch % this.#unit !== 0) throw new TypeError(`feeds: the model was exported with a fixed batch of ${this.#unit} per replica; give a multiple of ${this.#unit} rows (got ${batch})`);
+      if (batch % this.#unit !== 0) throw new ArgumentError(`feeds: the model was exported with a fixed batch of ${this.#unit} per replica; give a multiple of ${this.#unit} rows (got ${batch})`);
       signal?.throwIfAborted();
       if (this.maxQueue !== undefined && this.scheduler.queued >= this.maxQueue) {
         this.scheduler.rejected++;

@@ -10,6 +10,7 @@ import { ValueInfoProtoSchema } from '../onnx.js';
 import { decodeModel } from '../io/codec.js';
 import { loadModel } from '../io/files.js';
 import { planDevices } from './device-plan.js';
+import { ArgumentError } from '../errors.js';
 import { sessionSource } from './session-source.js';
 import { weightBuffers, type DeviceSource } from './messages.js';
 import type { PlannerInit, PlannerResult } from './planner.js';
@@ -33,5 +34,7 @@ try {
   const inputs = planned.inputs.map((info) => toBinary(ValueInfoProtoSchema, info));
   post({ type: 'planned', plan, devices, inputs, feedNames, feedTypes, fetchNames, source }, source.kind === 'bytes' ? weightBuffers(source.externalData) : []);
 } catch (error) {
-  post({ type: 'failed', name: error instanceof Error ? error.name : 'Error', message: error instanceof Error ? error.message : String(error) });
+  // An ArgumentError keeps its class across the thread boundary (its name is TypeError's, as for any TypeError).
+  const name = error instanceof ArgumentError ? 'ArgumentError' : error instanceof Error ? error.name : 'Error';
+  post({ type: 'failed', name, message: error instanceof Error ? error.message : String(error) });
 }

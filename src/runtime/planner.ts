@@ -2,7 +2,7 @@
 import { Worker } from 'node:worker_threads';
 import { fromBinary } from '@bufbuild/protobuf';
 import { ValueInfoProtoSchema, type ValueInfoProto } from '../onnx.js';
-import { DeviceError, InputError } from '../errors.js';
+import { ArgumentError, DeviceError, InputError } from '../errors.js';
 import type { ExecutionPlan } from '../transform/plan.js';
 import type { DevicePlan, PlanOptions } from './device-plan.js';
 import type { DeviceSource } from './messages.js';
@@ -22,7 +22,9 @@ export type PlannedDevices = Omit<DevicePlan, 'model' | 'inputs'> & { inputs: Va
 /** The error the worker reported, as the class it was thrown as. */
 function rethrown(name: string, message: string): Error {
   if (name === 'InputError') return new InputError(message);
+  if (name === 'ArgumentError') return new ArgumentError(message);
   if (name === 'TypeError') return new TypeError(message);
+  if (name === 'RangeError') return new RangeError(message);
   if (name === 'DeviceError') return new DeviceError(message);
   return new Error(message);
 }

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as ort from 'onnxruntime-node';
+import { ArgumentError } from '../errors.js';
 
 /** Where onnxruntime-node loads its native binding and provider libraries from. */
 export function bindingFolder(): string {
@@ -26,7 +27,7 @@ export function missingCudaProvider(folder = bindingFolder()): string | undefine
 export function parseDevice(device: string): { kind: 'cpu' } | { kind: 'cuda'; id: number } {
   if (device === 'cpu') return { kind: 'cpu' };
   const match = /^cuda:(\d+)$/.exec(device);
-  if (match === null) throw new TypeError(`options.devices: '${device}' is not a device; use cuda:K or cpu`);
+  if (match === null) throw new ArgumentError(`options.devices: '${device}' is not a device; use cuda:K or cpu`);
   return { kind: 'cuda', id: Number(match[1]) };
 }
 

@@ -6,6 +6,7 @@ import { allocate, ortTypeFor } from './ort-types.js';
 import { toHalf } from './float16.js';
 import { ortInputTensor } from './ort-tensor.js';
 import { SeededRandom } from './random.js';
+import { ArgumentError } from '../errors.js';
 
 /** How to fill integer inputs: small positive values are safe as divisors, counts and most indices. */
 export type IntegerFill = 'small-positive' | 'ones' | 'zeros';
@@ -39,7 +40,7 @@ export function dimsForBatch(info: ValueInfoProto, axis: number | null, batch: n
 
 export function inputShape(info: ValueInfoProto): Dim[] {
   const shape = shapeOf(info);
-  if (shape === undefined) throw new TypeError(`input '${info.name}' has no declared shape; give real inputs instead`);
+  if (shape === undefined) throw new ArgumentError(`input '${info.name}' has no declared shape; give real inputs instead`);
   return shape;
 }
 
@@ -65,7 +66,7 @@ export function randomFeeds(inputs: ValueInfoProto[], plan: FeedPlan): Record<st
   const feeds: Record<string, ort.Tensor> = {};
   for (const info of inputs) {
     const dims = plan.dims[info.name];
-    if (dims === undefined) throw new TypeError(`no dims planned for input '${info.name}'`);
+    if (dims === undefined) throw new ArgumentError(`no dims planned for input '${info.name}'`);
     feeds[info.name] = randomTensor(info, dims, random, plan.integers);
   }
   return feeds;

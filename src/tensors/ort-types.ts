@@ -2,6 +2,7 @@
 import { TensorProto_DataType as DT } from '../onnx.js';
 import { dataTypeName } from '../graph/types.js';
 import { float16Storage, type Float16ArrayLike } from './float16.js';
+import { ArgumentError } from '../errors.js';
 
 export const ortTypeOf: Partial<Record<DT, string>> = {
   [DT.FLOAT]: 'float32',
@@ -33,7 +34,7 @@ export function noOrtTypeReason(elemType: DT | undefined, what: string): string 
 /** The onnxruntime-node tensor type of a graph input or output, or a TypeError that says why there is none. */
 export function ortTypeFor(elemType: DT | undefined, what: string): string {
   const reason = noOrtTypeReason(elemType, what);
-  if (reason !== undefined) throw new TypeError(reason);
+  if (reason !== undefined) throw new ArgumentError(reason);
   return ortTypeOf[elemType!]!;
 }
 
@@ -69,6 +70,6 @@ export function allocate(type: string, size: number): TypedData {
     case 'int64': return new BigInt64Array(size);
     case 'uint64': return new BigUint64Array(size);
     case 'string': return new Array<string>(size).fill('');
-    default: throw new TypeError(`unsupported tensor type '${type}'`);
+    default: throw new ArgumentError(`unsupported tensor type '${type}'`);
   }
 }

@@ -1,10 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { dump } from 'npyjs';
 import { tensorFromNpy } from '../src/io/npy.js';
+import { encodeModel } from '../src/io/codec.js';
+import { makeGraph, makeModel, makeNode, makeValueInfo } from '../src/graph/build.js';
+import { TensorProto_DataType as DT } from '../src/onnx.js';
 import { fixture, runCli, tempDir } from './helpers.js';
 
 function writeNpy(file: string, data: Float32Array, dims: number[]): void {
@@ -129,4 +132,29 @@ test('bench: bad --concurrency, --duration or --runs exit 2 with one line naming
     assert.match(result.stderr, pattern);
     assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
   }
+});
+
+test('inputs too large to make up (fixed dims of 10^10 values): bench exits 2 naming the input and the fix, --verify says why it could not verify', () => {
+  const folder = tempDir();
+  const file = path.join(folder, 'huge.onnx');
+  const huge = makeGraph({
+    name: 'huge',
+    inputs: [makeValueInfo('x', DT.FLOAT, ['batch', 100000, 100000])],
+    outputs: [makeValueInfo('y', DT.FLOAT, ['batch', 100000, 100000])],
+    nodes: [makeNode('Relu', ['x'], ['y'])],
+  });
+  writeFileSync(file, encodeModel(makeModel(huge, { opset: 13 })));
+  const started = Date.now();
+  const bench = runCli(['bench', file, '--devices', 'cpu,cpu', '--batch', '2']);
+  assert.equal(bench.status, 2, bench.stderr);
+  assert.equal(bench.stderr, "onnx-parallelize: input 'x': dims [2, 100000, 100000] hold 20000000000 values (74.5 GiB), too many to make up as random samples (at most 1 GiB); use a smaller --batch\n");
+  const load = runCli(['bench', file, '--devices', 'cpu,cpu', '--concurrency', '1', '--duration', '0.1']);
+  assert.equal(load.status, 2, load.stderr);
+  assert.match(load.stderr, /^onnx-parallelize: input 'x': dims \[1, 100000, 100000\] hold 10000000000 values \(37\.3 GiB\), too many to make up as random samples \(at most 1 GiB\)\n$/);
+  const output = path.join(folder, 'out.onnx');
+  const verify = runCli([file, '--gpus', '2', '--verify', '-o', output]);
+  assert.equal(verify.status, 1, verify.stderr);
+  assert.ok(!existsSync(output), 'nothing written when not verified');
+  assert.match(verify.stdout + verify.stderr, /not verified: .*input 'x': dims \[2, 100000, 100000\] hold .* too many to make up as random samples \(at most 1 GiB\); give it with --verify-input\)/);
+  assert.ok(Date.now() - started < 30_000, 'refused at once, without trying to allocate');
 });

@@ -15,6 +15,7 @@ import { ParallelSession, type DeviceStats, type ParallelSessionOptions, type Se
 import { replicaModel } from './extract.js';
 import { deviceSessionOptions } from './providers.js';
 import { closedLoop, percentile, summarize, type LoadRun, type LoadSummary } from './load-generator.js';
+import { ArgumentError } from '../errors.js';
 
 type Feeds = Record<string, ort.Tensor>;
 
@@ -61,10 +62,16 @@ async function openContenders(file: string, options: ParallelSessionOptions, bat
     const inputs = model.graph!.input.filter((i) => axes.has(i.name));
     const dims: Record<string, number[]> = {};
     for (const info of inputs) {
-      inputShape(info); // a TypeError naming the input when its shape is unknown
+      inputShape(info); // an ArgumentError naming the input when its shape is unknown
       dims[info.name] = dimsForBatch(info, axes.get(info.name) ?? null, batch, null, 1)!;
     }
-    const feeds = randomFeeds(inputs, { dims });
+    let feeds: Record<string, ort.Tensor>;
+    try {
+      feeds = randomFeeds(inputs, { dims });
+    } catch (error) {
+      if (!(error instanceof ArgumentError) || batch === 1) throw error;
+      throw new ArgumentError(`${error.message}; use a smaller --batch`);
+    }
     const plainFeeds = Object.fromEntries(plan.inputs.map((i) => [rewritten && i.axis !== null ? i.parts[0]! : i.name, feeds[i.name]!]));
     const session = plain;
     return { plain, device, parallel, feeds, plainFeeds, release: async () => void (await Promise.all([session.release(), parallel.release()])) };

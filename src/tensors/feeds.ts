@@ -3,6 +3,7 @@ import type * as ort from 'onnxruntime-node';
 import type { ValueInfoProto } from '../onnx.js';
 import { elemTypeOf, shapeOf, type Dim } from '../graph/types.js';
 import { allocate, ortTypeFor } from './ort-types.js';
+import { elementSize } from '../graph/build.js';
 import { toHalf } from './float16.js';
 import { ortInputTensor } from './ort-tensor.js';
 import { SeededRandom } from './random.js';
@@ -44,10 +45,19 @@ export function inputShape(info: ValueInfoProto): Dim[] {
   return shape;
 }
 
+/** The most bytes of random data made for one input: past it, real inputs are asked for instead. */
+const maxRandomBytes = 2 ** 30;
+
 /** A seeded tensor for an input, that onnxruntime-node can take on this Node (float16 as bit patterns). */
 export function randomTensor(info: ValueInfoProto, dims: number[], random: SeededRandom, integers: IntegerFill = 'small-positive'): ort.Tensor {
-  const type = ortTypeFor(elemTypeOf(info), `input '${info.name}'`);
+  const elemType = elemTypeOf(info);
+  const type = ortTypeFor(elemType, `input '${info.name}'`);
   const size = dims.reduce((a, b) => a * b, 1);
+  // Strings count as 8 bytes each: their references, at least.
+  const bytes = size * (elemType === undefined ? 8 : (elementSize(elemType) ?? 8));
+  if (!(bytes <= maxRandomBytes)) {
+    throw new ArgumentError(`input '${info.name}': dims [${dims.join(', ')}] hold ${size} values (${(bytes / 2 ** 30).toPrecision(3)} GiB), too many to make up as random samples (at most 1 GiB)`);
+  }
   const data = type === 'float16' ? new Uint16Array(size) : allocate(type, size);
   const integer = (): number => (integers === 'zeros' ? 0 : integers === 'ones' ? 1 : random.int(1, 3));
   for (let i = 0; i < size; i++) {

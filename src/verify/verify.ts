@@ -223,7 +223,7 @@ export async function verifyParallel(original: ModelProto, result: ParallelizeRe
   if (!runs.some((r) => r.status === 'passed' && spread(r))) {
     const unchecked = runs.find((r) => r.status !== 'passed' && spread(r)) ?? runs.find((r) => r.status !== 'passed');
     const why = unchecked === undefined ? 'no batch size that puts rows on two or more replicas was tried' : `no batch that puts rows on two or more replicas could be compared (batch ${unchecked.batch}: ${unchecked.detail})`;
-    return notVerified(runs, `${why}; give real samples with --verify-input`);
+    return notVerified(runs, why.includes('--verify-input') ? why : `${why}; give real samples with --verify-input`);
   }
   return { status: 'passed', verified: true, maxAbsError, maxRelError, runs };
 }

@@ -12,6 +12,7 @@ import { loadModel } from '../src/io/files.js';
 import { npyFromTensor, readNpy, tensorFromNpy } from '../src/io/npy.js';
 import { makeGraph, makeModel, makeNode, makeValueInfo } from '../src/graph/build.js';
 import { TensorProto_DataType as DT } from '../src/onnx.js';
+import { ArgumentError } from '../src/errors.js';
 import { ParallelSession } from '../src/runtime/parallel-session.js';
 import { AxisJoin, combineTensors, concatAlongAxis, sliceAlongAxis } from '../src/runtime/tensor-ops.js';
 import { float16Bits, float16Storage, float16Values, fromHalf, hasFloat16Array, isFloat16Array, toHalf, type Float16Data } from '../src/tensors/float16.js';
@@ -249,4 +250,20 @@ test('bfloat16 graph inputs: onnxruntime-node has no such tensors, and the error
   assert.equal(verify.verified, false);
   assert.match(verify.reason!, /input 'x' is bfloat16, which onnxruntime-node cannot take or return .*cast it/);
   await assert.rejects(ParallelSession.create(encodeModel(model), { devices: ['cpu', 'cpu'] }), /input 'x' is bfloat16, which onnxruntime-node cannot take or return/);
+});
+
+test('a bfloat16 graph output alone: ParallelSession refuses it at create, naming the output, instead of failing every run', async () => {
+  const model = makeModel(
+    makeGraph({
+      name: 'bf16-out',
+      inputs: [makeValueInfo('x', DT.FLOAT, ['batch', 4])],
+      outputs: [makeValueInfo('y', DT.BFLOAT16, ['batch', 4])],
+      nodes: [makeNode('Cast', ['x'], ['y'], { to: DT.BFLOAT16 })],
+    }),
+    { opset: 13 },
+  );
+  await assert.rejects(ParallelSession.create(encodeModel(model), { devices: ['cpu', 'cpu'] }), (error: unknown) => error instanceof ArgumentError && /^model: output 'y' is bfloat16, which onnxruntime-node cannot take or return .*cast it/.test(error.message));
+  const verify = await verifyParallel(model, parallelize(model, { devices: ['cpu', 'cpu'] }));
+  assert.equal(verify.status, 'not-verifiable');
+  assert.match(verify.reason!, /output 'y' is bfloat16/);
 });

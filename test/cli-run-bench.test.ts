@@ -118,8 +118,9 @@ test('bench --concurrency/--duration: a closed-loop load test per level, plain s
 
 test('bench: bad --concurrency, --duration or --runs exit 2 with one line naming the option', () => {
   const cases: Array<[string[], RegExp]> = [
-    [['--concurrency', '0'], /--concurrency 0: expected whole numbers >= 1/],
-    [['--concurrency', '1,4,x'], /--concurrency 1,4,x: expected whole numbers >= 1/],
+    [['--concurrency', '0'], /--concurrency 0: expected whole numbers from 1 to 100000/],
+    [['--concurrency', '1,4,x'], /--concurrency 1,4,x: expected whole numbers from 1 to 100000/],
+    [['--concurrency', '4294967296'], /--concurrency 4294967296: expected whole numbers from 1 to 100000/],
     [['--concurrency', '2.5'], /--concurrency 2\.5:/],
     [['--duration', '-1'], /--duration must be a number of seconds > 0 \(got -1\)/],
     [['--duration', '0'], /--duration must be a number of seconds > 0/],

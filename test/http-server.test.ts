@@ -273,12 +273,12 @@ const rows = (batch: number): string => JSON.stringify({ inputs: { x: { type: 'f
 
 test('past --timeout-ms a request gets 504, a body past --max-body-bytes 413; the server goes on answering', { timeout: 120_000 }, async () => {
   const slow = slowModelFile();
-  const server = await startServer(slow.file, ['--timeout-ms', '50', '--max-body-bytes', '200000']);
+  const server = await startServer(slow.file, ['--timeout-ms', '20', '--max-body-bytes', '200000']);
   try {
-    // 32 rows take about 300 ms on one device here (16 on each of two): far past 50 ms.
-    const late = await post(server.url, rows(32), { 'content-type': 'application/json' });
+    // 96 rows (about 197 KB of JSON) take about 400 ms here, 48 on each device: far past 20 ms.
+    const late = await post(server.url, rows(96), { 'content-type': 'application/json' });
     assert.equal(late.status, 504);
-    assert.match(((await late.json()) as { error: string }).error, /timed out after 50 ms/);
+    assert.match(((await late.json()) as { error: string }).error, /timed out after 20 ms/);
     // 128 rows of JSON are about 262 KB.
     const large = await post(server.url, rows(128), { 'content-type': 'application/json' });
     assert.equal(large.status, 413);
@@ -286,7 +286,7 @@ test('past --timeout-ms a request gets 504, a body past --max-body-bytes 413; th
     assert.match(((await large.json()) as { error: string }).error, /the body is over 200000 bytes/);
     const stats = (await (await fetch(`${server.url}/stats`)).json()) as { total: { rows: number }; queued: number };
     assert.equal(stats.queued, 0);
-    assert.ok(stats.total.rows <= 32, `the 413 body never ran: ${JSON.stringify(stats.total)}`);
+    assert.ok(stats.total.rows <= 96, `the 413 body never ran: ${JSON.stringify(stats.total)}`);
     assert.equal(await server.stop('SIGTERM'), 0);
   } finally {
     await server.stop('SIGKILL');
@@ -298,19 +298,23 @@ test('a client that disconnects takes its queued request out: it never runs', { 
   const slow = slowModelFile();
   const server = await startServer(slow.file);
   try {
-    // 64 rows split over both devices keep them busy for about 300 ms; a request sent meanwhile waits.
-    const busy = post(server.url, rows(64), { 'content-type': 'application/json' });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    type Stats = { total: { rows: number; queueDepth: number }; queued: number };
+    const stats = async (): Promise<Stats> => (await (await fetch(`${server.url}/stats`)).json()) as Stats;
+    // 256 rows split over both devices keep them busy for about a second here; a request sent meanwhile waits.
+    const busy = post(server.url, rows(256), { 'content-type': 'application/json' });
+    while ((await stats()).total.queueDepth === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     const gone = new AbortController();
     const waiting = fetch(`${server.url}/infer`, { method: 'POST', body: rows(1), headers: { 'content-type': 'application/json' }, signal: gone.signal });
-    setTimeout(() => gone.abort(), 100);
+    // Disconnect once the server has the request queued.
+    while ((await stats()).queued === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    gone.abort();
     await assert.rejects(waiting, { name: 'AbortError' });
     assert.equal((await busy).status, 200);
-    // Had the request stayed queued, a device would have taken it as soon as the 64 rows were done.
+    // Had the request stayed queued, a device would have taken it as soon as the 256 rows were done.
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const stats = (await (await fetch(`${server.url}/stats`)).json()) as { total: { rows: number; batchSizes: Record<string, number> }; queued: number };
-    assert.equal(stats.queued, 0);
-    assert.equal(stats.total.rows, 64, `only the 64 rows ran: ${JSON.stringify(stats.total)}`);
+    const after = await stats();
+    assert.equal(after.queued, 0);
+    assert.equal(after.total.rows, 256, `only the 256 rows ran: ${JSON.stringify(after.total)}`);
     assert.equal(await server.stop('SIGTERM'), 0);
   } finally {
     await server.stop('SIGKILL');

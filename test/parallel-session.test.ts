@@ -146,6 +146,9 @@ test('wrong feeds give a TypeError naming the input before any work starts', asy
     [{ ...good, mask: new ort.Tensor('float32', new Float32Array(16), [16]) }, /input 'mask' must have rank 2/],
     [{ ...good, mask: new ort.Tensor('float32', new Float32Array(20), [4, 5]) }, /input 'mask' dim 1 must be 4, got 5/],
     [{ ...good, mask: new ort.Tensor('float32', new Float32Array(12), [3, 4]) }, /input 'mask' has batch 3 .* 'features' has 4/],
+    // Objects that only look like tensors: more values than their dims hold, or dims that are not whole numbers.
+    [{ ...good, mask: { type: 'float32', dims: [4, 4], data: new Float32Array(32) } as unknown as ort.Tensor }, /input 'mask' has 32 values, but its dims \[4, 4\] hold 16/],
+    [{ ...good, mask: { type: 'float32', dims: [4, 4.5], data: new Float32Array(18) } as unknown as ort.Tensor }, /input 'mask' dim 1 must be a whole number >= 0, got 4.5/],
   ];
   for (const [feeds, pattern] of cases) await assert.rejects(session.run(feeds), (e: unknown) => e instanceof ArgumentError && e instanceof TypeError && pattern.test(e.message), String(pattern));
   assertSame(await session.run(good), await plainRun('two_in_two_out', good), 'still works after bad feeds');

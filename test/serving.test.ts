@@ -58,7 +58,7 @@ test('devices that answer in the same turn share what their callers send next, i
     // Two callers, each sending a second request as soon as its first is answered.
     const callers = feeds.map((f) => session.run(f).then(() => session.run(f)));
     // The main thread is held until both devices have answered, so both answers are handled in one turn.
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 600);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500);
     await Promise.all(callers);
     const { devices, total } = session.stats();
     assert.deepEqual(total.batchSizes, { 1: 4 }, `four runs of one request each (got ${JSON.stringify(total.batchSizes)})`);

@@ -69,7 +69,7 @@ export function gatherRows<P extends Rows>(parts: readonly P[], tensorOf: (part:
     const length = part.size * rowBytes;
     // A whole tensor of the same kind is copied as it is (no view to make); other rows, and float16 values
     // (whose bit patterns must not be converted), as bytes.
-    if (part.start === 0 && part.size === tensor.dims[0] && source.constructor === Ctor && !isFloat16Array(source)) gathered.set(source, at / elementBytes);
+    if (part.start === 0 && part.size === tensor.dims[0] && source.byteLength === length && source.constructor === Ctor && !isFloat16Array(source)) gathered.set(source, at / elementBytes);
     else (bytes ??= new Uint8Array(buffer, 0, byteLength)).set(new Uint8Array(source.buffer, source.byteOffset + part.start * rowBytes, length), at);
     at += length;
   }

@@ -122,12 +122,12 @@ export class Scheduler {
     this.assigned = workers.map(() => []);
     // A device that dies idle: the work waiting goes to the others, or is rejected when none is left.
     this.liveDevices = workers.map((_, i) => i);
-    for (const worker of workers) {
+    workers.forEach((worker, device) => {
       worker.onFailure = () => {
         this.liveDevices = this.workers.flatMap((w, i) => (w.alive ? [i] : []));
-        queueMicrotask(() => this.dispatch());
+        if (!this.rehome(device, worker.failureReason)) queueMicrotask(() => this.dispatch());
       };
-    }
+    });
     this.busy = workers.map(() => false);
     const fixed = fixedBatchOf(plan);
     this.unit = fixed ?? 1;
@@ -403,16 +403,21 @@ export class Scheduler {
     const dims: number[][] = [];
     const data: WireData[] = [];
     const feeds = item.pieces[0]!.request.feeds;
-    for (const input of this.plan.inputs) {
-      if (input.axis === null) {
-        const tensor = feeds[input.name]!;
-        dims.push([...tensor.dims]);
-        data.push(wireData(tensor, false, spare));
-        continue;
+    try {
+      for (const input of this.plan.inputs) {
+        if (input.axis === null) {
+          const tensor = feeds[input.name]!;
+          dims.push([...tensor.dims]);
+          data.push(wireData(tensor, false, spare));
+          continue;
+        }
+        const gathered = gatherRows(item.pieces, (piece) => piece.request.feeds[input.name]!, input.axis, spare);
+        dims.push(gathered.dims);
+        data.push(gathered.data);
       }
-      const gathered = gatherRows(item.pieces, (piece) => piece.request.feeds[input.name]!, input.axis, spare);
-      dims.push(gathered.dims);
-      data.push(gathered.data);
+    } catch (error) {
+      // Data that cannot be gathered fails the requests of this run only; the device stays free.
+      return this.failed(device, item, error);
     }
     worker.run(dims, data).then(
       (result) => this.complete(device, item, result),
@@ -462,19 +467,25 @@ export class Scheduler {
   private failed(device: number, item: WorkItem, error: unknown): void {
     this.busy[device] = false;
     for (const piece of item.pieces) this.settle(piece.request, error);
-    const worker = this.workers[device]!;
-    if (!worker.alive) {
-      const orphans = this.assigned[device]!.splice(0);
-      const live = this.live();
-      if (live.length === 0) {
-        this.failure = error instanceof Error ? error : new Error(String(error));
-        for (const o of orphans) for (const p of o.pieces) this.settle(p.request, this.failure);
-        for (const r of this.queue.splice(0)) this.settle(r, this.failure);
-        return;
-      }
-      orphans.forEach((o, k) => this.assigned[live[k % live.length]!]!.push(o));
-    }
+    if (!this.workers[device]!.alive && this.rehome(device, error)) return;
     this.dispatch();
+  }
+
+  /**
+   * A device that can no longer run: the pieces waiting for it go to the live devices. With none left, they and
+   * the queue are rejected with `error` (returns true).
+   */
+  private rehome(device: number, error: unknown): boolean {
+    const orphans = this.assigned[device]!.splice(0);
+    const live = this.live();
+    if (live.length > 0) {
+      orphans.forEach((o, k) => this.assigned[live[k % live.length]!]!.push(o));
+      return false;
+    }
+    this.failure ??= error instanceof Error ? error : new Error(String(error));
+    for (const o of orphans) for (const p of o.pieces) this.settle(p.request, this.failure);
+    for (const r of this.queue.splice(0)) this.settle(r, this.failure);
+    return true;
   }
 
   /** One piece of a request came back; with the last, the request's outputs are joined and delivered. */

@@ -76,12 +76,15 @@ function commonBatchSizes(sizes: Record<number, number>): string {
   return common.length === 0 ? 'none' : common.map(([rows, runs]) => `${rows} x ${runs}`).join(', ');
 }
 
+/** The most requests outstanding at once that bench drives (each is a client of the closed loop). */
+const MAX_CONCURRENCY = 100_000;
+
 /** --concurrency 16, or a list: 1,4,16,64 (the option may also be repeated). */
 function parseConcurrency(value: string | string[]): number[] {
   const text = [value].flat().join(',');
   const levels = text.split(',').map((part) => part.trim());
-  if (levels.some((part) => !/^\d+$/.test(part) || Number(part) < 1)) {
-    throw new InputError(`--concurrency ${text}: expected whole numbers >= 1, one level or a list such as 1,4,16,64`);
+  if (levels.some((part) => !/^\d+$/.test(part) || Number(part) < 1 || Number(part) > MAX_CONCURRENCY)) {
+    throw new InputError(`--concurrency ${text}: expected whole numbers from 1 to ${MAX_CONCURRENCY}, one level or a list such as 1,4,16,64`);
   }
   return levels.map(Number);
 }

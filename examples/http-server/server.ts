@@ -8,8 +8,9 @@
  *     [--max-queue N] [--timeout-ms MS] [--max-body-bytes N]
  *
  * Options may also come from MODEL, DEVICES, HOST, PORT, MAX_QUEUE, TIMEOUT_MS and MAX_BODY_BYTES; the command
- * line wins. It listens on 127.0.0.1 only unless told otherwise, prints `listening on http://HOST:PORT` (port 0 takes a free
- * port), and on SIGINT or SIGTERM stops taking requests, answers those it has, releases the session and exits.
+ * line wins. It listens on 127.0.0.1 only unless told otherwise, prints `listening on http://HOST:PORT` (port 0
+ * takes a free port), and on SIGINT or SIGTERM stops taking requests, answers those it has, releases the session
+ * and exits.
  */
 import http from 'node:http';
 import { once } from 'node:events';

@@ -13,7 +13,7 @@ import { assertSame, feedsFor, type Feeds } from './session-helpers.js';
 const sizes = [1, 3, 17, 1, 3, 17, 1, 1, 3, 17, 2, 5];
 
 test('concurrent requests of different sizes each get exactly their own rows: batching on and off, weights auto', async () => {
-  for (const name of ['mlp', 'cnn', 'two_in_two_out', 'attention_block']) {
+  for (const name of ['mlp', 'cnn', 'two_in_two_out', 'attention_block', 'gru_with_state', 'recurrent_state', 'int8_qdq', 'fp16_weights']) {
     const plain = await ort.InferenceSession.create(fixture(name));
     const all = await Promise.all(sizes.map((batch, k) => feedsFor(name, batch, 300 + k)));
     const expected: Feeds[] = [];
@@ -27,6 +27,7 @@ test('concurrent requests of different sizes each get exactly their own rows: ba
         const stats = session.stats();
         assert.equal(stats.total.rows, sizes.reduce((a, b) => a + b, 0), 'every row ran once');
         if (options.batching === false) assert.ok(stats.total.batches >= sizes.length, 'no merging with batching off');
+        else assert.ok(stats.total.batches < sizes.length, `requests merged (${stats.total.batches} runs for ${sizes.length} requests)`);
       } finally {
         await session.release();
       }

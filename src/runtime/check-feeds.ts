@@ -44,15 +44,15 @@ export function feedChecker(inputs: ValueInfoProto[], plan: ExecutionPlan): (fee
       const { dims } = tensor;
       if (!Array.isArray(dims)) throw new ArgumentError(`feeds: input '${name}' must have dims as an array of whole numbers`);
       // An onnxruntime Tensor holds as many values as its dims say; an object that only looks like one may not.
-      let size = 1;
+      let values = 1;
       for (let k = 0; k < dims.length; k++) {
         const dim = dims[k]!;
         if (!Number.isSafeInteger(dim) || dim < 0) throw new ArgumentError(`feeds: input '${name}' dim ${k} must be a whole number >= 0, got ${String(dim)}`);
-        size *= dim;
+        values *= dim;
       }
       const length = (tensor.data as ArrayLike<unknown>).length;
-      if (length !== size && !((tensor.type === 'int4' || tensor.type === 'uint4') && length === Math.ceil(size / 2))) {
-        throw new ArgumentError(`feeds: input '${name}' has ${length} values, but its dims [${dims.join(', ')}] hold ${size}`);
+      if (length !== values && !((tensor.type === 'int4' || tensor.type === 'uint4') && length === Math.ceil(values / 2))) {
+        throw new ArgumentError(`feeds: input '${name}' has ${length} values, but its dims [${dims.join(', ')}] hold ${values}`);
       }
       if (shape !== undefined) {
         if (dims.length !== shape.length) throw new ArgumentError(`feeds: input '${name}' must have rank ${shape.length} ([${shape.join(', ')}]), got [${dims.join(', ')}]`);

@@ -10,7 +10,7 @@ import { parallelize } from '../transform/parallelize.js';
 import { readPlan, type ExecutionPlan } from '../transform/plan.js';
 import type { CombineMode } from '../transform/options.js';
 import { replicaModel } from './extract.js';
-import { noOrtTypeReason, ortTypeFor } from '../tensors/ort-types.js';
+import { ortTypeFor } from '../tensors/ort-types.js';
 import { ArgumentError } from '../errors.js';
 
 export interface PlanOptions {
@@ -78,10 +78,7 @@ export function planDevices(model: ModelProto, options: PlanOptions, fromFile: b
   // onnxruntime-node would fail every run with its bare "Unsupported data type" for such an output.
   for (const output of model.graph!.output) {
     const elemType = elemTypeOf(output);
-    if (elemType !== undefined && plan.outputs.some((o) => o.name === output.name)) {
-      const reason = noOrtTypeReason(elemType, `model: output '${output.name}'`);
-      if (reason !== undefined) throw new ArgumentError(reason);
-    }
+    if (elemType !== undefined && plan.outputs.some((o) => o.name === output.name)) ortTypeFor(elemType, `model: output '${output.name}'`);
   }
   const inputs = model.graph!.input.filter((i) => plan.inputs.some((p) => p.name === i.name));
   const infoOf = new Map(inputs.map((i) => [i.name, i] as const));

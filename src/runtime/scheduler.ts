@@ -129,6 +129,7 @@ export class Scheduler {
       };
     });
     this.busy = workers.map(() => false);
+    this.everyInputBatched = plan.inputs.every((input) => input.axis !== null);
     const fixed = fixedBatchOf(plan);
     this.unit = fixed ?? 1;
     // Never merged: outputs without a batch axis (joined by --combine), and fixed-batch models (a run holds
@@ -214,7 +215,7 @@ export class Scheduler {
       const content = Array.isArray(data) ? JSON.stringify(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64');
       key += `${tensor.type}[${tensor.dims.join(',')}]=${content}`;
     }
-    if (this.plan.inputs.every((input) => input.axis !== null)) {
+    if (this.everyInputBatched) {
       this.lastKey = { key, types: this.plan.inputs.map((input) => feeds[input.name]!.type), dims: this.plan.inputs.map((input) => feeds[input.name]!.dims.slice()) };
     }
     return key;
@@ -222,6 +223,8 @@ export class Scheduler {
 
   /** The last merge key of inputs that all have a batch axis, and the types and dims it was built from. */
   private lastKey: { key: string; types: string[]; dims: number[][] } | undefined;
+  /** Whether every input has a batch axis: only then is a key decided by types and dims alone (and reused). */
+  private readonly everyInputBatched: boolean;
 
   /** Whether `feeds` have the types and non-batch dims the key `last` was built from. */
   private sameShapes(feeds: Feeds, last: { types: string[]; dims: number[][] }): boolean {

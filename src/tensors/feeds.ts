@@ -54,7 +54,7 @@ export function randomTensor(info: ValueInfoProto, dims: number[], random: Seede
   const type = ortTypeFor(elemType, `input '${info.name}'`);
   const size = dims.reduce((a, b) => a * b, 1);
   // Strings count as 8 bytes each: their references, at least.
-  const bytes = size * (elemType === undefined ? 8 : (elementSize(elemType) ?? 8));
+  const bytes = size * (elementSize(elemType!) ?? 8);
   if (!(bytes <= maxRandomBytes)) {
     throw new ArgumentError(`input '${info.name}': dims [${dims.join(', ')}] hold ${size} values (${(bytes / 2 ** 30).toPrecision(3)} GiB), too many to make up as random samples (at most 1 GiB)`);
   }

@@ -1,16 +1,15 @@
 /**
- * The data of one device run: the rows of one or more requests gathered along the batch axis, copied once onto a
- * buffer that can be transferred to the worker; and each request's rows cut back out of the outputs.
+ * The data of one device run: the rows of one request, or of several gathered along the batch axis, copied at
+ * most once onto a buffer that is transferred to the worker (a spare buffer of the device where one fits), or
+ * shared with it where they are on a SharedArrayBuffer.
  */
 import * as ort from 'onnxruntime-node';
-import type { WireData } from './messages.js';
+import type { RowCut, WireData } from './messages.js';
 import { copyOf } from './messages.js';
 import { concatAlongAxis, sliceAlongAxis } from './tensor-ops.js';
 import { isFloat16Array } from '../tensors/float16.js';
-
-const nodeMajor = Number(process.versions.node.split('.')[0]);
-/** onnxruntime-node rejects tensors on a SharedArrayBuffer under Node 20 and takes them from Node 22 on. */
-const sharedBuffersAccepted = nodeMajor >= 22;
+import { copyRows, rowsByteLength, viewLike, type View } from './row-copy.js';
+import { isShared } from './shared-memory.js';
 
 /** Rows [start, start + size) of something that holds a tensor (tensorOf gives it). */
 export interface Rows {
@@ -18,34 +17,56 @@ export interface Rows {
   size: number;
 }
 
-type ViewConstructor = new (buffer: ArrayBuffer, byteOffset: number, length: number) => ArrayBufferView;
+/** One input of a device run: its dims and data, and the rows the worker takes itself (see RowCut). */
+export interface RunInput {
+  dims: number[];
+  data: WireData;
+  cut: RowCut | undefined;
+}
+
+/** A spare buffer of at least that many bytes, if the device has one. */
+export type Spare = (byteLength: number) => ArrayBuffer | undefined;
+
+/** Whether `data` fills an ArrayBuffer of its own, which can be handed to a worker by transfer. */
+const fillsItsBuffer = (data: ArrayBufferView): boolean => data.buffer instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
 
 /**
- * Data for a worker. The caller's buffers are never transferred (that would detach them): a view of the caller's
- * data is copied once (into `spare` when one fits), data on a fresh buffer goes as it is, and data on a
- * SharedArrayBuffer is shared as it is where onnxruntime accepts it.
+ * A whole tensor's data for a worker. Data on a SharedArrayBuffer is shared as it is. The caller's buffer is
+ * transferred (which detaches it) only with `transfer`, and only when the data fills it; else the data is
+ * copied once, into `spare` when one fits.
  */
-export function wireData(tensor: ort.Tensor, fresh: boolean, spare: (byteLength: number) => ArrayBuffer | undefined): WireData {
+export function wireData(tensor: ort.Tensor, transfer: boolean, spare: Spare): WireData {
   const data = tensor.data as ArrayBufferView | string[];
-  if (Array.isArray(data) || fresh) return data;
-  if (sharedBuffersAccepted && data.buffer instanceof SharedArrayBuffer) return data;
+  if (Array.isArray(data) || isShared(data) || (transfer && fillsItsBuffer(data))) return data;
   return copyOf(data, spare(data.byteLength));
+}
+
+/**
+ * Rows [start, start + size) along `axis` of one request's input, for a worker. On a SharedArrayBuffer the
+ * whole tensor is sent with the rows to take, and the worker cuts them; otherwise the rows are copied once,
+ * into a spare buffer of the device when one fits.
+ */
+export function pieceInput(tensor: ort.Tensor, axis: number, start: number, size: number, transfer: boolean, spare: Spare): RunInput {
+  const dims = tensor.dims as number[];
+  if (start === 0 && size === dims[axis]) return { dims: dims.slice(), data: wireData(tensor, transfer, spare), cut: undefined };
+  const data = tensor.data as View | string[];
+  if (isShared(data)) return { dims: dims.slice(), data, cut: { axis, start, size } };
+  if (Array.isArray(data)) {
+    const rows = sliceAlongAxis(tensor, axis, start, start + size);
+    return { dims: [...rows.dims], data: rows.data as string[], cut: undefined };
+  }
+  const byteLength = rowsByteLength(data, dims, axis, size);
+  const rowDims = dims.slice();
+  rowDims[axis] = size;
+  return { dims: rowDims, data: copyRows(data, dims, axis, start, size, spare(byteLength) ?? new ArrayBuffer(byteLength)), cut: undefined };
 }
 
 /**
  * The rows of several requests (or parts of them) gathered along `axis`, as one tensor whose data can be
  * transferred. Along axis 0 each part's rows are one block of bytes, copied once straight into the result.
  */
-export function gatherRows<P extends Rows>(parts: readonly P[], tensorOf: (part: P) => ort.Tensor, axis: number, spare: (byteLength: number) => ArrayBuffer | undefined): { dims: number[]; data: WireData } {
-  const first = parts[0]!;
-  const firstTensor = tensorOf(first);
-  if (parts.length === 1) {
-    const { start, size } = first;
-    const whole = start === 0 && size === firstTensor.dims[axis];
-    const slice = whole ? firstTensor : sliceAlongAxis(firstTensor, axis, start, start + size);
-    const fresh = !whole && (slice.data as ArrayBufferView).buffer !== (firstTensor.data as ArrayBufferView).buffer;
-    return { dims: [...slice.dims], data: wireData(slice, fresh, spare) };
-  }
+export function gatherRows<P extends Rows>(parts: readonly P[], tensorOf: (part: P) => ort.Tensor, axis: number, spare: Spare): { dims: number[]; data: WireData } {
+  const firstTensor = tensorOf(parts[0]!);
   let rows = 0;
   for (const part of parts) rows += part.size;
   const dims = firstTensor.dims.slice();
@@ -58,9 +79,9 @@ export function gatherRows<P extends Rows>(parts: readonly P[], tensorOf: (part:
   const rowBytes = data.byteLength / firstTensor.dims[0]!;
   const byteLength = rowBytes * rows;
   const buffer = spare(byteLength) ?? new ArrayBuffer(byteLength);
-  const Ctor = (Buffer.isBuffer(data) ? Uint8Array : data.constructor) as ViewConstructor;
   const elementBytes = (data as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
-  const gathered = new Ctor(buffer, 0, byteLength / elementBytes) as ArrayBufferView & { set(source: ArrayBufferView, at: number): void };
+  const gathered = viewLike(data, buffer, byteLength / elementBytes) as View & { set(source: ArrayBufferView, at: number): void };
+  const Ctor = gathered.constructor;
   let bytes: Uint8Array | undefined;
   let at = 0;
   for (const part of parts) {

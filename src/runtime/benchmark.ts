@@ -166,7 +166,7 @@ const countersSince = (before: Counters, after: Counters): Counters => ({
 /** The counters of `after` less those of `before` (queue depths are as at the end). */
 function statsSince(before: SessionStats, after: SessionStats): SessionStats {
   return {
-    devices: after.devices.map((d, i) => ({ device: d.device, ...countersSince(before.devices[i]!, d) })),
+    devices: after.devices.map((d, i) => ({ device: d.device, ...countersSince(before.devices[i]!, d), medianRunMs: d.medianRunMs, medianRoundTripMs: d.medianRoundTripMs })),
     total: countersSince(before.total, after.total),
     queued: after.queued,
     rejected: after.rejected - before.rejected,

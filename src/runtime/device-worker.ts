@@ -1,12 +1,13 @@
 /** A device worker: owns one onnxruntime session and runs it off the main thread. */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import type { DeviceInit, DeviceSource, FromWorker, ToWorker, WireData } from './messages.js';
+import type { DeviceInit, DeviceSource, FromWorker, RowCut, ToWorker, WireData } from './messages.js';
 import { ownBuffer, transferables, weightBuffers } from './messages.js';
 import { freeBuffers } from './free-buffers.js';
 import { withExternalData } from './external-files.js';
 import { ortInputTensor } from '../tensors/ort-tensor.js';
 import type { TypedData } from '../tensors/ort-types.js';
+import { WorkerInputs } from './worker-inputs.js';
 
 const init = workerData as DeviceInit;
 const port = parentPort!;
@@ -16,6 +17,9 @@ const messageOf = (error: unknown): string => (error instanceof Error ? error.me
 let session: ort.InferenceSession | undefined;
 let delayMs = 0;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
+const inputs = new WorkerInputs();
+/** Runs one after another: onnxruntime-node starts a run on the next turn of the event loop, and a run's inputs may sit in buffers the next run reuses. */
+let runs: Promise<void> = Promise.resolve();
 
 async function create(source: DeviceSource, handBack: boolean): Promise<void> {
   const options = init.sessionOptions as ort.InferenceSession.SessionOptions;
@@ -34,14 +38,16 @@ async function create(source: DeviceSource, handBack: boolean): Promise<void> {
   }
 }
 
-async function run(id: number, dims: number[][], data: WireData[]): Promise<void> {
+async function run(id: number, dims: number[][], data: WireData[], cuts: Array<RowCut | undefined> | undefined): Promise<void> {
   if (Atomics.load(init.released, 0) === 1) return post({ type: 'error', id, message: 'released before this run started' });
-  if (delayMs > 0) Atomics.wait(sleeper, 0, 0, delayMs);
   try {
     const feeds: Record<string, ort.Tensor> = {};
     for (let i = 0; i < data.length; i++) {
-      feeds[init.feedNames[i]!] = ortInputTensor(init.feedTypes[i]!, data[i] as TypedData, dims[i]!);
+      const input = inputs.feed(i, dims[i]!, data[i]!, cuts?.[i]);
+      feeds[init.feedNames[i]!] = ortInputTensor(init.feedTypes[i]!, input.data as TypedData, input.dims);
     }
+    // After the inputs are taken: a test can then change shared data during the delay and see whether it was copied.
+    if (delayMs > 0) Atomics.wait(sleeper, 0, 0, delayMs);
     const start = performance.now();
     const results = await session!.run(feeds, init.fetchNames);
     const ms = performance.now() - start;
@@ -65,7 +71,11 @@ async function run(id: number, dims: number[][], data: WireData[]): Promise<void
 port.on('message', (message: ToWorker) => {
   switch (message.type) {
     case 'create': return void create(message.source, message.handBack);
-    case 'run': return void run(message.id, message.dims, message.data);
+    case 'run': {
+      const { id, dims, data, cuts } = message;
+      runs = runs.then(() => run(id, dims, data, cuts));
+      return;
+    }
     case 'delay': delayMs = message.ms; return;
     case 'exit': return process.exit(message.code);
     case 'release':

@@ -1,7 +1,8 @@
 /** The main thread's handle on one device worker: start-up, runs, statistics, and failure when the worker dies. */
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
-import type { DeviceSource, FromWorker, ToWorker, WireData } from './messages.js';
+import type { DeviceSource, FromWorker, RowCut, ToWorker, WireData } from './messages.js';
+import { RecentTimes } from './recent-times.js';
 import { transferables, weightBuffers } from './messages.js';
 import type { ExternalFile } from './external-files.js';
 import { cudaLoadProblem, deviceSessionOptions, missingCudaProvider, parseDevice } from './providers.js';
@@ -48,6 +49,9 @@ export class DeviceWorker {
   /** Input buffers the worker handed back, reused for later copies. */
   private readonly spareBuffers: ArrayBuffer[] = [];
   readonly counters: DeviceCounters = { requests: 0, rows: 0, batches: 0, busyMs: 0, batchSizes: {} };
+  /** Recent runs' time inside onnxruntime, and from the main thread preparing each run to its answer being back. */
+  readonly runTimes = new RecentTimes();
+  readonly roundTrips = new RecentTimes();
   /** Measured rows per second (a moving average), for `weights: 'auto'`; undefined until the first run. */
   rowsPerSecond: number | undefined;
 
@@ -181,21 +185,26 @@ export class DeviceWorker {
     return best < 0 ? undefined : this.spareBuffers.splice(best, 1)[0];
   }
 
-  /** Runs the device's session on one batch (dims and data in feed order); the data's buffers are transferred. */
-  run(dims: number[][], data: WireData[]): Promise<DeviceResult> {
+  /**
+   * Runs the device's session on one batch (dims and data in feed order, and the rows the worker cuts itself);
+   * the data's ArrayBuffers are transferred, data on a SharedArrayBuffer is shared.
+   */
+  run(dims: number[][], data: WireData[], cuts?: Array<RowCut | undefined>): Promise<DeviceResult> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       if (this.pending.size === 0) this.worker.ref();
       this.pending.set(id, { resolve, reject });
-      const message: ToWorker = { type: 'run', id, dims, data };
+      const message: ToWorker = cuts === undefined ? { type: 'run', id, dims, data } : { type: 'run', id, dims, data, cuts };
       this.worker.postMessage(message, transferables(data));
     });
   }
 
-  /** Counts a finished batch and updates the measured throughput. */
-  record(requests: number, rows: number, ms: number): void {
+  /** Counts a finished batch (`ms` inside onnxruntime, `roundTripMs` in all) and updates the measured throughput. */
+  record(requests: number, rows: number, ms: number, roundTripMs: number): void {
     const c = this.counters;
+    this.runTimes.add(ms);
+    this.roundTrips.add(roundTripMs);
     c.requests += requests;
     c.rows += rows;
     c.batches += 1;

@@ -4,8 +4,22 @@
  */
 import type { ExternalFile } from './external-files.js';
 
-/** The data of one tensor: a typed array owning its whole buffer (transferred), or strings (cloned). */
+/**
+ * The data of one tensor: a typed array on a buffer that is transferred (a copy made for the run, or the caller's
+ * own buffer where it opted in), a typed array on a SharedArrayBuffer (shared, never copied on the way), or
+ * strings (cloned).
+ */
 export type WireData = ArrayBufferView | string[];
+
+/**
+ * Rows [start, start + size) along `axis` of an input sent whole on a SharedArrayBuffer: the device's worker cuts
+ * its own rows (a view along axis 0, else a copy into a buffer of its own), so no thread copies them for it.
+ */
+export interface RowCut {
+  axis: number;
+  start: number;
+  size: number;
+}
 
 /** How a device worker creates its session: from the model file itself, or from bytes with in-memory weights. */
 export type DeviceSource = { kind: 'path'; path: string } | { kind: 'bytes'; model: Uint8Array; externalData: ExternalFile[] };
@@ -31,7 +45,8 @@ export interface DeviceInit {
  */
 export type ToWorker =
   | { type: 'create'; source: DeviceSource; handBack: boolean }
-  | { type: 'run'; id: number; dims: number[][]; data: WireData[] }
+  /** `cuts[i]`, where given, says which rows of input i (whole, on a SharedArrayBuffer) the run takes. */
+  | { type: 'run'; id: number; dims: number[][]; data: WireData[]; cuts?: Array<RowCut | undefined> }
   | { type: 'delay'; ms: number }
   | { type: 'release' }
   | { type: 'exit'; code: number };

@@ -6,6 +6,7 @@
  */
 import type { ResourceLimits } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
+import { sharedInputTensor } from './shared-inputs.js';
 import type { ValueInfoProto } from '../onnx.js';
 import { fixedBatchOf, type ExecutionPlan } from '../transform/plan.js';
 import { integerWeights } from '../transform/split-sizes.js';
@@ -50,6 +51,13 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Rejects the request with a TimeoutError after this many milliseconds. */
   timeoutMs?: number;
+  /**
+   * Hands the feeds' buffers to the device's worker by transfer instead of copying them: they are detached (empty)
+   * once the run starts, so the caller must not use them again. Only buffers that a feed's data fills entirely are
+   * transferred, and only for a request that runs whole on one device; a request split over devices or merged
+   * with others is copied as usual (for large batches, `allocate` gives inputs that no thread copies).
+   */
+  transfer?: boolean;
 }
 
 const DEFAULT_MIN_ROWS_PER_DEVICE = 8;
@@ -83,6 +91,7 @@ export class ParallelSession {
   readonly devices: readonly string[];
   #released = false;
   readonly #checkFeeds: (feeds: unknown) => number;
+  readonly #inputs: ValueInfoProto[];
   /** Rows a run's batch must be a multiple of: the fixed batch of a fixed-batch model, else 1. */
   readonly #unit: number;
 
@@ -95,6 +104,7 @@ export class ParallelSession {
     private readonly maxQueue: number | undefined,
   ) {
     this.inputNames = inputs.map((i) => i.name);
+    this.#inputs = inputs;
     this.#checkFeeds = feedChecker(inputs, plan);
     this.#unit = fixedBatchOf(plan) ?? 1;
     this.outputNames = plan.outputs.map((o) => o.name);
@@ -159,10 +169,22 @@ export class ParallelSession {
         this.scheduler.rejected++;
         throw new QueueFullError(`ParallelSession.run: the queue is full (maxQueue ${this.maxQueue} requests waiting); retry later or raise maxQueue`);
       }
-      return this.scheduler.submit(feeds, batch, signal, timeoutMs);
+      return this.scheduler.submit(feeds, batch, signal, timeoutMs, options?.transfer === true);
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * A tensor for input `inputName` on a SharedArrayBuffer, to fill in place and feed to `run` again and again:
+   * no thread copies it on the way, each device's worker reads its own rows of it (in place where onnxruntime-node
+   * takes shared memory, Node 22 and later; on Node 20 the worker copies them once), all devices at once.
+   * `rows` gives the batch (the input's other dims must be fixed in the model); give the whole `dims` otherwise.
+   * Do not write into it while a run that was given it is pending. On Node 20 onnxruntime-node itself refuses
+   * shared memory, so such a tensor can be fed to ParallelSession but not to a plain InferenceSession there.
+   */
+  allocate(inputName: string, rows: number | readonly number[]): ort.Tensor {
+    return sharedInputTensor(this.#inputs, this.plan, inputName, rows);
   }
 
   /** Per device: requests, rows, runs, time inside onnxruntime and work waiting; plus totals and the queue. */

@@ -12,8 +12,8 @@ import * as ort from 'onnxruntime-node';
 import { fixedBatchOf, type ExecutionPlan } from '../transform/plan.js';
 import { splitOffsets, splitSizes } from '../transform/split-sizes.js';
 import type { DeviceResult, DeviceWorker } from './device.js';
-import { gatherRows, wireData } from './batch-data.js';
-import type { WireData } from './messages.js';
+import { gatherRows, pieceInput, wireData } from './batch-data.js';
+import type { RowCut, WireData } from './messages.js';
 import { AxisJoin, combineTensors, rowCutter } from './tensor-ops.js';
 
 export type Feeds = Record<string, ort.Tensor>;
@@ -43,6 +43,8 @@ interface Request {
   batch: number;
   /** Requests with the same key may be merged into one run; undefined: never merged. */
   key: string | undefined;
+  /** The caller lets its input buffers be transferred to a worker (which detaches them). */
+  transfer: boolean;
   enqueued: number;
   settled: boolean;
   resolve: (outputs: Feeds) => void;
@@ -65,6 +67,8 @@ interface Piece {
 interface WorkItem {
   pieces: Piece[];
   rows: number;
+  /** When the main thread began to prepare the run (performance.now()). */
+  started: number;
 }
 
 export interface DeviceStats {
@@ -78,8 +82,16 @@ export interface DeviceStats {
   queueDepth: number;
 }
 
+/** Where a device's time goes, over its last 512 runs: what ParallelSession adds is the difference. */
+export interface DeviceTimes {
+  /** Median time inside onnxruntime's run(), in ms (undefined before the first run). */
+  medianRunMs: number | undefined;
+  /** Median time from the main thread preparing a run to its answer being back, in ms. */
+  medianRoundTripMs: number | undefined;
+}
+
 export interface SessionStats {
-  devices: DeviceStats[];
+  devices: Array<DeviceStats & DeviceTimes>;
   total: Omit<DeviceStats, 'device'>;
   queued: number;
   rejected: number;
@@ -148,11 +160,12 @@ export class Scheduler {
   }
 
   /** Queues a request; the returned promise settles with its outputs. */
-  submit(feeds: Feeds, batch: number, signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<Feeds> {
+  submit(feeds: Feeds, batch: number, signal: AbortSignal | undefined, timeoutMs: number | undefined, transfer: boolean): Promise<Feeds> {
     const request: Request = {
       feeds,
       batch,
       key: this.mergeable && batch > 0 ? this.mergeKey(feeds) : undefined,
+      transfer,
       enqueued: performance.now(),
       settled: false,
       resolve: undefined!,
@@ -310,7 +323,7 @@ export class Scheduler {
   }
 
   private whole(requests: Request[]): WorkItem {
-    return { pieces: requests.map((request) => ({ request, start: 0, size: request.batch })), rows: requests.reduce((sum, r) => sum + r.batch, 0) };
+    return { pieces: requests.map((request) => ({ request, start: 0, size: request.batch })), rows: requests.reduce((sum, r) => sum + r.batch, 0), started: 0 };
   }
 
   /** The shares of the live devices: static weights, or measured rows per second (equal until measured). */
@@ -333,7 +346,7 @@ export class Scheduler {
     live.forEach((d, k) => {
       for (let start = 0; start < sizes[k]!; start += step) {
         const size = Math.min(step, sizes[k]! - start);
-        this.assigned[d]!.push({ pieces: [{ request, start: offsets[k]! + start, size }], rows: size });
+        this.assigned[d]!.push({ pieces: [{ request, start: offsets[k]! + start, size }], rows: size, started: 0 });
         request.remaining++;
       }
     });
@@ -398,31 +411,45 @@ export class Scheduler {
     }, Math.max(0, ms));
   }
 
-  /** Posts one work item to a device: its pieces' rows gathered along each input's batch axis. */
+  /**
+   * Posts one work item to a device. A request run alone sends each input once: shared where it is on a
+   * SharedArrayBuffer (the worker cuts its rows), transferred where the caller allows it, else copied once into
+   * a spare buffer of the device; merged requests' rows are gathered into one buffer.
+   */
   private start(device: number, item: WorkItem): void {
     const worker = this.workers[device]!;
     this.busy[device] = true;
+    item.started = performance.now();
     const spare = (bytes: number): ArrayBuffer | undefined => worker.takeBuffer(bytes);
     const dims: number[][] = [];
     const data: WireData[] = [];
-    const feeds = item.pieces[0]!.request.feeds;
+    let cuts: Array<RowCut | undefined> | undefined;
+    const { pieces } = item;
+    const { request, start, size } = pieces[0]!;
     try {
-      for (const input of this.plan.inputs) {
-        if (input.axis === null) {
-          const tensor = feeds[input.name]!;
-          dims.push([...tensor.dims]);
-          data.push(wireData(tensor, false, spare));
-          continue;
+      const inputs = this.plan.inputs;
+      for (let i = 0; i < inputs.length; i++) {
+        const { name, axis } = inputs[i]!;
+        const tensor = request.feeds[name]!;
+        if (axis === null) {
+          dims.push(tensor.dims.slice());
+          data.push(wireData(tensor, request.transfer, spare));
+        } else if (pieces.length === 1) {
+          const input = pieceInput(tensor, axis, start, size, request.transfer, spare);
+          dims.push(input.dims);
+          data.push(input.data);
+          if (input.cut !== undefined) (cuts ??= [])[i] = input.cut;
+        } else {
+          const gathered = gatherRows(pieces, (piece) => piece.request.feeds[name]!, axis, spare);
+          dims.push(gathered.dims);
+          data.push(gathered.data);
         }
-        const gathered = gatherRows(item.pieces, (piece) => piece.request.feeds[input.name]!, input.axis, spare);
-        dims.push(gathered.dims);
-        data.push(gathered.data);
       }
     } catch (error) {
       // Data that cannot be gathered fails the requests of this run only; the device stays free.
       return this.failed(device, item, error);
     }
-    worker.run(dims, data).then(
+    worker.run(dims, data, cuts).then(
       (result) => this.complete(device, item, result),
       (error: unknown) => this.failed(device, item, error),
     );
@@ -430,7 +457,7 @@ export class Scheduler {
 
   private complete(device: number, item: WorkItem, result: DeviceResult): void {
     const worker = this.workers[device]!;
-    worker.record(item.pieces.length, item.rows, result.ms);
+    worker.record(item.pieces.length, item.rows, result.ms, performance.now() - item.started);
     const outputs = this.plan.outputs.map((_, j) => new ort.Tensor(result.types[j] as 'float32', result.data[j] as Float32Array, result.dims[j]!));
     if (item.pieces.length === 1) this.deliver(item.pieces[0]!, outputs);
     else if (this.plan.outputs.some((o, j) => outputs[j]!.dims[o.axis!] !== item.rows)) {
@@ -522,7 +549,14 @@ export class Scheduler {
   }
 
   stats(): SessionStats {
-    const devices = this.workers.map((w, d) => ({ device: w.device, ...w.counters, batchSizes: { ...w.counters.batchSizes }, queueDepth: w.queueDepth + this.assigned[d]!.length }));
+    const devices = this.workers.map((w, d) => ({
+      device: w.device,
+      ...w.counters,
+      batchSizes: { ...w.counters.batchSizes },
+      queueDepth: w.queueDepth + this.assigned[d]!.length,
+      medianRunMs: w.runTimes.median(),
+      medianRoundTripMs: w.roundTrips.median(),
+    }));
     const total = { requests: 0, rows: 0, batches: 0, busyMs: 0, queueDepth: 0, batchSizes: {} as Record<number, number> };
     for (const d of devices) {
       total.requests += d.requests;

@@ -52,24 +52,33 @@ export type TypedData =
   | BigUint64Array
   | string[];
 
+type NumericArrayConstructor = { new (length: number): Exclude<TypedData, string[]>; new (buffer: ArrayBufferLike): Exclude<TypedData, string[]>; readonly BYTES_PER_ELEMENT: number };
+
+/** The typed array of each numeric tensor type (float16 as its bit patterns). */
+const arrayTypes: Record<string, NumericArrayConstructor> = {
+  float32: Float32Array,
+  float64: Float64Array,
+  float16: Uint16Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+  bool: Uint8Array,
+  int16: Int16Array,
+  uint16: Uint16Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+  int64: BigInt64Array,
+  uint64: BigUint64Array,
+} as unknown as Record<string, NumericArrayConstructor>;
+
 /**
  * Allocates the typed array onnxruntime-node holds for a tensor type on this Node, so that data written into
- * it is of the same kind as its outputs (for float16: a Float16Array where Float16Array exists).
+ * it is of the same kind as its outputs (for float16: a Float16Array where Float16Array exists); with `shared`,
+ * on a SharedArrayBuffer (numeric types only).
  */
-export function allocate(type: string, size: number): TypedData {
-  switch (type) {
-    case 'float32': return new Float32Array(size);
-    case 'float64': return new Float64Array(size);
-    case 'float16': return float16Storage(new Uint16Array(size));
-    case 'int8': return new Int8Array(size);
-    case 'uint8': case 'bool': return new Uint8Array(size);
-    case 'int16': return new Int16Array(size);
-    case 'uint16': return new Uint16Array(size);
-    case 'int32': return new Int32Array(size);
-    case 'uint32': return new Uint32Array(size);
-    case 'int64': return new BigInt64Array(size);
-    case 'uint64': return new BigUint64Array(size);
-    case 'string': return new Array<string>(size).fill('');
-    default: throw new ArgumentError(`unsupported tensor type '${type}'`);
-  }
+export function allocate(type: string, size: number, shared = false): TypedData {
+  if (type === 'string' && !shared) return new Array<string>(size).fill('');
+  const Ctor = arrayTypes[type];
+  if (Ctor === undefined) throw new ArgumentError(`unsupported tensor type '${type}'${type === 'string' ? ' on shared memory (strings cannot be shared)' : ''}`);
+  const data = shared ? new Ctor(new SharedArrayBuffer(size * Ctor.BYTES_PER_ELEMENT)) : new Ctor(size);
+  return type === 'float16' ? float16Storage(data as Uint16Array) : data;
 }

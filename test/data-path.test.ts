@@ -1,0 +1,205 @@
+/**
+ * The data path of ParallelSession: ordinary, shared (allocate) and transferred inputs, on one device and two,
+ * with batching on and off, batch axis 0 and 1, float16, and outputs fed on into another session. Every path
+ * returns what a plain session returns, and a caller's arrays are detached only where it asked for it.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as ort from 'onnxruntime-node';
+import { ParallelSession } from '../src/runtime/parallel-session.js';
+import { ArgumentError } from '../src/errors.js';
+import { sharedBuffersAccepted } from '../src/runtime/shared-memory.js';
+import { WorkerInputs } from '../src/runtime/worker-inputs.js';
+import { asOrtInputs } from '../src/tensors/ort-tensor.js';
+import { fixture } from './helpers.js';
+import { assertSame, feedsFor, type Feeds } from './session-helpers.js';
+
+type Mode = 'ordinary' | 'shared' | 'transfer';
+
+const bytesOf = (tensor: ort.Tensor): Uint8Array => {
+  const data = tensor.data as ArrayBufferView;
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+};
+
+/** A deep copy of feeds, each on an ArrayBuffer of its own. */
+const copyFeeds = (feeds: Feeds): Feeds =>
+  Object.fromEntries(Object.entries(feeds).map(([name, t]) => [name, new ort.Tensor(t.type as 'float32', (t.data as Float32Array).slice(), t.dims)]));
+
+/** The same feeds on shared memory from `session.allocate`. */
+function sharedFeeds(session: ParallelSession, feeds: Feeds): Feeds {
+  return Object.fromEntries(
+    Object.entries(feeds).map(([name, t]) => {
+      const shared = session.allocate(name, t.dims);
+      assert.ok((shared.data as ArrayBufferView).buffer instanceof SharedArrayBuffer, `${name} is on a SharedArrayBuffer`);
+      assert.deepEqual(shared.dims, t.dims);
+      assert.equal(shared.type, t.type);
+      bytesOf(shared).set(bytesOf(t));
+      return [name, shared];
+    }),
+  );
+}
+
+test('every input path returns what a plain session returns: 1 and 2 devices, batching on and off, axis 0 and 1, float16', async () => {
+  const batches = [1, 5, 19];
+  for (const name of ['mlp', 'gru_with_state', 'recurrent_state', 'fp16_weights']) {
+    const plain = await ort.InferenceSession.create(fixture(name));
+    const inputs = await Promise.all(batches.map((batch, k) => feedsFor(name, batch, 40 + k)));
+    const expected: Feeds[] = [];
+    for (const feeds of inputs) expected.push(await plain.run(asOrtInputs(feeds)));
+    await plain.release();
+    for (const devices of [['cpu'], ['cpu', 'cpu']]) {
+      for (const batching of [undefined, false as const]) {
+        const session = await ParallelSession.create(fixture(name), { devices, minRowsPerDevice: 2, ...(batching === false ? { batching } : {}) });
+        try {
+          for (const mode of ['ordinary', 'shared', 'transfer'] as Mode[]) {
+            const label = `${name} on ${devices.join(',')} batching ${batching === false ? 'off' : 'on'}, ${mode} inputs`;
+            const given = inputs.map((feeds) => (mode === 'shared' ? sharedFeeds(session, feeds) : copyFeeds(feeds)));
+            const before = given.map((feeds) => Object.values(feeds).map((t) => bytesOf(t).slice()));
+            // Concurrently, so that batching merges them where it is on.
+            const results = await Promise.all(given.map((feeds) => session.run(feeds, mode === 'transfer' ? { transfer: true } : {})));
+            results.forEach((result, k) => assertSame(result, expected[k]!, `${label}, batch ${batches[k]}`));
+            if (mode === 'transfer') continue;
+            given.forEach((feeds, k) =>
+              Object.values(feeds).forEach((t, j) => {
+                assert.notEqual((t.data as ArrayBufferView).byteLength, 0, `${label}: the caller's array is not detached`);
+                assert.deepEqual(bytesOf(t), before[k]![j], `${label}: the caller's array is unchanged`);
+              }),
+            );
+          }
+        } finally {
+          await session.release();
+        }
+      }
+    }
+  }
+});
+
+test('transfer: buffers are handed over (detached) only when asked, and only for a request run whole', async () => {
+  const session = await ParallelSession.create(fixture('mlp'), { devices: ['cpu'], batching: false });
+  try {
+    const feeds = await feedsFor('mlp', 6, 3);
+    const expected = await session.run(copyFeeds(feeds));
+    const kept = copyFeeds(feeds);
+    assertSame(await session.run(kept), expected, 'ordinary');
+    assert.equal((kept['x']!.data as Float32Array).length, 6 * 16, 'an ordinary run leaves the array as it was');
+    const handed = copyFeeds(feeds);
+    assertSame(await session.run(handed, { transfer: true }), expected, 'transferred');
+    assert.equal((handed['x']!.data as Float32Array).byteLength, 0, 'a transferred array is detached');
+    // A view of a larger buffer is copied, never transferred: the rest of the buffer is the caller's.
+    const larger = new Float32Array(7 * 16);
+    larger.set(feeds['x']!.data as Float32Array, 16);
+    const view = new ort.Tensor('float32', larger.subarray(16), [6, 16]);
+    assertSame(await session.run({ x: view }, { transfer: true }), expected, 'a view, transfer asked');
+    assert.equal(larger.byteLength, 7 * 16 * 4, 'the larger buffer is not detached');
+  } finally {
+    await session.release();
+  }
+  const split = await ParallelSession.create(fixture('mlp'), { devices: ['cpu', 'cpu'], minRowsPerDevice: 1 });
+  try {
+    const feeds = copyFeeds(await feedsFor('mlp', 8, 4));
+    const expected = await split.run(copyFeeds(feeds));
+    assertSame(await split.run(feeds, { transfer: true }), expected, 'split, transfer asked');
+    assert.notEqual((feeds['x']!.data as Float32Array).byteLength, 0, 'a request split over devices is copied, not transferred');
+  } finally {
+    await split.release();
+  }
+});
+
+test('outputs of a split run feed on into another session: recurrent state joined on axis 1', async () => {
+  const session = await ParallelSession.create(fixture('recurrent_state'), { devices: ['cpu', 'cpu'], minRowsPerDevice: 1 });
+  const plain = await ort.InferenceSession.create(fixture('recurrent_state'));
+  try {
+    const first = await feedsFor('recurrent_state', 9, 11);
+    const step = await session.run(first);
+    const plainStep = await plain.run(first);
+    assertSame(step, plainStep, 'first step');
+    assert.equal(session.stats().total.batches, 2, 'the first step ran split over both devices');
+    const next = { x: first['x']!, state: step['new_state']! };
+    assertSame(await plain.run(next), await plain.run({ x: first['x']!, state: plainStep['new_state']! }), 'the joined state fed to a plain session');
+    assertSame(await session.run(next), await plain.run(next), 'and to ParallelSession again');
+  } finally {
+    await Promise.all([session.release(), plain.release()]);
+  }
+});
+
+test('a shared input reaches onnxruntime without a copy where onnxruntime-node takes shared memory (Node 22 and later)', async () => {
+  const session = await ParallelSession.create(fixture('mlp'), { devices: ['cpu', 'cpu'], minRowsPerDevice: 1 });
+  const plain = await ort.InferenceSession.create(fixture('mlp'));
+  try {
+    const x = session.allocate('x', 8);
+    const data = x.data as Float32Array;
+    data.fill(0.5);
+    const original = await plain.run({ x: new ort.Tensor('float32', data.slice(), [8, 16]) });
+    const changed = await plain.run({ x: new ort.Tensor('float32', new Float32Array(8 * 16).fill(-2), [8, 16]) });
+    // Each worker takes its rows, then waits; the rows are changed meanwhile. Read in place, the run sees the
+    // change; copied, it does not.
+    session.workerOf(0).delayRuns(400);
+    session.workerOf(1).delayRuns(400);
+    const pending = session.run({ x });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    data.fill(-2);
+    const result = await pending;
+    assertSame(result, sharedBuffersAccepted ? changed : original, sharedBuffersAccepted ? 'read in place' : 'copied once by each worker (Node 20)');
+  } finally {
+    await Promise.all([session.release(), plain.release()]);
+  }
+});
+
+test('a worker cuts its rows of a shared input: a view along axis 0, a copy into a buffer it keeps along other axes or on Node 20', () => {
+  const shared = new Float32Array(new SharedArrayBuffer(2 * 6 * 3 * 4)).map((_, i) => i);
+  const inPlace = new WorkerInputs(true);
+  const rows = inPlace.feed(0, [6, 6], shared, { axis: 0, start: 2, size: 3 });
+  assert.equal((rows.data as Float32Array).buffer, shared.buffer, 'axis 0: a view of the shared buffer');
+  assert.deepEqual(rows.dims, [3, 6]);
+  assert.deepEqual(Array.from(rows.data as Float32Array), Array.from(shared.subarray(12, 30)));
+  const axis1 = inPlace.feed(1, [2, 6, 3], shared, { axis: 1, start: 4, size: 2 });
+  assert.deepEqual(axis1.dims, [2, 2, 3]);
+  assert.deepEqual(Array.from(axis1.data as Float32Array), [12, 13, 14, 15, 16, 17, 30, 31, 32, 33, 34, 35]);
+  const again = inPlace.feed(1, [2, 6, 3], shared, { axis: 1, start: 0, size: 2 });
+  assert.equal((again.data as Float32Array).buffer, (axis1.data as Float32Array).buffer, 'the same buffer is reused by the next run');
+  const copied = new WorkerInputs(false).feed(0, [36], shared, undefined);
+  assert.ok((copied.data as Float32Array).buffer instanceof ArrayBuffer, 'where shared memory is refused: copied');
+  assert.deepEqual(Array.from(copied.data as Float32Array), Array.from(shared));
+});
+
+test('allocate: a zero-filled shared tensor of the input type and shape, or an ArgumentError naming the input', async () => {
+  const session = await ParallelSession.create(fixture('gru_with_state'), { devices: ['cpu'] });
+  try {
+    const h = session.allocate('initial_h', 5);
+    assert.deepEqual(h.dims, [1, 5, 8], 'rows go on the batch axis (1 here)');
+    assert.equal(h.type, 'float32');
+    assert.ok((h.data as Float32Array).every((v) => v === 0));
+    assert.throws(() => session.allocate('nope', 2), (e: unknown) => e instanceof ArgumentError && /'nope' is not an input.*X, initial_h/.test(e.message));
+    assert.throws(() => session.allocate('X', -1), (e: unknown) => e instanceof ArgumentError && /rows must be a whole number/.test(e.message));
+    assert.throws(() => session.allocate('X', [4, 2]), (e: unknown) => e instanceof ArgumentError && /rank 3/.test(e.message));
+  } finally {
+    await session.release();
+  }
+  const fp16 = await ParallelSession.create(fixture('fp16_weights'), { devices: ['cpu'] });
+  try {
+    assert.equal(fp16.allocate('x', 3).type, 'float16');
+  } finally {
+    await fp16.release();
+  }
+  const cnn = await ParallelSession.create(fixture('cnn'), { devices: ['cpu'] });
+  try {
+    assert.deepEqual(cnn.allocate('image', 2).dims, [2, 3, 16, 16]);
+  } finally {
+    await cnn.release();
+  }
+});
+
+test('stats() gives each device the median time inside onnxruntime and the median round trip, the round trip the longer', async () => {
+  const session = await ParallelSession.create(fixture('mlp'), { devices: ['cpu', 'cpu'] });
+  try {
+    const before = session.stats().devices[0]!;
+    assert.equal(before.medianRunMs, undefined);
+    const feeds = await feedsFor('mlp', 2, 5);
+    for (let i = 0; i < 6; i++) await session.run(feeds);
+    const used = session.stats().devices.find((d) => d.batches > 0)!;
+    assert.ok(used.medianRunMs! > 0, `median run ${used.medianRunMs}`);
+    assert.ok(used.medianRoundTripMs! >= used.medianRunMs!, `round trip ${used.medianRoundTripMs} >= run ${used.medianRunMs}`);
+  } finally {
+    await session.release();
+  }
+});

@@ -25,14 +25,29 @@ export interface LatencyStats {
   p95: number;
 }
 
+/** Where one device's time went in a benchmark (medians over its last runs, from ParallelSession.stats()). */
+export interface DeviceTiming {
+  device: string;
+  /** Median time inside onnxruntime's run(), ms. */
+  runMs: number | undefined;
+  /** Median time from the main thread preparing a run to its answer being back, ms. */
+  roundTripMs: number | undefined;
+}
+
 export interface BenchReport {
   batch: number;
   runs: number;
   devices: string[];
+  /** Whether ParallelSession was fed inputs on shared memory (ParallelSession.allocate). */
+  sharedInputs: boolean;
   single: LatencyStats & { device: string };
   parallel: LatencyStats;
   speedup: number;
   efficiency: number;
+  /** Per device of ParallelSession. */
+  timing: DeviceTiming[];
+  /** What ParallelSession added to a run: its median time less the longest median time inside onnxruntime. */
+  addedMs: number;
 }
 
 /** The two contenders on the same inputs, and how to end them. */
@@ -47,7 +62,7 @@ interface Contenders {
   release(): Promise<void>;
 }
 
-async function openContenders(file: string, options: ParallelSessionOptions, batch: number): Promise<Contenders> {
+async function openContenders(file: string, options: ParallelSessionOptions, batch: number, sharedInputs = false): Promise<Contenders> {
   const model = await loadModel(file);
   const rewritten = readPlan(model) !== undefined;
   const parallel = await ParallelSession.create(file, options);
@@ -73,12 +88,23 @@ async function openContenders(file: string, options: ParallelSessionOptions, bat
       throw new ArgumentError(`${error.message}; use a smaller --batch`);
     }
     const plainFeeds = Object.fromEntries(plan.inputs.map((i) => [rewritten && i.axis !== null ? i.parts[0]! : i.name, feeds[i.name]!]));
+    if (sharedInputs) feeds = Object.fromEntries(Object.entries(feeds).map(([name, tensor]) => [name, sharedCopy(parallel, name, tensor)]));
     const session = plain;
     return { plain, device, parallel, feeds, plainFeeds, release: async () => void (await Promise.all([session.release(), parallel.release()])) };
   } catch (error) {
     await parallel.release();
     throw error;
   }
+}
+
+/** The same tensor on shared memory from `allocate`; strings stay as they are. */
+function sharedCopy(session: ParallelSession, name: string, tensor: ort.Tensor): ort.Tensor {
+  if (tensor.type === 'string') return tensor;
+  const shared = session.allocate(name, tensor.dims);
+  const from = tensor.data as ArrayBufferView;
+  const to = shared.data as ArrayBufferView;
+  new Uint8Array(to.buffer, to.byteOffset, to.byteLength).set(new Uint8Array(from.buffer, from.byteOffset, from.byteLength));
+  return shared;
 }
 
 function stats(ms: number[], batch: number): LatencyStats {
@@ -89,10 +115,11 @@ function stats(ms: number[], batch: number): LatencyStats {
 
 export async function benchmark(
   file: string,
-  options: ParallelSessionOptions & { batch: number; runs: number },
+  options: ParallelSessionOptions & { batch: number; runs: number; sharedInputs?: boolean },
   onProgress: (done: number, total: number) => void = () => undefined,
 ): Promise<BenchReport> {
-  const { plain, device, parallel, feeds, plainFeeds, release } = await openContenders(file, options, options.batch);
+  const sharedInputs = options.sharedInputs === true;
+  const { plain, device, parallel, feeds, plainFeeds, release } = await openContenders(file, options, options.batch, sharedInputs);
   try {
     const total = options.runs * 2 + 2;
     let done = 0;
@@ -113,7 +140,9 @@ export async function benchmark(
     const s = stats(singleMs, options.batch);
     const p = stats(parallelMs, options.batch);
     const speedup = p.throughput / s.throughput;
-    return { batch: options.batch, runs: options.runs, devices: [...parallel.devices], single: { ...s, device }, parallel: p, speedup, efficiency: speedup / parallel.devices.length };
+    const timing = parallel.stats().devices.map((d) => ({ device: d.device, runMs: d.medianRunMs, roundTripMs: d.medianRoundTripMs }));
+    const longestRun = Math.max(0, ...timing.map((t) => t.runMs ?? 0));
+    return { batch: options.batch, runs: options.runs, devices: [...parallel.devices], sharedInputs, single: { ...s, device }, parallel: p, speedup, efficiency: speedup / parallel.devices.length, timing, addedMs: p.p50 - longestRun };
   } finally {
     await release();
   }

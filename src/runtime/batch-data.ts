@@ -7,8 +7,7 @@ import * as ort from 'onnxruntime-node';
 import type { RowCut, WireData } from './messages.js';
 import { copyOf } from './messages.js';
 import { concatAlongAxis, sliceAlongAxis } from './tensor-ops.js';
-import { isFloat16Array } from '../tensors/float16.js';
-import { copyRows, rowsByteLength, viewLike, type View } from './row-copy.js';
+import { copyRows, rowsByteLength, type View } from './row-copy.js';
 import { isShared } from './shared-memory.js';
 
 /** Rows [start, start + size) of something that holds a tensor (tensorOf gives it). */
@@ -63,7 +62,7 @@ export function pieceInput(tensor: ort.Tensor, axis: number, start: number, size
 
 /**
  * The rows of several requests (or parts of them) gathered along `axis`, as one tensor whose data can be
- * transferred. Along axis 0 each part's rows are one block of bytes, copied once straight into the result.
+ * transferred: each part's rows copied once, straight into a spare buffer of the device where one fits.
  */
 export function gatherRows<P extends Rows>(parts: readonly P[], tensorOf: (part: P) => ort.Tensor, axis: number, spare: Spare): { dims: number[]; data: WireData } {
   const firstTensor = tensorOf(parts[0]!);
@@ -71,28 +70,19 @@ export function gatherRows<P extends Rows>(parts: readonly P[], tensorOf: (part:
   for (const part of parts) rows += part.size;
   const dims = firstTensor.dims.slice();
   dims[axis] = rows;
-  const data = firstTensor.data as ArrayBufferView | string[];
-  if (axis !== 0 || Array.isArray(data)) {
+  const first = firstTensor.data as View | string[];
+  if (Array.isArray(first)) {
     const joined = concatAlongAxis(parts.map((p) => sliceAlongAxis(tensorOf(p), axis, p.start, p.start + p.size)), axis);
     return { dims, data: joined.data as WireData };
   }
-  const rowBytes = data.byteLength / firstTensor.dims[0]!;
-  const byteLength = rowBytes * rows;
+  const byteLength = rowsByteLength(first, firstTensor.dims, axis, rows);
   const buffer = spare(byteLength) ?? new ArrayBuffer(byteLength);
-  const elementBytes = (data as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
-  const gathered = viewLike(data, buffer, byteLength / elementBytes) as View & { set(source: ArrayBufferView, at: number): void };
-  const Ctor = gathered.constructor;
-  let bytes: Uint8Array | undefined;
+  let gathered: View | undefined;
   let at = 0;
   for (const part of parts) {
     const tensor = tensorOf(part);
-    const source = tensor.data as ArrayBufferView;
-    const length = part.size * rowBytes;
-    // A whole tensor of the same kind is copied as it is (no view to make); other rows, and float16 values
-    // (whose bit patterns must not be converted), as bytes.
-    if (part.start === 0 && part.size === tensor.dims[0] && source.byteLength === length && source.constructor === Ctor && !isFloat16Array(source)) gathered.set(source, at / elementBytes);
-    else (bytes ??= new Uint8Array(buffer, 0, byteLength)).set(new Uint8Array(source.buffer, source.byteOffset + part.start * rowBytes, length), at);
-    at += length;
+    gathered = copyRows(tensor.data as View, tensor.dims, axis, part.start, part.size, buffer, at, rows);
+    at += part.size;
   }
-  return { dims, data: gathered };
+  return { dims, data: gathered! };
 }

@@ -3,6 +3,7 @@
  * run (input and output names, their order) is sent once at start-up, so a run carries only dims and data.
  */
 import type { ExternalFile } from './external-files.js';
+import { viewLike, type View } from './row-copy.js';
 
 /**
  * The data of one tensor: a typed array on a buffer that is transferred (a copy made for the run, or the caller's
@@ -78,19 +79,15 @@ export function ownBuffer(data: WireData): WireData {
   return copyOf(data);
 }
 
-type TypedArrayConstructor = new (buffer: ArrayBuffer, byteOffset: number, length: number) => ArrayBufferView & { set(source: ArrayBufferView): void };
-
 /**
  * A copy of a typed array on a buffer of its own, so that transferring it never detaches the caller's data:
  * into `spare` when one large enough is given (a buffer used before; the copy is a view of its start), else onto
- * a fresh buffer.
+ * a fresh buffer. A Node Buffer (whose slice() is a view, not a copy) is copied as a plain Uint8Array.
  */
 export function copyOf(data: ArrayBufferView, spare?: ArrayBuffer): ArrayBufferView {
-  // A Node Buffer's slice() is a view, not a copy: copy it as a plain Uint8Array.
-  const Ctor = (Buffer.isBuffer(data) ? Uint8Array : data.constructor) as TypedArrayConstructor;
   const length = data.byteLength / (data as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
   const buffer = spare !== undefined && spare.byteLength >= data.byteLength ? spare : new ArrayBuffer(data.byteLength);
-  const copy = new Ctor(buffer, 0, length);
+  const copy = viewLike(data, buffer, length) as View & { set(source: ArrayBufferView): void };
   copy.set(data);
   return copy;
 }

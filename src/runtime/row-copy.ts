@@ -17,19 +17,18 @@ export function viewLike(data: ArrayBufferView, buffer: ArrayBufferLike, length:
 
 /**
  * Rows [start, start + size) along `axis` of `source` (whose dims are `dims`), copied as bytes (float16 bit
- * patterns stay as they are) to the start of `buffer`, which must hold them. Returns them as an array of the
- * source's kind.
+ * patterns stay as they are) into `buffer`, which holds a tensor of `total` rows on that axis, at its row `at`
+ * (by default: the rows alone, at the start). Returns that tensor's data as an array of the source's kind.
  */
-export function copyRows(source: View, dims: readonly number[], axis: number, start: number, size: number, buffer: ArrayBuffer): View {
+export function copyRows(source: View, dims: readonly number[], axis: number, start: number, size: number, buffer: ArrayBuffer, at = 0, total = size): View {
   const elementBytes = (source as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
   const outer = product(dims, 0, axis);
   const block = product(dims, axis + 1) * elementBytes;
-  const byteLength = outer * size * block;
+  const byteLength = outer * total * block;
   const from = new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
   const to = new Uint8Array(buffer, 0, byteLength);
   const stride = dims[axis]! * block;
-  if (outer === 1) to.set(from.subarray(start * block, (start + size) * block));
-  else for (let o = 0; o < outer; o++) to.set(from.subarray(o * stride + start * block, o * stride + (start + size) * block), o * size * block);
+  for (let o = 0; o < outer; o++) to.set(from.subarray(o * stride + start * block, o * stride + (start + size) * block), (o * total + at) * block);
   return viewLike(source, buffer, byteLength / elementBytes);
 }
 

@@ -94,12 +94,18 @@ test('transfer: buffers are handed over (detached) only when asked, and only for
   } finally {
     await session.release();
   }
-  const split = await ParallelSession.create(fixture('mlp'), { devices: ['cpu', 'cpu'], minRowsPerDevice: 1 });
+  // Split over two devices, with an input without batch axis that every device needs.
+  const split = await ParallelSession.create(fixture('scalar_side_input'), { devices: ['cpu', 'cpu'], minRowsPerDevice: 1 });
   try {
-    const feeds = copyFeeds(await feedsFor('mlp', 8, 4));
+    const feeds = copyFeeds(await feedsFor('scalar_side_input', 8, 4));
     const expected = await split.run(copyFeeds(feeds));
     assertSame(await split.run(feeds, { transfer: true }), expected, 'split, transfer asked');
-    assert.notEqual((feeds['x']!.data as Float32Array).byteLength, 0, 'a request split over devices is copied, not transferred');
+    assert.equal(split.stats().total.batches, 4, 'both runs were split over the two devices');
+    for (const name of ['audio', 'gain']) assert.notEqual((feeds[name]!.data as Float32Array).byteLength, 0, `${name}: a request split over devices is copied, not transferred`);
+    const whole = copyFeeds(await feedsFor('scalar_side_input', 1, 5));
+    const wholeExpected = await split.run(copyFeeds(whole));
+    assertSame(await split.run(whole, { transfer: true }), wholeExpected, 'whole, transfer asked');
+    for (const name of ['audio', 'gain']) assert.equal((whole[name]!.data as Float32Array).byteLength, 0, `${name}: a request run whole hands its buffers over`);
   } finally {
     await split.release();
   }

@@ -426,6 +426,8 @@ export class Scheduler {
     let cuts: Array<RowCut | undefined> | undefined;
     const { pieces } = item;
     const { request, start, size } = pieces[0]!;
+    // Buffers are handed over only for a request run whole: the pieces of a split one all need its data.
+    const transfer = request.transfer && pieces.length === 1 && start === 0 && size === request.batch;
     try {
       const inputs = this.plan.inputs;
       for (let i = 0; i < inputs.length; i++) {
@@ -433,9 +435,9 @@ export class Scheduler {
         const tensor = request.feeds[name]!;
         if (axis === null) {
           dims.push(tensor.dims.slice());
-          data.push(wireData(tensor, request.transfer, spare));
+          data.push(wireData(tensor, transfer, spare));
         } else if (pieces.length === 1) {
-          const input = pieceInput(tensor, axis, start, size, request.transfer, spare);
+          const input = pieceInput(tensor, axis, start, size, transfer, spare);
           dims.push(input.dims);
           data.push(input.data);
           if (input.cut !== undefined) (cuts ??= [])[i] = input.cut;

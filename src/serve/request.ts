@@ -183,7 +183,7 @@ function fromBytes(datatype: Datatype, bytes: Uint8Array, size: number, fail: (w
   const Typed = typedArrays[datatype];
   // A view where the bytes are aligned for the type (ParallelSession copies them on), else a copy.
   if (bytes.byteOffset % width === 0) return new Typed(bytes.buffer as ArrayBuffer, bytes.byteOffset, size);
-  return new Typed(bytes.slice().buffer);
+  return new Typed(new Uint8Array(bytes).buffer);
 }
 
 /** BYTES as binary data: per element a 4-byte little-endian length, then that many bytes (read as UTF-8). */

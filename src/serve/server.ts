@@ -361,8 +361,8 @@ async function serve(backend: InferenceBackend, signature: ModelSignature, name:
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
+      // Still listening while draining: a request arriving now gets 503 rather than a refused or reset connection.
       ready = false;
-      server.closeIdleConnections();
       if (inFlight > 0) {
         const done = new Promise<void>((resolve) => (drained = resolve));
         let timer: NodeJS.Timeout | undefined;

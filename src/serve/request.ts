@@ -180,10 +180,9 @@ function fromBytes(datatype: Datatype, bytes: Uint8Array, size: number, fail: (w
   if (datatype === 'BYTES') return stringsFromBytes(bytes, size, fail);
   const width = elementBytes[datatype];
   if (bytes.byteLength !== size * width) fail(`binary_data_size is ${bytes.byteLength} bytes, but the shape holds ${size} ${datatype} elements (${size * width} bytes)`);
-  const Typed = typedArrays[datatype];
-  // A view where the bytes are aligned for the type (ParallelSession copies them on), else a copy.
-  if (bytes.byteOffset % width === 0) return new Typed(bytes.buffer as ArrayBuffer, bytes.byteOffset, size);
-  return new Typed(new Uint8Array(bytes).buffer);
+  // Copied onto a buffer of their own: the body's bytes need not be aligned for the type, and a view would take
+  // its whole buffer (the socket's read buffer) along wherever the tensor is cloned, to a device's worker included.
+  return new typedArrays[datatype](new Uint8Array(bytes).buffer);
 }
 
 /** BYTES as binary data: per element a 4-byte little-endian length, then that many bytes (read as UTF-8). */

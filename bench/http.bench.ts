@@ -7,7 +7,8 @@
  *    single-thread InferenceSession, throughput (target >= 3.0x);
  *  - concurrency 64, ParallelSession cpu,cpu: binary requests against JSON requests, throughput (target >= 1.5x);
  *  - concurrency 1, binary requests: the server's p50 latency (a keep-alive node:http client, timed per request)
- *    against calling ParallelSession cpu,cpu in this process (target <= +150 µs).
+ *    against calling ParallelSession cpu,cpu in this process (target <= +150 µs); a bare node:http server
+ *    answering the same bytes without running anything shows what the HTTP exchange alone costs here.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
@@ -30,7 +31,7 @@ interface Server {
   child: ChildProcess;
 }
 
-async function startChild(model: string, kind: 'parallel' | 'plain'): Promise<Server> {
+async function startChild(model: string, kind: 'parallel' | 'plain' | 'echo'): Promise<Server> {
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'http-server-child.js');
   const child = spawn(process.execPath, [script, model, kind], { stdio: ['pipe', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
@@ -139,27 +140,30 @@ try {
   const tensor = new ort.Tensor('float32', x, [1, width]);
   const direct = (): Promise<unknown> => session.run({ x: tensor });
   const { send, agent } = httpSender(parallel.url);
+  const echo = await startChild(model, 'echo');
+  const bare = httpSender(echo.url);
   const runMs = seconds * 500;
   await closedLoop(direct, { concurrency: 1, durationMs: 300 });
   await closedLoop(send, { concurrency: 1, durationMs: 300 });
   const added: number[] = [];
-  const p50s: Array<{ direct: number; http: number }> = [];
+  const p50s: Array<{ direct: number; http: number; bare: number }> = [];
   for (let round = 0; round < rounds * 2; round++) {
     const order = round % 2 === 0 ? [direct, send, send, direct] : [send, direct, direct, send];
-    const runs = new Map<() => Promise<unknown>, Awaited<ReturnType<typeof closedLoop>>[]>([[direct, []], [send, []]]);
-    for (const contender of order) {
+    const runs = new Map<() => Promise<unknown>, Awaited<ReturnType<typeof closedLoop>>[]>([[direct, []], [send, []], [bare.send, []]]);
+    for (const contender of [...order, bare.send]) {
       await settle();
       runs.get(contender)!.push(await closedLoop(contender, { concurrency: 1, durationMs: runMs / 2 }));
     }
     const d = summarize(runs.get(direct)!, 1).p50;
     const h = summarize(runs.get(send)!, 1).p50;
-    p50s.push({ direct: d, http: h });
+    p50s.push({ direct: d, http: h, bare: summarize(runs.get(bare.send)!, 1).p50 });
     added.push((h - d) * 1000);
   }
   agent.destroy();
-  await session.release();
+  bare.agent.destroy();
+  await Promise.all([session.release(), stopChild(echo)]);
   const extra = median(added);
-  console.log(`concurrency 1, median p50 µs: ParallelSession cpu,cpu in this process ${(median(p50s.map((p) => p.direct)) * 1000).toFixed(0)}, serve cpu,cpu over HTTP ${(median(p50s.map((p) => p.http)) * 1000).toFixed(0)}`);
+  console.log(`concurrency 1, median p50 µs: ParallelSession cpu,cpu in this process ${(median(p50s.map((p) => p.direct)) * 1000).toFixed(0)}, serve cpu,cpu over HTTP ${(median(p50s.map((p) => p.http)) * 1000).toFixed(0)}; a bare node:http exchange of the same bytes ${(median(p50s.map((p) => p.bare)) * 1000).toFixed(0)}`);
   console.log(`serve p50 minus in-process ParallelSession p50, concurrency 1: ${extra >= 0 ? '+' : ''}${extra.toFixed(0)} µs, ${spread(added, 0)} (target <= +150 µs) ${extra <= 150 ? 'OK' : 'OVER'}`);
 } finally {
   await Promise.all([stopChild(parallel), stopChild(plain)]);

@@ -20,5 +20,6 @@ export {
 export { formatModelConfig } from './triton/pbtxt.js';
 export { kserveManifest, type KServeOptions, type KServeManifest } from './triton/kserve.js';
 export { writeTritonEntry, type TritonEntryOptions, type TritonEntryResult } from './triton/repository.js';
+export { startServer, closeOnSignals, type ServeOptions, type InferenceServer, type InferenceBackend } from './serve/index.js';
 export { ArgumentError, ArgumentRangeError, InputError } from './errors.js';
 export type { ModelProto } from './onnx.js';

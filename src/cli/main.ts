@@ -7,6 +7,7 @@ import { parallelizeCommand } from './commands/parallelize.js';
 import { runCommand } from './commands/run.js';
 import { benchCommand } from './commands/bench.js';
 import { tritonCommand } from './commands/triton.js';
+import { serveCommand } from './commands/serve.js';
 import { EXIT_BAD_INPUT, fail } from './exit.js';
 
 async function main(argv: string[]): Promise<void> {
@@ -16,6 +17,7 @@ async function main(argv: string[]): Promise<void> {
     .command(runCommand)
     .command(benchCommand)
     .command(tritonCommand)
+    .command(serveCommand)
     .command(parallelizeCommand)
     .demandCommand(1, 'give a command or a model; see --help')
     .strict()

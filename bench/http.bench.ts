@@ -1,0 +1,170 @@
+/**
+ * HTTP serving benchmark: `onnx-parallelize serve`'s server (src/serve) under load from autocannon, keep-alive,
+ * batch-1 requests on the 4x1024 MLP, each server in a child process of its own. Contenders are timed pair by pair
+ * in mirrored order (A B B A, then B A A B), BENCH_SECONDS (3) per run, BENCH_ROUNDS (3) rounds; the medians of
+ * the per-pair ratios are printed with their quartiles.
+ *  - concurrency 64, binary requests: the server on ParallelSession cpu,cpu against the same server on one plain
+ *    single-thread InferenceSession, throughput (target >= 3.0x);
+ *  - concurrency 64, ParallelSession cpu,cpu: binary requests against JSON requests, throughput (target >= 1.5x);
+ *  - concurrency 1, binary requests: the server's p50 latency (a keep-alive node:http client, timed per request)
+ *    against calling ParallelSession cpu,cpu in this process (target <= +150 µs); a bare node:http server
+ *    answering the same bytes without running anything shows what the HTTP exchange alone costs here.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import * as ort from 'onnxruntime-node';
+import { ParallelSession } from '../src/runtime/parallel-session.js';
+import { closedLoop, summarize } from '../src/runtime/load-generator.js';
+import { SeededRandom } from '../src/tensors/random.js';
+import { median, mlpModel, quantile } from './harness.js';
+
+const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const seconds = Number(process.env['BENCH_SECONDS'] ?? 3);
+const width = 1024;
+
+interface Server {
+  url: string;
+  child: ChildProcess;
+}
+
+async function startChild(model: string, kind: 'parallel' | 'plain' | 'echo'): Promise<Server> {
+  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'http-server-child.js');
+  const child = spawn(process.execPath, [script, model, kind], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.setEncoding('utf8').once('data', (line: string) => resolve(line.trim()));
+    child.once('exit', (code) => reject(new Error(`the ${kind} server exited with code ${code}`)));
+  });
+  return { url, child };
+}
+
+const stopChild = (server: Server): Promise<unknown> => new Promise((resolve) => {
+  server.child.once('exit', resolve);
+  server.child.stdin!.end();
+});
+
+const x = new SeededRandom(1).floats(width);
+const path64 = '/v2/models/mlp-4x1024/infer';
+
+/** A batch-1 request: binary data both ways, or JSON both ways. */
+function requestOf(binary: boolean): { body: Buffer; headers: Record<string, string> } {
+  if (!binary) {
+    return { body: Buffer.from(JSON.stringify({ inputs: [{ name: 'x', shape: [1, width], datatype: 'FP32', data: Array.from(x) }] })), headers: { 'content-type': 'application/json' } };
+  }
+  const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'x', shape: [1, width], datatype: 'FP32', parameters: { binary_data_size: width * 4 } }], parameters: { binary_data_output: true } }));
+  return {
+    body: Buffer.concat([header, Buffer.from(x.buffer, x.byteOffset, x.byteLength)]),
+    headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.byteLength) },
+  };
+}
+
+interface Contender {
+  name: string;
+  server: Server;
+  binary: boolean;
+}
+
+/** Requests per second answered with 200 in one autocannon run at `connections`. */
+async function load(c: Contender, connections: number, duration: number): Promise<number> {
+  const request = requestOf(c.binary);
+  const result = await autocannon({ url: `${c.server.url}${path64}`, connections, pipelining: 1, duration, method: 'POST', body: request.body, headers: request.headers });
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${c.name}: ${result.non2xx} answers other than 2xx, ${result.errors} errors`);
+  return result['2xx'] / (result.duration ?? duration);
+}
+
+const settle = (): Promise<unknown> => new Promise((resolve) => setTimeout(resolve, 200));
+
+/** Per-round throughputs of a and b at `connections`, timed A B B A (B A A B on odd rounds). */
+async function pairs(a: Contender, b: Contender, connections: number): Promise<Array<{ a: number; b: number }>> {
+  for (const c of [a, b]) await load(c, connections, 1); // warm-up
+  const result = [];
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? [a, b, b, a] : [b, a, a, b];
+    const measured = new Map<Contender, number[]>([[a, []], [b, []]]);
+    for (const c of order) {
+      await settle();
+      measured.get(c)!.push(await load(c, connections, seconds / 2));
+    }
+    const mean = (values: number[]): number => values.reduce((s, v) => s + v, 0) / values.length;
+    result.push({ a: mean(measured.get(a)!), b: mean(measured.get(b)!) });
+  }
+  return result;
+}
+
+const spread = (values: number[], digits = 2): string => `quartiles ${quantile(values, 0.25).toFixed(digits)} to ${quantile(values, 0.75).toFixed(digits)}`;
+
+/** One binary request over a keep-alive connection, resolved when its answer has been read. */
+function httpSender(url: string): { send: () => Promise<void>; agent: http.Agent } {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const { body, headers } = requestOf(true);
+  const target = new URL(`${url}${path64}`);
+  const send = (): Promise<void> => new Promise((resolve, reject) => {
+    const request = http.request({ host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent, headers: { ...headers, 'content-length': body.byteLength } }, (response) => {
+      if (response.statusCode !== 200) reject(new Error(`status ${response.statusCode}`));
+      response.on('data', () => {}).on('end', resolve);
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
+  return { send, agent };
+}
+
+console.log(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, onnxruntime-node ${ort.env.versions.node}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(`autocannon, keep-alive, batch-1 requests on the 4x${width} MLP; ${rounds} rounds of pairs (A B B A, then B A A B), ${seconds} s per contender per round; each server in its own process`);
+
+const model = await mlpModel(4, width); // bench/out/mlp-4x1024.onnx: the model's name is mlp-4x1024
+const parallel = await startChild(model, 'parallel');
+const plain = await startChild(model, 'plain');
+try {
+  const serveBinary: Contender = { name: 'serve cpu,cpu (binary)', server: parallel, binary: true };
+  const serveJson: Contender = { name: 'serve cpu,cpu (JSON)', server: parallel, binary: false };
+  const plainBinary: Contender = { name: 'same server, plain session (binary)', server: plain, binary: true };
+
+  const vsPlain = await pairs(plainBinary, serveBinary, 64);
+  const speedups = vsPlain.map((p) => p.b / p.a);
+  const speedup = median(speedups);
+  console.log(`concurrency 64, binary, median infer/s: ${plainBinary.name} ${median(vsPlain.map((p) => p.a)).toFixed(0)}, ${serveBinary.name} ${median(vsPlain.map((p) => p.b)).toFixed(0)}`);
+  console.log(`serve cpu,cpu vs the same server on a plain session, concurrency 64, throughput: ${speedup.toFixed(2)}x, ${spread(speedups)} (target >= 3.00x) ${speedup >= 3 ? 'OK' : 'UNDER'}`);
+
+  const binaryVsJson = await pairs(serveJson, serveBinary, 64);
+  const gains = binaryVsJson.map((p) => p.b / p.a);
+  const gain = median(gains);
+  console.log(`concurrency 64, serve cpu,cpu, median infer/s: JSON ${median(binaryVsJson.map((p) => p.a)).toFixed(0)}, binary ${median(binaryVsJson.map((p) => p.b)).toFixed(0)}`);
+  console.log(`binary vs JSON requests, concurrency 64, throughput: ${gain.toFixed(2)}x, ${spread(gains)} (target >= 1.50x) ${gain >= 1.5 ? 'OK' : 'UNDER'}`);
+
+  // Concurrency 1: the server over HTTP against ParallelSession called in this process, timed A B B A.
+  const session = await ParallelSession.create(model, { devices: ['cpu', 'cpu'] });
+  const tensor = new ort.Tensor('float32', x, [1, width]);
+  const direct = (): Promise<unknown> => session.run({ x: tensor });
+  const { send, agent } = httpSender(parallel.url);
+  const echo = await startChild(model, 'echo');
+  const bare = httpSender(echo.url);
+  const runMs = seconds * 500;
+  await closedLoop(direct, { concurrency: 1, durationMs: 300 });
+  await closedLoop(send, { concurrency: 1, durationMs: 300 });
+  const added: number[] = [];
+  const p50s: Array<{ direct: number; http: number; bare: number }> = [];
+  for (let round = 0; round < rounds * 2; round++) {
+    const order = round % 2 === 0 ? [direct, send, send, direct] : [send, direct, direct, send];
+    const runs = new Map<() => Promise<unknown>, Awaited<ReturnType<typeof closedLoop>>[]>([[direct, []], [send, []], [bare.send, []]]);
+    for (const contender of [...order, bare.send]) {
+      await settle();
+      runs.get(contender)!.push(await closedLoop(contender, { concurrency: 1, durationMs: runMs / 2 }));
+    }
+    const d = summarize(runs.get(direct)!, 1).p50;
+    const h = summarize(runs.get(send)!, 1).p50;
+    p50s.push({ direct: d, http: h, bare: summarize(runs.get(bare.send)!, 1).p50 });
+    added.push((h - d) * 1000);
+  }
+  agent.destroy();
+  bare.agent.destroy();
+  await Promise.all([session.release(), stopChild(echo)]);
+  const extra = median(added);
+  console.log(`concurrency 1, median p50 µs: ParallelSession cpu,cpu in this process ${(median(p50s.map((p) => p.direct)) * 1000).toFixed(0)}, serve cpu,cpu over HTTP ${(median(p50s.map((p) => p.http)) * 1000).toFixed(0)}; a bare node:http exchange of the same bytes ${(median(p50s.map((p) => p.bare)) * 1000).toFixed(0)}`);
+  console.log(`serve p50 minus in-process ParallelSession p50, concurrency 1: ${extra >= 0 ? '+' : ''}${extra.toFixed(0)} µs, ${spread(added, 0)} (target <= +150 µs) ${extra <= 150 ? 'OK' : 'OVER'}`);
+} finally {
+  await Promise.all([stopChild(parallel), stopChild(plain)]);
+}

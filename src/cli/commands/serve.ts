@@ -1,0 +1,83 @@
+import type { Argv, CommandModule } from 'yargs';
+import { InputError } from '../../errors.js';
+import { modelArgument, sessionFromArgs, sessionOptions, type SessionArgs } from '../options.js';
+
+interface ServeArgs extends SessionArgs {
+  model: string;
+  name?: string;
+  host: string;
+  port: number;
+  'metrics-port': number;
+  'max-batch'?: number;
+  'max-queue-delay-us'?: number;
+  'max-queue'?: number;
+  'timeout-ms'?: number;
+  'max-body-bytes'?: number;
+  'drain-ms'?: number;
+}
+
+/** A whole number option in [min, max], or a one-line error naming it. */
+function wholeNumber(args: ServeArgs, option: keyof ServeArgs & string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  const value = args[option] as number | undefined;
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new InputError(`--${option} must be a whole number from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`} (got ${String(value)})`);
+  }
+  return value;
+}
+
+export const serveCommand: CommandModule<object, ServeArgs> = {
+  command: 'serve <model>',
+  describe: 'Serve MODEL over HTTP with the Open Inference Protocol (KServe V2), as Triton does, on several devices at once',
+  builder: (yargs) =>
+    sessionOptions(modelArgument(yargs as Argv<object>))
+      .option('name', { type: 'string', describe: "the model's name in the URLs (default: the file's stem)" })
+      .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to listen on (0.0.0.0: every network)' })
+      .option('port', { type: 'number', default: 8000, describe: 'HTTP port of the protocol (0: a free port)' })
+      .option('metrics-port', { type: 'number', default: 8002, describe: 'HTTP port of the Prometheus metrics at /metrics (0: a free port)' })
+      .option('max-batch', { type: 'number', describe: 'most rows the dynamic batcher merges into one run (default: no limit)' })
+      .option('max-queue-delay-us', { type: 'number', describe: 'how long a request may wait for others to merge with, in microseconds (default 0)' })
+      .option('max-queue', { type: 'number', describe: 'past this many requests waiting, answer 503 with Retry-After (default: no limit)' })
+      .option('timeout-ms', { type: 'number', describe: 'answer 504 to a request not done within this many milliseconds (default: no limit)' })
+      .option('max-body-bytes', { type: 'number', describe: 'answer 413 to a body over this many bytes (default 64 MiB)' })
+      .option('drain-ms', { type: 'number', describe: 'on SIGTERM or SIGINT, how long requests in progress may take (default 30000)' })
+      .example('$0 serve model.onnx --devices cpu,cpu', 'serve on two CPU devices at http://127.0.0.1:8000/v2/models/model')
+      .example('$0 serve model.parallel.onnx --host 0.0.0.0 --max-queue 256 --timeout-ms 2000', 'a rewritten model on the GPUs it is tagged with') as unknown as Argv<ServeArgs>,
+  handler: async (args) => {
+    const session = sessionFromArgs(args);
+    const maxBatch = wholeNumber(args, 'max-batch', 1);
+    const delayUs = args['max-queue-delay-us'];
+    if (delayUs !== undefined && !(Number.isFinite(delayUs) && delayUs >= 0)) throw new InputError(`--max-queue-delay-us must be a number of microseconds >= 0 (got ${String(delayUs)})`);
+    const maxQueue = wholeNumber(args, 'max-queue', 0);
+    const port = wholeNumber(args, 'port', 0, 65535)!;
+    const metricsPort = wholeNumber(args, 'metrics-port', 0, 65535)!;
+    const timeoutMs = wholeNumber(args, 'timeout-ms', 1);
+    const maxBodyBytes = wholeNumber(args, 'max-body-bytes', 1);
+    const drainMs = wholeNumber(args, 'drain-ms', 0);
+    if (args.name !== undefined) {
+      const { checkModelName } = await import('../../triton/names.js');
+      checkModelName(args.name);
+    }
+    const { startServer, closeOnSignals } = await import('../../serve/index.js'); // loads onnxruntime only for this command
+    const server = await startServer({
+      model: args.model,
+      ...(args.name === undefined ? {} : { name: args.name }),
+      session: {
+        ...session,
+        batching: { ...(maxBatch === undefined ? {} : { maxBatch }), ...(delayUs === undefined ? {} : { maxQueueDelayMs: delayUs / 1000 }) },
+        ...(maxQueue === undefined ? {} : { maxQueue }),
+      },
+      host: args.host,
+      port,
+      metricsPort,
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }),
+      ...(drainMs === undefined ? {} : { drainMs }),
+    });
+    closeOnSignals(server, (error) => {
+      if (error !== undefined) process.stderr.write(`onnx-parallelize: closing failed: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(error === undefined ? 0 : 1);
+    });
+    process.stdout.write(`serving model '${server.name}' version ${server.version} on ${server.devices.join(', ')} at ${server.url}/v2/models/${encodeURIComponent(server.name)} (metrics: ${server.metricsUrl ?? 'none'})\n`);
+  },
+};

@@ -1,0 +1,153 @@
+/**
+ * What the server counts for its model, and the two views of it that Triton's clients read: Prometheus metrics
+ * with Triton's names and labels (through prom-client), and the statistics extension's JSON.
+ *
+ * ParallelSession does not time each request's wait in its queue; it measures the time its devices spend inside
+ * onnxruntime per run (stats().busyMs). A request's compute time is taken as the devices' mean time per run
+ * over the last 100 ms or so (at most its own time inside the session), and its queue time as the rest of its
+ * time inside the session; both add to what the request really took there.
+ */
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { SessionStats } from '../runtime/parallel-session.js';
+
+/** Why a request failed, as Triton's `reason` label says it. */
+export type FailureReason = 'REJECTED' | 'CANCELED' | 'BACKEND' | 'OTHER';
+const failureReasons: FailureReason[] = ['REJECTED', 'CANCELED', 'BACKEND', 'OTHER'];
+
+const REFRESH_MS = 100;
+
+export class ModelMetrics {
+  /** Successful requests, their rows, and their time end to end, inside the session, queued and computing. */
+  success = 0;
+  rows = 0;
+  successUs = 0;
+  queueUs = 0;
+  computeUs = 0;
+  readonly failures: Record<FailureReason, number> = { REJECTED: 0, CANCELED: 0, BACKEND: 0, OTHER: 0 };
+  failureUs = 0;
+  /** Requests inside the session now. */
+  pending = 0;
+  /** When the last request was answered, in ms since the epoch (0: never). */
+  lastInference = 0;
+  readonly registry = new Registry();
+  #meanRunMs: number | undefined;
+  #refreshedAt = -Infinity;
+  #busyMs = 0;
+  #batches = 0;
+
+  constructor(
+    readonly model: string,
+    readonly version: string,
+    private readonly sessionStats: (() => SessionStats) | undefined,
+  ) {
+    const labels = { model, version };
+    const labelNames = ['model', 'version'] as const;
+    const registers = [this.registry];
+    const counter = (name: string, help: string, value: () => number): void => {
+      new Counter({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect(this: Counter<'model' | 'version'>) {
+          this.reset();
+          this.inc(labels, value());
+        },
+      });
+    };
+    counter('nv_inference_request_success', 'Number of successful inference requests, all batch sizes', () => this.success);
+    new Counter({
+      name: 'nv_inference_request_failure',
+      help: 'Number of failed inference requests, all batch sizes',
+      labelNames: ['model', 'version', 'reason'] as const,
+      registers,
+      collect: (() => {
+        const failures = this.failures;
+        return function (this: Counter<'model' | 'version' | 'reason'>) {
+          this.reset();
+          for (const reason of failureReasons) this.inc({ ...labels, reason }, failures[reason]);
+        };
+      })(),
+    });
+    counter('nv_inference_count', 'Number of inferences performed (rows of the successful requests)', () => this.rows);
+    counter('nv_inference_exec_count', 'Number of model executions performed (runs of merged or split batches)', () => this.executions());
+    counter('nv_inference_request_duration_us', 'Cumulative inference request duration in microseconds', () => Math.round(this.successUs));
+    counter('nv_inference_queue_duration_us', 'Cumulative inference queuing duration in microseconds', () => Math.round(this.queueUs));
+    counter('nv_inference_compute_infer_duration_us', 'Cumulative compute inference duration in microseconds', () => Math.round(this.computeUs));
+    const pending = (): number => this.pending;
+    new Gauge({
+      name: 'nv_inference_pending_request_count',
+      help: 'Instantaneous number of pending requests awaiting execution per-model.',
+      labelNames,
+      registers,
+      collect(this: Gauge<'model' | 'version'>) {
+        this.set(labels, pending());
+      },
+    });
+  }
+
+  /** Runs of the model: from the session's statistics, else one per successful request. */
+  executions(): number {
+    return this.sessionStats === undefined ? this.success : this.sessionStats().total.batches;
+  }
+
+  /** A request answered: its rows, its time end to end and its time inside the session, in ms. */
+  recordSuccess(rows: number, requestMs: number, runMs: number): void {
+    const computeMs = Math.min(runMs, this.meanRunMs() ?? runMs);
+    this.success++;
+    this.rows += rows;
+    this.successUs += requestMs * 1000;
+    this.computeUs += computeMs * 1000;
+    this.queueUs += (runMs - computeMs) * 1000;
+    this.lastInference = Date.now();
+  }
+
+  recordFailure(reason: FailureReason, requestMs: number): void {
+    this.failures[reason]++;
+    this.failureUs += requestMs * 1000;
+    this.lastInference = Date.now();
+  }
+
+  /** The devices' mean time per run lately, from the session's statistics (refreshed every REFRESH_MS). */
+  private meanRunMs(): number | undefined {
+    if (this.sessionStats === undefined) return undefined;
+    const now = performance.now();
+    if (now - this.#refreshedAt < REFRESH_MS && this.#meanRunMs !== undefined) return this.#meanRunMs;
+    const { busyMs, batches } = this.sessionStats().total;
+    if (batches > this.#batches) this.#meanRunMs = (busyMs - this.#busyMs) / (batches - this.#batches);
+    this.#busyMs = busyMs;
+    this.#batches = batches;
+    this.#refreshedAt = now;
+    return this.#meanRunMs;
+  }
+
+  /** The statistics extension's `model_stats` entry of the model. */
+  tritonStats(): Record<string, unknown> {
+    const ns = (us: number): number => Math.round(us * 1000);
+    const duration = (count: number, us: number): { count: number; ns: number } => ({ count, ns: ns(us) });
+    const stats = this.sessionStats?.();
+    const failed = failureReasons.reduce((sum, r) => sum + this.failures[r], 0);
+    const sizes = Object.entries(stats?.total.batchSizes ?? {}).map(([size, count]) => [Number(size), count] as const);
+    return {
+      name: this.model,
+      version: this.version,
+      last_inference: this.lastInference,
+      inference_count: this.rows,
+      execution_count: stats?.total.batches ?? this.success,
+      inference_stats: {
+        success: duration(this.success, this.successUs),
+        fail: duration(failed, this.failureUs),
+        queue: duration(this.success, this.queueUs),
+        compute_input: duration(this.success, 0),
+        compute_infer: duration(this.success, this.computeUs),
+        compute_output: duration(this.success, 0),
+        cache_hit: duration(0, 0),
+        cache_miss: duration(0, 0),
+      },
+      // Runs by their number of rows; the session does not time them by size, so their durations are 0.
+      batch_stats: sizes
+        .sort((a, b) => a[0] - b[0])
+        .map(([size, count]) => ({ batch_size: size, compute_input: duration(count, 0), compute_infer: duration(count, 0), compute_output: duration(count, 0) })),
+    };
+  }
+}

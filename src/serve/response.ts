@@ -1,0 +1,85 @@
+/**
+ * Encoding of an inference response: the protocol's JSON object, each output's values in `data`, or (Triton's
+ * binary data extension) its raw bytes after the JSON, with `"parameters": {"binary_data_size": N}`.
+ *
+ * JSON values: FP16/FP32/FP64 as numbers (the exact value of each element; NaN and the infinities, which JSON
+ * cannot write, as the strings "NaN", "Infinity", "-Infinity"), BOOL as true/false, BYTES as strings (UTF-8),
+ * and INT64/UINT64 as exact JSON numbers, as Triton writes them (Python's and Go's JSON readers keep them exact;
+ * JavaScript's JSON.parse rounds past 2^53, so a JavaScript client wanting them exact asks for binary data).
+ */
+import type * as ort from 'onnxruntime-node';
+import { float16Values, type Float16Data } from '../tensors/float16.js';
+import { datatypeOfOrtType } from './datatypes.js';
+
+export interface ResponseOutput {
+  name: string;
+  tensor: ort.Tensor;
+  binary: boolean;
+}
+
+export interface EncodedResponse {
+  /** The JSON object. */
+  json: string;
+  /** Binary data after the JSON, in output order; empty when every output is in the JSON. */
+  chunks: Uint8Array[];
+}
+
+/** Numbers joined by commas; NaN and the infinities as strings. */
+function numberList(values: ArrayLike<number> & { join(separator: string): string }): string {
+  const text = values.join(',');
+  // Only "NaN" and "Infinity" put these letters in a list of numbers ("1e-7" has none of them).
+  if (!/[NI]/.test(text)) return text;
+  return Array.from(values, (v) => (Number.isFinite(v) ? String(v) : `"${v}"`)).join(',');
+}
+
+function jsonData(tensor: ort.Tensor): string {
+  const data = tensor.data;
+  switch (tensor.type) {
+    case 'string':
+      return JSON.stringify(data);
+    case 'bool':
+      return `[${Array.from(data as Uint8Array, (v) => (v === 0 ? 'false' : 'true')).join(',')}]`;
+    case 'float16':
+      return `[${numberList(float16Values(data as Float16Data))}]`;
+    default:
+      return `[${numberList(data as Float32Array)}]`;
+  }
+}
+
+/** Bytes of a tensor for binary data: a view of its data, or for strings the BYTES layout. */
+export function tensorBytes(tensor: ort.Tensor): Uint8Array {
+  if (tensor.type !== 'string') {
+    const data = tensor.data as ArrayBufferView;
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  }
+  const parts = (tensor.data as string[]).flatMap((s) => {
+    const bytes = Buffer.from(s, 'utf8');
+    const length = Buffer.alloc(4);
+    length.writeUInt32LE(bytes.byteLength);
+    return [length, bytes];
+  });
+  return Buffer.concat(parts);
+}
+
+export function encodeInferResponse(modelName: string, modelVersion: string, id: string | undefined, outputs: ResponseOutput[]): EncodedResponse {
+  const chunks: Uint8Array[] = [];
+  let json = `{"model_name":${JSON.stringify(modelName)},"model_version":${JSON.stringify(modelVersion)}`;
+  if (id !== undefined) json += `,"id":${JSON.stringify(id)}`;
+  json += ',"outputs":[';
+  for (let k = 0; k < outputs.length; k++) {
+    const { name, tensor, binary } = outputs[k]!;
+    const datatype = datatypeOfOrtType(tensor.type);
+    if (datatype === undefined) throw new Error(`output '${name}' is of onnxruntime type ${tensor.type}, which the protocol has no datatype for`);
+    if (k > 0) json += ',';
+    json += `{"name":${JSON.stringify(name)},"datatype":"${datatype}","shape":[${tensor.dims.join(',')}]`;
+    if (binary) {
+      const bytes = tensorBytes(tensor);
+      chunks.push(bytes);
+      json += `,"parameters":{"binary_data_size":${bytes.byteLength}}}`;
+    } else {
+      json += `,"data":${jsonData(tensor)}}`;
+    }
+  }
+  json += ']}';
+  return { json, chunks };
+}

@@ -1,0 +1,43 @@
+/**
+ * The protocol's HTTP paths: health, server and model metadata, inference, and Triton's statistics extension.
+ *
+ *   GET  /v2/health/live | /v2/health/ready | /v2
+ *   GET  /v2/models/NAME[/versions/VERSION]          model metadata
+ *   GET  /v2/models/NAME[/versions/VERSION]/ready
+ *   POST /v2/models/NAME[/versions/VERSION]/infer
+ *   GET  /v2/models[/NAME[/versions/VERSION]]/stats
+ */
+export type Route =
+  | { kind: 'live' | 'ready' | 'server' }
+  | { kind: 'model' | 'modelReady' | 'infer' | 'stats'; name: string | undefined; version: string | undefined };
+
+/** The method each kind of route answers. */
+export const methodOf = (route: Route): 'GET' | 'POST' => (route.kind === 'infer' ? 'POST' : 'GET');
+
+const endings = { ready: 'modelReady', infer: 'infer', stats: 'stats' } as const;
+
+function decode(part: string): string | undefined {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The route of a request's path (the part of its URL before any `?`), or undefined for no route. */
+export function routeOf(path: string): Route | undefined {
+  if (path === '/v2/health/live') return { kind: 'live' };
+  if (path === '/v2/health/ready') return { kind: 'ready' };
+  if (path === '/v2' || path === '/v2/') return { kind: 'server' };
+  if (path === '/v2/models/stats') return { kind: 'stats', name: undefined, version: undefined };
+  if (!path.startsWith('/v2/models/')) return undefined;
+  const parts = path.slice('/v2/models/'.length).split('/');
+  const last = parts[parts.length - 1]!;
+  const kind = Object.hasOwn(endings, last) && parts.length > 1 ? endings[last as keyof typeof endings] : 'model';
+  if (kind !== 'model') parts.pop();
+  if (parts.length !== 1 && !(parts.length === 3 && parts[1] === 'versions')) return undefined;
+  const name = decode(parts[0]!);
+  const version = parts.length === 3 ? decode(parts[2]!) : undefined;
+  if (name === undefined || name === '' || version === '') return undefined;
+  return { kind, name, version };
+}

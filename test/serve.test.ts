@@ -1,0 +1,316 @@
+/**
+ * The Open Inference Protocol server (src/serve), started in this process on 127.0.0.1 with free ports, on real
+ * models run by onnxruntime-node: the protocol's documented exchanges, every datatype in JSON and as binary data,
+ * 300 concurrent mixed requests checked against a plain session, and the statistics and metrics they leave.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { startServer, type InferenceServer, type ServeOptions } from '../src/serve/index.js';
+import { encodeModel } from '../src/io/codec.js';
+import { makeGraph, makeModel, makeNode, makeValueInfo } from '../src/graph/build.js';
+import { TensorProto_DataType as DT } from '../src/onnx.js';
+import { float16Bits, toHalf } from '../src/tensors/float16.js';
+import { SeededRandom } from '../src/tensors/random.js';
+import { fixture, tempDir } from './helpers.js';
+import { assertSame } from './session-helpers.js';
+import { datatypeOf, infer, inferBody, metric, nest, readAnswer, type Feeds } from './serve-client.js';
+
+const start = (options: ServeOptions): Promise<InferenceServer> => startServer({ port: 0, metricsPort: 0, ...options });
+
+async function plainRun(model: string, feeds: Feeds): Promise<Feeds> {
+  const session = await ort.InferenceSession.create(model);
+  try {
+    return await session.run(feeds);
+  } finally {
+    await session.release();
+  }
+}
+
+/** Writes `model` into a fresh folder as NAME.onnx; returns its path and a remover. */
+function modelFile(name: string, bytes: Uint8Array): { file: string; remove: () => void } {
+  const dir = tempDir();
+  const file = path.join(dir, `${name}.onnx`);
+  writeFileSync(file, bytes);
+  return { file, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * The model of the protocol's examples: input0 UINT32 [-1, 2], input1 BOOL [-1] -> output0 FP32 [-1, 2],
+ * output0[i] = input1[i] + the column sums of input0.
+ */
+function goldenModel(): Uint8Array {
+  return encodeModel(
+    makeModel(
+      makeGraph({
+        name: 'mymodel',
+        inputs: [makeValueInfo('input0', DT.UINT32, ['rows', 2]), makeValueInfo('input1', DT.BOOL, ['batch'])],
+        outputs: [makeValueInfo('output0', DT.FLOAT, ['batch', 2])],
+        nodes: [
+          makeNode('Cast', ['input0'], ['f0'], { to: DT.FLOAT }),
+          makeNode('ReduceSum', ['f0'], ['sums'], { keepdims: 1, axes: [0] }),
+          makeNode('Cast', ['input1'], ['f1'], { to: DT.FLOAT }),
+          makeNode('Unsqueeze', ['f1'], ['column'], { axes: [1] }),
+          makeNode('Add', ['column', 'sums'], ['output0']),
+        ],
+      }),
+      { opset: 12 },
+    ),
+  );
+}
+
+test('the protocol documentation exchanges: health, server and model metadata, infer in JSON and with binary data', { timeout: 120_000 }, async () => {
+  const golden = modelFile('mymodel', goldenModel());
+  // input0 is fed whole (no batch axis): its column sums are added to every row.
+  const server = await start({ model: golden.file, session: { devices: ['cpu'], axes: { input0: null } } });
+  try {
+    const get = (p: string): Promise<Response> => fetch(`${server.url}${p}`);
+    for (const p of ['/v2/health/live', '/v2/health/ready', '/v2/models/mymodel/ready', '/v2/models/mymodel/versions/1/ready']) {
+      const response = await get(p);
+      assert.equal(response.status, 200, p);
+      assert.equal(await response.text(), '', `${p}: an empty body`);
+    }
+    assert.deepEqual(await (await get('/v2')).json(), { name: 'onnx-parallelize', version: '0.1.0', extensions: ['binary_tensor_data', 'statistics'] });
+    const metadata = {
+      name: 'mymodel',
+      versions: ['1'],
+      platform: 'onnxruntime_onnx',
+      inputs: [
+        { name: 'input0', datatype: 'UINT32', shape: [-1, 2] },
+        { name: 'input1', datatype: 'BOOL', shape: [-1] },
+      ],
+      outputs: [{ name: 'output0', datatype: 'FP32', shape: [-1, 2] }],
+    };
+    assert.deepEqual(await (await get('/v2/models/mymodel')).json(), metadata);
+    assert.deepEqual(await (await get('/v2/models/mymodel/versions/1')).json(), metadata);
+
+    // The JSON example: id echoed, data flat or nested, one output asked for.
+    const json = await fetch(`${server.url}/v2/models/mymodel/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        id: '42',
+        inputs: [
+          { name: 'input0', shape: [2, 2], datatype: 'UINT32', data: [1, 2, 3, 4] },
+          { name: 'input1', shape: [3], datatype: 'BOOL', data: [true, false, true] },
+        ],
+        outputs: [{ name: 'output0' }],
+      }),
+    });
+    assert.equal(json.status, 200);
+    assert.equal(json.headers.get('content-type'), 'application/json');
+    assert.deepEqual(await json.json(), {
+      model_name: 'mymodel',
+      model_version: '1',
+      id: '42',
+      outputs: [{ name: 'output0', datatype: 'FP32', shape: [3, 2], data: [5, 7, 4, 6, 5, 7] }],
+    });
+    const nested = await infer(server.url, 'mymodel', { body: Buffer.from(JSON.stringify({ inputs: [
+      { name: 'input0', shape: [2, 2], datatype: 'UINT32', data: [[1, 2], [3, 4]] },
+      { name: 'input1', shape: [3], datatype: 'BOOL', data: [true, false, true] },
+    ] })), headers: {} });
+    assert.deepEqual(Array.from(nested.outputs['output0']!.data as Float32Array), [5, 7, 4, 6, 5, 7]);
+
+    // The binary data example: 16 bytes of input0, 3 of input1, output0 asked for as binary data.
+    const header = Buffer.from(JSON.stringify({
+      model_name: 'mymodel',
+      inputs: [
+        { name: 'input0', shape: [2, 2], datatype: 'UINT32', parameters: { binary_data_size: 16 } },
+        { name: 'input1', shape: [3], datatype: 'BOOL', parameters: { binary_data_size: 3 } },
+      ],
+      outputs: [{ name: 'output0', parameters: { binary_data: true } }],
+    }));
+    const body = Buffer.concat([header, Buffer.from(new Uint32Array([1, 2, 3, 4]).buffer), Buffer.from([1, 0, 1])]);
+    const binary = await fetch(`${server.url}/v2/models/mymodel/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.byteLength) },
+      body,
+    });
+    assert.equal(binary.status, 200);
+    assert.equal(binary.headers.get('content-type'), 'application/octet-stream');
+    const answer = Buffer.from(await binary.arrayBuffer());
+    const length = Number(binary.headers.get('inference-header-content-length'));
+    assert.equal(Number(binary.headers.get('content-length')), length + 24);
+    assert.deepEqual(JSON.parse(answer.toString('utf8', 0, length)), {
+      model_name: 'mymodel',
+      model_version: '1',
+      outputs: [{ name: 'output0', datatype: 'FP32', shape: [3, 2], parameters: { binary_data_size: 24 } }],
+    });
+    assert.deepEqual(Array.from(new Float32Array(new Uint8Array(answer.subarray(length)).buffer)), [5, 7, 4, 6, 5, 7]);
+  } finally {
+    await server.close();
+    golden.remove();
+  }
+});
+
+const allTypes: Array<[DT, string]> = [
+  [DT.BOOL, 'bool'], [DT.INT8, 'int8'], [DT.INT16, 'int16'], [DT.INT32, 'int32'], [DT.INT64, 'int64'],
+  [DT.UINT8, 'uint8'], [DT.UINT16, 'uint16'], [DT.UINT32, 'uint32'], [DT.UINT64, 'uint64'],
+  [DT.FLOAT16, 'float16'], [DT.FLOAT, 'float32'], [DT.DOUBLE, 'float64'], [DT.STRING, 'string'],
+];
+
+/** in_TYPE [batch, 2] -> out_TYPE, the same (Identity), for every datatype onnxruntime-node feeds. */
+function identityModel(): Uint8Array {
+  return encodeModel(
+    makeModel(
+      makeGraph({
+        name: 'types',
+        inputs: allTypes.map(([dt, type]) => makeValueInfo(`in_${type}`, dt, ['batch', 2])),
+        outputs: allTypes.map(([dt, type]) => makeValueInfo(`out_${type}`, dt, ['batch', 2])),
+        nodes: allTypes.map(([, type]) => makeNode('Identity', [`in_${type}`], [`out_${type}`])),
+      }),
+      { opset: 13 },
+    ),
+  );
+}
+
+/** Two rows of each type, with the values at the edges of each range. */
+function typeFeeds(): Feeds {
+  const half = (values: number[]): ort.Tensor => new ort.Tensor('float16', Uint16Array.from(values, toHalf), [2, 2]);
+  return {
+    in_bool: new ort.Tensor('bool', Uint8Array.from([1, 0, 0, 1]), [2, 2]),
+    in_int8: new ort.Tensor('int8', Int8Array.from([-128, 127, 0, -1]), [2, 2]),
+    in_int16: new ort.Tensor('int16', Int16Array.from([-32768, 32767, 1, -1]), [2, 2]),
+    in_int32: new ort.Tensor('int32', Int32Array.from([-(2 ** 31), 2 ** 31 - 1, 5, -5]), [2, 2]),
+    in_int64: new ort.Tensor('int64', BigInt64Array.from([-(2n ** 63n), 2n ** 63n - 1n, 2n ** 53n + 1n, -7n]), [2, 2]),
+    in_uint8: new ort.Tensor('uint8', Uint8Array.from([0, 255, 1, 2]), [2, 2]),
+    in_uint16: new ort.Tensor('uint16', Uint16Array.from([0, 65535, 3, 4]), [2, 2]),
+    in_uint32: new ort.Tensor('uint32', Uint32Array.from([0, 2 ** 32 - 1, 5, 6]), [2, 2]),
+    in_uint64: new ort.Tensor('uint64', BigUint64Array.from([0n, 2n ** 64n - 1n, 2n ** 53n + 1n, 8n]), [2, 2]),
+    in_float16: half([0.5, -2, 65504, 0.0999755859375]),
+    in_float32: new ort.Tensor('float32', Float32Array.from([0.1, -3.4028234663852886e38, 1e-40, 2]), [2, 2]),
+    in_float64: new ort.Tensor('float64', Float64Array.from([0.1, -1.7e308, 5e-324, Math.PI]), [2, 2]),
+    in_string: new ort.Tensor('string', ['a', 'é ü', '', '日本'], [2, 2]),
+  };
+}
+
+const valuesOf = (tensor: ort.Tensor): unknown[] => (tensor.type === 'float16' ? Array.from(float16Bits(tensor.data as Uint16Array)) : Array.from(tensor.data as ArrayLike<unknown>));
+
+test('every datatype in JSON and as binary data, exact at the edges of its range: int64 past 2^53, FP16, UTF-8 BYTES', { timeout: 120_000 }, async () => {
+  const types = modelFile('types', identityModel());
+  const server = await start({ model: types.file, session: { devices: ['cpu'] } });
+  try {
+    const feeds = typeFeeds();
+    // Binary data both ways: every value byte for byte.
+    const binary = await infer(server.url, 'types', inferBody(feeds, { binary: true }));
+    for (const [, type] of allTypes) assert.deepEqual(valuesOf(binary.outputs[`out_${type}`]!), valuesOf(feeds[`in_${type}`]!), `${type} as binary data`);
+    assert.deepEqual(binary.header.outputs.map((o) => o.datatype), allTypes.map(([, type]) => datatypeOf[type]));
+
+    // JSON both ways: FP16 as numbers, INT64/UINT64 past 2^53 sent as strings, BOOL as true/false.
+    const halves = [0.5, -2, 65504, 0.0999755859375];
+    const jsonData = (type: string): unknown[] => {
+      const tensor = feeds[`in_${type}`]!;
+      if (type === 'float16') return halves;
+      if (type === 'bool') return Array.from(tensor.data as Uint8Array, (v) => v === 1);
+      if (type === 'int64' || type === 'uint64') return Array.from(tensor.data as BigInt64Array, String);
+      return Array.from(tensor.data as ArrayLike<unknown>);
+    };
+    const jsonRequest = (data: Record<string, unknown[]>, extra: Record<string, unknown> = {}): string =>
+      JSON.stringify({ inputs: allTypes.map(([, type]) => ({ name: `in_${type}`, shape: [2, 2], datatype: datatypeOf[type], data: data[type] ?? jsonData(type) })), ...extra });
+    const response = await fetch(`${server.url}/v2/models/types/infer`, { method: 'POST', body: jsonRequest({}) });
+    const raw = await response.text();
+    assert.equal(response.status, 200, raw);
+    // INT64 and UINT64 are written as exact JSON numbers, as Triton does.
+    assert.match(raw, /"name":"out_int64","datatype":"INT64","shape":\[2,2\],"data":\[-9223372036854775808,9223372036854775807,9007199254740993,-7\]/);
+    assert.match(raw, /"name":"out_uint64","datatype":"UINT64","shape":\[2,2\],"data":\[0,18446744073709551615,9007199254740993,8\]/);
+    const answer = JSON.parse(raw) as { outputs: Array<{ name: string; data: unknown[] }> };
+    for (const [, type] of allTypes) {
+      if (type === 'int64' || type === 'uint64') continue;
+      assert.deepEqual(answer.outputs.find((o) => o.name === `out_${type}`)!.data, jsonData(type), `${type} as JSON`);
+    }
+
+    // Integers past 2^53 as JSON numbers: exact where JSON.parse shows a reviver the source text (Node 21+).
+    const big = jsonRequest({}, { parameters: { binary_data_output: true } }).replace('"9223372036854775807","-9223372036854775808"', '9223372036854775807,-9223372036854775808');
+    const asNumbers = big.replace(/"data":\["-9223372036854775808","9223372036854775807","9007199254740993","-7"\]/, '"data":[-9223372036854775808,9223372036854775807,9007199254740993,-7]');
+    assert.notEqual(asNumbers, big);
+    const exact = await fetch(`${server.url}/v2/models/types/infer`, { method: 'POST', body: asNumbers });
+    if (Number(process.versions.node.split('.')[0]) >= 21) {
+      const exactAnswer = await readAnswer(exact);
+      assert.deepEqual(Array.from(exactAnswer.outputs['out_int64']!.data as BigInt64Array), [-(2n ** 63n), 2n ** 63n - 1n, 2n ** 53n + 1n, -7n]);
+    } else {
+      assert.equal(exact.status, 400);
+      assert.match(((await exact.json()) as { error: string }).error, /input 'in_int64' element 0: a JSON number past 2\^53 cannot be read exactly.*send it as a string/);
+    }
+
+    // Non-finite floats travel as strings in JSON.
+    const special = await fetch(`${server.url}/v2/models/types/infer`, { method: 'POST', body: jsonRequest({ float32: ['NaN', 'Infinity', '-Infinity', 1] }, { outputs: [{ name: 'out_float32' }] }) });
+    assert.equal(special.status, 200);
+    assert.deepEqual(((await special.json()) as { outputs: Array<{ data: unknown[] }> }).outputs[0]!.data, ['NaN', 'Infinity', '-Infinity', 1]);
+  } finally {
+    await server.close();
+    types.remove();
+  }
+});
+
+test('300 concurrent requests, JSON (flat and nested) and binary, batches 1-3: each gets its own rows, equal to a plain session; statistics and metrics count them', { timeout: 180_000 }, async () => {
+  const model = fixture('two_in_two_out');
+  const server = await start({ model, session: { devices: ['cpu', 'cpu'] } });
+  try {
+    const random = new SeededRandom(11);
+    const requests = Array.from({ length: 300 }, (_, k) => {
+      const batch = 1 + (k % 3);
+      const feeds: Feeds = {
+        features: new ort.Tensor('float32', random.floats(batch * 8), [batch, 8]),
+        mask: new ort.Tensor('float32', random.floats(batch * 4), [batch, 4]),
+      };
+      return { feeds, batch, binary: k % 2 === 0, nested: k % 4 === 1, id: `request-${k}` };
+    });
+    const answers = await Promise.all(requests.map(({ feeds, binary, nested, id }) => infer(server.url, 'two_in_two_out', inferBody(feeds, { binary, nested, id }))));
+    for (const [k, { feeds, binary, batch, id }] of requests.entries()) {
+      assert.equal(answers[k]!.header.id, id);
+      assertSame(answers[k]!.outputs, await plainRun(model, feeds), `request ${k} (${binary ? 'binary' : 'JSON'}, batch ${batch})`);
+    }
+    const rows = requests.reduce((sum, r) => sum + r.batch, 0);
+
+    // Statistics and metrics count what was sent: 300 successes, one failure (an unknown input), their rows.
+    const bad = await fetch(`${server.url}/v2/models/two_in_two_out/infer`, { method: 'POST', body: '{"inputs":[{"name":"nope","shape":[1],"datatype":"FP32","data":[1]}]}' });
+    assert.equal(bad.status, 400);
+    const stats = (await (await fetch(`${server.url}/v2/models/two_in_two_out/stats`)).json()) as { model_stats: Array<Record<string, any>> };
+    assert.equal(stats.model_stats.length, 1);
+    const s = stats.model_stats[0]!;
+    assert.equal(s['name'], 'two_in_two_out');
+    assert.equal(s['version'], '1');
+    assert.equal(s['inference_count'], rows);
+    assert.ok(s['execution_count'] >= 1 && s['execution_count'] < 300, `requests were merged: ${s['execution_count']} runs`);
+    assert.equal(s['inference_stats'].success.count, 300);
+    assert.equal(s['inference_stats'].fail.count, 1);
+    assert.ok(s['inference_stats'].success.ns > 0 && s['inference_stats'].compute_infer.ns > 0);
+    assert.ok(s['inference_stats'].queue.ns + s['inference_stats'].compute_infer.ns <= s['inference_stats'].success.ns);
+    const batchRuns = (s['batch_stats'] as Array<{ batch_size: number; compute_infer: { count: number } }>).reduce((sum, b) => sum + b.compute_infer.count, 0);
+    assert.equal(batchRuns, s['execution_count']);
+    const total = (s['batch_stats'] as Array<{ batch_size: number; compute_infer: { count: number } }>).reduce((sum, b) => sum + b.batch_size * b.compute_infer.count, 0);
+    assert.equal(total, rows, 'the runs hold exactly the rows sent');
+    assert.deepEqual(await (await fetch(`${server.url}/v2/models/stats`)).json(), await (await fetch(`${server.url}/v2/models/two_in_two_out/versions/1/stats`)).json());
+
+    const text = await (await fetch(server.metricsUrl!)).text();
+    const labels = '{model="two_in_two_out",version="1"}';
+    assert.equal(metric(text, `nv_inference_request_success${labels}`), 300);
+    assert.equal(metric(text, 'nv_inference_request_failure{model="two_in_two_out",version="1",reason="OTHER"}'), 1);
+    assert.equal(metric(text, 'nv_inference_request_failure{model="two_in_two_out",version="1",reason="REJECTED"}'), 0);
+    assert.equal(metric(text, `nv_inference_count${labels}`), rows);
+    assert.equal(metric(text, `nv_inference_exec_count${labels}`), s['execution_count']);
+    assert.equal(metric(text, `nv_inference_request_duration_us${labels}`), Math.round(s['inference_stats'].success.ns / 1000));
+    assert.ok(metric(text, `nv_inference_compute_infer_duration_us${labels}`) > 0);
+    assert.ok(metric(text, `nv_inference_queue_duration_us${labels}`) >= 0);
+    assert.equal(metric(text, `nv_inference_pending_request_count${labels}`), 0);
+    assert.match(text, /# TYPE nv_inference_request_success counter/);
+  } finally {
+    await server.close();
+  }
+});
+
+test('nested data must have as many values as the shape', { timeout: 60_000 }, async () => {
+  const server = await start({ model: fixture('mlp'), session: { devices: ['cpu'] } });
+  try {
+    const values = Array.from({ length: 32 }, (_, i) => i / 10);
+    const ok = await infer(server.url, 'mlp', { body: Buffer.from(JSON.stringify({ inputs: [{ name: 'x', shape: [2, 16], datatype: 'FP32', data: nest(values, [2, 16]) }] })), headers: {} });
+    assert.deepEqual(ok.outputs['y']!.dims, [2, 8]);
+    const short = await fetch(`${server.url}/v2/models/mlp/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'x', shape: [2, 16], datatype: 'FP32', data: nest(values.slice(0, 31), [2, 16]) }] }) });
+    assert.equal(short.status, 400);
+    assert.match(((await short.json()) as { error: string }).error, /input 'x': "data" has 31 values, but shape \[2, 16\] holds 32/);
+  } finally {
+    await server.close();
+  }
+});

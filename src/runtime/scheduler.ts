@@ -51,16 +51,30 @@ interface Request {
   reject: (error: unknown) => void;
   /** Removes the abort listener and the timer, where the request has them. */
   cleanup: (() => void) | undefined;
-  /** Pieces of a split request still running, and those that came back (by start row). */
+  /** Pieces of a split request still running. */
   remaining: number;
-  parts: Array<{ start: number; size: number; outputs: ort.Tensor[] }> | undefined;
+  /** How a split request's outputs are put together: joined as each piece comes back. */
+  split: SplitOutputs | undefined;
 }
 
-/** Rows [start, start + size) of a request. */
+/**
+ * The outputs of a split request, put together piece by piece as the devices answer: each output with a batch
+ * axis is written into its result as soon as a piece arrives (while the other devices still run), so only the
+ * last piece's rows are copied after the last device answers. Outputs joined by --combine wait for all pieces.
+ */
+interface SplitOutputs {
+  /** Rows of each piece, in row order (a piece's index). */
+  sizes: number[];
+  joins: Array<AxisJoin | undefined>;
+  combined: Array<Array<ort.Tensor | undefined>>;
+}
+
+/** Rows [start, start + size) of a request; `index`: the piece's place among its request's pieces. */
 interface Piece {
   request: Request;
   start: number;
   size: number;
+  index: number;
 }
 
 /** What one device runs at once: the rows of one or more pieces, gathered in this order. */
@@ -172,7 +186,7 @@ export class Scheduler {
       reject: undefined!,
       cleanup: undefined,
       remaining: 0,
-      parts: undefined,
+      split: undefined,
     };
     // The executor holds nothing but the request: a server sends many of these.
     const answer = new Promise<Feeds>((resolve, reject) => {
@@ -323,7 +337,7 @@ export class Scheduler {
   }
 
   private whole(requests: Request[]): WorkItem {
-    return { pieces: requests.map((request) => ({ request, start: 0, size: request.batch })), rows: requests.reduce((sum, r) => sum + r.batch, 0), started: 0 };
+    return { pieces: requests.map((request) => ({ request, start: 0, size: request.batch, index: 0 })), rows: requests.reduce((sum, r) => sum + r.batch, 0), started: 0 };
   }
 
   /** The shares of the live devices: static weights, or measured rows per second (equal until measured). */
@@ -343,13 +357,21 @@ export class Scheduler {
     const sizes = splitSizes(request.batch / this.unit, this.shares(live)).map((s) => s * this.unit);
     const offsets = splitOffsets(sizes);
     const step = this.options.maxRowsPerRun;
+    const pieceSizes: number[] = [];
     live.forEach((d, k) => {
       for (let start = 0; start < sizes[k]!; start += step) {
         const size = Math.min(step, sizes[k]! - start);
-        this.assigned[d]!.push({ pieces: [{ request, start: offsets[k]! + start, size }], rows: size, started: 0 });
-        request.remaining++;
+        this.assigned[d]!.push({ pieces: [{ request, start: offsets[k]! + start, size, index: pieceSizes.length }], rows: size, started: 0 });
+        pieceSizes.push(size);
       }
     });
+    request.remaining = pieceSizes.length;
+    const pieceOffsets = splitOffsets(pieceSizes);
+    request.split = {
+      sizes: pieceSizes,
+      joins: this.plan.outputs.map((output) => (output.axis === null ? undefined : new AxisJoin(output.axis, pieceOffsets, pieceSizes))),
+      combined: this.plan.outputs.map(() => []),
+    };
   }
 
   /**
@@ -520,26 +542,23 @@ export class Scheduler {
     return true;
   }
 
-  /** One piece of a request came back; with the last, the request's outputs are joined and delivered. */
+  /** One piece of a request came back: joined into its request's outputs at once; with the last, they are delivered. */
   private deliver(piece: Piece, outputs: ort.Tensor[]): void {
     const { request } = piece;
     if (request.settled) return;
-    if (request.remaining === 0) {
+    const split = request.split;
+    if (split === undefined) {
       // A request run whole.
       this.settle(request, undefined, this.named(outputs));
       return;
     }
-    (request.parts ??= []).push({ start: piece.start, size: piece.size, outputs });
+    for (let j = 0; j < outputs.length; j++) {
+      const join = split.joins[j];
+      if (join !== undefined) join.put(piece.index, outputs[j]!);
+      else split.combined[j]![piece.index] = outputs[j]!;
+    }
     if (--request.remaining > 0) return;
-    const parts = request.parts.sort((a, b) => a.start - b.start);
-    const rows = parts.map((p) => p.size);
-    const joined = this.plan.outputs.map((output, j) => {
-      const tensors = parts.map((p) => p.outputs[j]!);
-      if (output.axis === null) return combineTensors(output.combine ?? 'first', tensors, rows);
-      const join = new AxisJoin(output.axis, splitOffsets(rows), rows);
-      tensors.forEach((t, k) => join.put(k, t));
-      return join.result();
-    });
+    const joined = this.plan.outputs.map((output, j) => split.joins[j]?.result() ?? combineTensors(output.combine ?? 'first', split.combined[j]!, split.sizes));
     this.settle(request, undefined, this.named(joined));
   }
 

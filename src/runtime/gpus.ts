@@ -15,6 +15,9 @@
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import type * as ort from 'onnxruntime-node';
+import { ArgumentError } from '../errors.js';
+import { checkDeviceOptions, type DeviceOptions } from './providers.js';
 
 export interface GpuInfo {
   /** CUDA's index of the GPU in this process: the K of `cuda:K`. */
@@ -333,4 +336,17 @@ export function defaultDevices(inventory: GpuInventory, cudaProblem: string | un
         ? `no GPU found (${describeGpus(inventory)})`
         : `no GPU found (${inventory.notes[0] ?? 'nothing could be read'})`;
   return { devices: ['cpu'], note: `no devices given: using the CPU: ${why}` };
+}
+
+/**
+ * The checks of a session's devices before any device worker starts: a `cuda:K` this machine does not have (when
+ * its GPUs can be counted), and CUDA options for devices the session does not use. `given`: whether the devices
+ * were given by the caller (else they are the model's tags or the defaults). Throws an ArgumentError.
+ */
+export async function checkSessionDevices(devices: readonly string[], given: boolean, sessionOptions: ort.InferenceSession.SessionOptions | undefined, deviceOptions: DeviceOptions | undefined): Promise<void> {
+  if (devices.some((d) => d.startsWith('cuda:'))) {
+    const missing = missingGpuMessage(given ? 'options.devices' : "the model's devices (give others with options.devices)", devices, await gpuInventory());
+    if (missing !== undefined) throw new ArgumentError(missing);
+  }
+  checkDeviceOptions(devices, sessionOptions, deviceOptions);
 }

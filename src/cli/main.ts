@@ -7,6 +7,7 @@ import { parallelizeCommand } from './commands/parallelize.js';
 import { runCommand } from './commands/run.js';
 import { benchCommand } from './commands/bench.js';
 import { tritonCommand } from './commands/triton.js';
+import { devicesCommand } from './commands/devices.js';
 import { EXIT_BAD_INPUT, fail } from './exit.js';
 
 async function main(argv: string[]): Promise<void> {
@@ -16,8 +17,10 @@ async function main(argv: string[]): Promise<void> {
     .command(runCommand)
     .command(benchCommand)
     .command(tritonCommand)
+    .command(devicesCommand)
     .command(parallelizeCommand)
     .demandCommand(1, 'give a command or a model; see --help')
+    .option('verbose', { type: 'boolean', default: false, describe: "on a device failure, also print onnxruntime's own message" })
     .strict()
     .fail((message, error) => {
       if (error !== undefined && error !== null) fail(error);

@@ -29,6 +29,8 @@ export interface BenchReport {
   batch: number;
   runs: number;
   devices: string[];
+  /** Why these devices, when a plain model was given none. */
+  deviceNote?: string;
   single: LatencyStats & { device: string };
   parallel: LatencyStats;
   speedup: number;
@@ -113,7 +115,7 @@ export async function benchmark(
     const s = stats(singleMs, options.batch);
     const p = stats(parallelMs, options.batch);
     const speedup = p.throughput / s.throughput;
-    return { batch: options.batch, runs: options.runs, devices: [...parallel.devices], single: { ...s, device }, parallel: p, speedup, efficiency: speedup / parallel.devices.length };
+    return { batch: options.batch, runs: options.runs, devices: [...parallel.devices], ...noteOf(parallel), single: { ...s, device }, parallel: p, speedup, efficiency: speedup / parallel.devices.length };
   } finally {
     await release();
   }
@@ -140,8 +142,12 @@ export interface LoadReport {
   duration: number;
   device: string;
   devices: string[];
+  /** Why these devices, when a plain model was given none. */
+  deviceNote?: string;
   levels: LoadLevel[];
 }
+
+const noteOf = (session: ParallelSession): { deviceNote?: string } => (session.deviceNote === undefined ? {} : { deviceNote: session.deviceNote });
 
 export interface LoadOptions {
   batch: number;
@@ -203,7 +209,7 @@ export async function loadBenchmark(
       const q = summarize(parallelRuns, options.batch);
       levels.push({ concurrency, plain: p, parallel: q, speedup: q.throughput / p.throughput, p99Ratio: q.p99 / p.p99, stats: statsSince(before, after) });
     }
-    return { mode: 'load', batch: options.batch, duration: options.duration, device, devices: [...parallel.devices], levels };
+    return { mode: 'load', batch: options.batch, duration: options.duration, device, devices: [...parallel.devices], ...noteOf(parallel), levels };
   } finally {
     await release();
   }

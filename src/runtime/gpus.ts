@@ -236,7 +236,7 @@ async function readDriverFolder(procRoot: string): Promise<{ gpus: RawGpu[]; dri
   try {
     entries = await fs.readdir(path.join(folder, 'gpus'));
   } catch {
-    return { problem: `${folder} is missing (no NVIDIA driver is loaded)` };
+    return { problem: `${folder} is missing, so no NVIDIA driver is loaded` };
   }
   const driver = parseDriverVersion(await fs.readFile(path.join(folder, 'version'), 'utf8').catch(() => ''));
   const gpus: RawGpu[] = [];

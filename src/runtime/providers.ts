@@ -165,8 +165,11 @@ export function cudaLoadProblem(folder = bindingFolder()): string | undefined {
       // not readable as ELF: the loader's words are all there is
     }
     const absent = needed.filter((lib) => !existsSync(path.join(folder, lib)) && loaderError(lib)?.includes('cannot open shared object file'));
-    const all = absent.length > 1 ? ` (not found: ${absent.join(', ')})` : '';
-    return `${missing[1]} is not found${all}; put the CUDA and cuDNN libraries that the provider was built against on LD_LIBRARY_PATH (the dynamic loader: ${message})`;
+    const names = absent.length > 0 ? absent : [missing[1]!];
+    const list = names.length === 1 ? `${names[0]} is` : `${names.slice(0, -1).join(', ')} and ${names.at(-1)} are`;
+    const cuda = /^libcudart\.so\.(\d+)/.exec(needed.find((lib) => lib.startsWith('libcudart.so')) ?? '')?.[1];
+    const driver = names.includes('libcuda.so.1') ? '; libcuda.so.1 comes with the NVIDIA driver, which must be installed' : '';
+    return `${list} not found; put the ${cuda === undefined ? 'CUDA' : `CUDA ${cuda}`} and cuDNN libraries that the provider was built against on LD_LIBRARY_PATH${driver} (the dynamic loader: ${message})`;
   }
   if (/undefined symbol/.test(message)) return `${message} (the provider does not match this onnxruntime-node)`;
   return `the dynamic loader cannot load ${library}: ${message}`;

@@ -12,10 +12,13 @@ export const EXIT_INTERNAL = 3;
  */
 function onnxruntimeMessages(error: Error): string {
   const failures = Array.isArray(error.cause) ? (error.cause as unknown[]) : [];
-  const texts = failures.flatMap((f) => (f instanceof Error && f.cause instanceof Error ? [`${f.message.split(':')[0]}: ${f.cause.message.trim()}`] : []));
+  const texts = failures.flatMap((f) => {
+    if (!(f instanceof Error) || !(f.cause instanceof Error)) return [];
+    const device = /^device \S+ \(replica \d+\)/.exec(f.message)?.[0] ?? 'a device';
+    return [`onnxruntime's message for ${device}: ${f.cause.message.trim()}\n`];
+  });
   if (texts.length === 0) return '';
-  if (!process.argv.includes('--verbose')) return "(onnxruntime's own message: run again with --verbose)\n";
-  return texts.map((t) => `onnxruntime, ${t}\n`).join('');
+  return process.argv.includes('--verbose') ? texts.join('') : "(onnxruntime's own message: run again with --verbose)\n";
 }
 
 export function fail(error: unknown): never {

@@ -92,8 +92,12 @@ export async function sessionFromArgs(args: SessionArgs): Promise<ParallelSessio
   const missing = await missingDevices(args, devices);
   if (missing !== undefined) throw new ArgumentError(missing);
   const cuda = cudaOptionsFromArgs(args);
+  if (devices !== undefined && args['cuda-option'] !== undefined && !devices.some((d) => d.startsWith('cuda:'))) {
+    throw new InputError(`--cuda-option ${args['cuda-option'][0]}: CUDA options apply to cuda:K devices, and the devices given are ${devices.join(', ')}`);
+  }
   for (const device of Object.keys(cuda.perDevice)) {
-    if (devices !== undefined && !devices.includes(device)) throw new InputError(`--cuda-option ...@${device}: ${device} is not one of the devices given (${devices.join(', ')})`);
+    const entry = args['cuda-option']?.find((v) => v.trim().endsWith(`@${device}`)) ?? `...@${device}`;
+    if (devices !== undefined && !devices.includes(device)) throw new InputError(`--cuda-option ${entry}: ${device} is not one of the devices given (${devices.join(', ')})`);
   }
   const weights = parseWeights(args.weights);
   const axes = args.axis === undefined ? undefined : parseAxes(args.axis);

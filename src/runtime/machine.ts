@@ -59,7 +59,7 @@ function staticProblems(devices: string[], asked: string, gpus: GpuInventory, pr
   const problems: DeviceProblem[] = [];
   if (!gpus.counted) problems.push({ devices: cuda, problem: `no NVIDIA GPU found (${gpus.notes[0] ?? 'nothing could be read'}); ${NO_DRIVER_FIX}` });
   const missing = missingGpuMessage(asked, cuda, gpus);
-  if (missing !== undefined) problems.push({ devices: cuda.filter((d) => Number(d.slice(5)) >= gpus.gpus.length), problem: missing });
+  if (missing !== undefined) problems.push({ devices: [], problem: missing });
   const providerProblems = [provider.installProblem, provider.loadProblem, provider.cudnn?.found === false ? provider.cudnn.problem : undefined, provider.versionProblem];
   for (const problem of providerProblems) if (problem !== undefined) problems.push({ devices: cuda, problem });
   return problems;

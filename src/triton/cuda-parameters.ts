@@ -43,10 +43,9 @@ export function tritonCudaParameters(options: CudaProviderOptions, devices: read
   return parameters;
 }
 
-/** Refuses CUDA options for one GPU: Triton applies a model's parameters to every instance. */
-export function refusePerDeviceCudaOptions(perDevice: Record<string, Record<string, string>>): void {
-  const [device, options] = Object.entries(perDevice)[0] ?? [];
-  if (device === undefined) return;
-  const [name, value] = Object.entries(options!)[0]!;
-  throw new InputError(`--cuda-option ${name}=${value}@${device}: Triton applies a model's parameters to every instance on every GPU, so an option cannot differ per GPU; give it without @${device}`);
+/** Refuses a --cuda-option for one GPU (`KEY=VALUE@cuda:K`): Triton applies a model's parameters to every instance. */
+export function refusePerDeviceCudaOptions(values: readonly string[] | undefined): void {
+  const entry = values?.find((v) => v.includes('@'));
+  if (entry === undefined) return;
+  throw new InputError(`--cuda-option ${entry}: Triton applies a model's parameters to every instance on every GPU, so an option cannot differ per GPU; give it without @${entry.slice(entry.lastIndexOf('@') + 1)}`);
 }

@@ -37,9 +37,9 @@ function gpuLines(gpus: GpuInventory): string[] {
 }
 
 function providerLines(provider: CudaProviderStatus): string[] {
-  const runs = `onnxruntime-node ${provider.onnxruntimeNode}${provider.onnxruntime === undefined ? '' : ` (onnxruntime ${provider.onnxruntime})`}`;
-  const lines = [`CUDA provider (for ${runs}, in ${provider.folder}):`];
-  if (!provider.installed) lines.push(`  installed: no: ${provider.installProblem}`);
+  const runs = `onnxruntime-node ${provider.onnxruntimeNode}${provider.onnxruntime === undefined ? '' : `, onnxruntime ${provider.onnxruntime}`}`;
+  const lines = [`CUDA provider of ${runs}, in ${provider.folder}:`];
+  if (!provider.installed) lines.push(`  installed: no: ${provider.installProblem!.replace(/^the CUDA execution provider is not installed: /, '')}`);
   else {
     lines.push(`  installed: yes`);
     lines.push(`  loads: ${provider.loads === true ? 'yes' : `no: ${provider.loadProblem}`}`);
@@ -50,6 +50,14 @@ function providerLines(provider: CudaProviderStatus): string[] {
   }
   lines.push(`  CUDA options (gpu_mem_limit, ...): ${provider.cudaOptionsReachOnnxruntime ? 'passed to onnxruntime' : `not passed: onnxruntime-node ${provider.onnxruntimeNode} hands its CUDA provider only the device id`}`);
   return lines;
+}
+
+/** The report as JSON: the GPU list first, then how it was read; the provider with its first problem. */
+function json(report: MachineReport): unknown {
+  const { gpus: inventory, cudaProvider: provider } = report;
+  const { gpus, ...discovery } = inventory;
+  const problem = provider.installProblem ?? provider.loadProblem ?? (provider.cudnn?.found === false ? provider.cudnn.problem : undefined) ?? provider.versionProblem ?? null;
+  return { gpus: gpus.map((g) => ({ device: `cuda:${g.index}`, ...g })), gpuDiscovery: discovery, cudaProvider: { ...provider, problem }, cpu: report.cpu, check: report.check ?? null };
 }
 
 function describe(report: MachineReport): string {
@@ -92,7 +100,7 @@ export const devicesCommand: CommandModule<object, DevicesArgs> = {
     const devices = devicesToCheck(args);
     const { machineReport } = await import('../../runtime/machine.js'); // loads onnxruntime only for this command
     const report = await machineReport(devices === undefined ? undefined : { asked: devicesLabel(args), devices });
-    process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : `${describe(report)}\n`);
+    process.stdout.write(args.json ? `${JSON.stringify(json(report), null, 2)}\n` : `${describe(report)}\n`);
     if (report.check !== undefined && !report.check.ok) process.exitCode = EXIT_VERIFY_FAILED;
   },
 };

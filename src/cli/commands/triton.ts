@@ -69,8 +69,8 @@ export const tritonCommand: CommandModule<object, TritonArgs> = {
       .example('$0 triton model.onnx --gpus 4 --kserve isvc.yaml --storage-uri s3://bucket/model_repository', 'and a KServe manifest: one pod with 4 GPUs per replica') as unknown as Argv<TritonArgs>,
   handler: async (args) => {
     const devices = (await devicesFromArgs(args, true))!;
+    refusePerDeviceCudaOptions(args['cuda-option']);
     const cuda = cudaOptionsFromArgs(args);
-    refusePerDeviceCudaOptions(cuda.perDevice);
     // The entry is often written for another machine (a Triton server, a KServe pod): a GPU missing here is a warning.
     const missing = await missingDevices(args, devices);
     const warnings = missing === undefined ? [] : [`${missing}; the entry is written all the same, for a machine that has them`];

@@ -65,7 +65,7 @@ function missingDevice(device: string): string {
 
 /** Cause and fix for a failure of a CUDA library other than the runtime (cuBLAS, cuDNN), from its status name. */
 function libraryCause(device: string, failure: CudaFailure): string {
-  if (/ALLOC_FAILED/.test(failure.text)) return OUT_OF_MEMORY(device);
+  if (/ALLOC(ATION)?_FAILED/.test(failure.text)) return OUT_OF_MEMORY(device);
   if (/NOT_INITIALIZED/.test(failure.text)) return `${failure.library} could not start on ${device}, usually for lack of free GPU memory; free memory on it (nvidia-smi lists the processes using it)`;
   if (/ARCH_MISMATCH|EXECUTION_FAILED/.test(failure.text)) return `${failure.library} cannot run on ${device}'s architecture; use CUDA and cuDNN libraries that support this GPU`;
   return `check ${device} with nvidia-smi, and that the CUDA and cuDNN libraries on LD_LIBRARY_PATH are those the provider was built for`;

@@ -144,9 +144,12 @@ export function parseDriverInformation(text: string): { name?: string; uuid?: st
   };
 }
 
-/** The driver's version in /proc/driver/nvidia/version (`NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.65.06  ...`). */
+/**
+ * The driver's version in /proc/driver/nvidia/version: `NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.129.03  ...`
+ * or, for the open kernel modules, `NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  580.65.06  Release Build ...`.
+ */
 export function parseDriverVersion(text: string): string | undefined {
-  return /Kernel Module\s+([0-9][0-9.]*)/.exec(text)?.[1];
+  return /Kernel Module(?: for \S+)?\s+(\d+\.[\d.]+)/.exec(text)?.[1];
 }
 
 /** `CUDA_DEVICE_ORDER` as CUDA reads it: PCI_BUS_ID, or FASTEST_FIRST for anything else. */

@@ -20,5 +20,8 @@ export {
 export { formatModelConfig } from './triton/pbtxt.js';
 export { kserveManifest, type KServeOptions, type KServeManifest } from './triton/kserve.js';
 export { writeTritonEntry, type TritonEntryOptions, type TritonEntryResult } from './triton/repository.js';
-export { ArgumentError, ArgumentRangeError, InputError } from './errors.js';
+export { discoverGpus, type GpuInfo, type GpuInventory, type DiscoverOptions } from './runtime/gpus.js';
+export { type DeviceOptions } from './runtime/providers.js';
+export { type CudaProviderOptions } from './runtime/cuda-options.js';
+export { ArgumentError, ArgumentRangeError, DeviceError, InputError } from './errors.js';
 export type { ModelProto } from './onnx.js';

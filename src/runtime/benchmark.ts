@@ -58,7 +58,7 @@ async function openContenders(file: string, options: ParallelSessionOptions, bat
     const { plan } = parallel;
     const device = parallel.devices[0]!;
     // The single-device contender: the model itself, or replica 0 of a rewritten one.
-    const sessionOptions = deviceSessionOptions(device, options.sessionOptions);
+    const sessionOptions = deviceSessionOptions(device, options.sessionOptions, options.deviceOptions);
     plain = rewritten ? await ort.InferenceSession.create(encodeModel(replicaModel(model, plan, 0)), sessionOptions) : await ort.InferenceSession.create(file, sessionOptions);
     const axes = new Map(plan.inputs.map((i) => [i.name, i.axis] as const));
     const inputs = model.graph!.input.filter((i) => axes.has(i.name));

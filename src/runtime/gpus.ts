@@ -348,7 +348,7 @@ export function defaultDevices(inventory: GpuInventory, cudaProblem: string | un
  */
 export async function checkSessionDevices(devices: readonly string[], given: boolean, sessionOptions: ort.InferenceSession.SessionOptions | undefined, deviceOptions: DeviceOptions | undefined): Promise<void> {
   if (devices.some((d) => d.startsWith('cuda:'))) {
-    const missing = missingGpuMessage(given ? 'options.devices' : "the model's devices (give others with options.devices)", devices, await gpuInventory());
+    const missing = missingGpuMessage(given ? 'options.devices' : "the model's devices (from its tags; give others with --devices or options.devices)", devices, await gpuInventory());
     if (missing !== undefined) throw new ArgumentError(missing);
   }
   checkDeviceOptions(devices, sessionOptions, deviceOptions);

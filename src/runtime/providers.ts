@@ -95,7 +95,8 @@ export function checkDeviceOptions(devices: readonly string[] | undefined, base:
   }
 }
 
-let bindingStrings: string | undefined;
+/** The text of each binding read, by folder. */
+const bindingStrings = new Map<string, string>();
 
 /**
  * The CUDA options in `options` that the installed onnxruntime-node would not hand to onnxruntime. The binding
@@ -105,12 +106,16 @@ let bindingStrings: string | undefined;
 export function cudaOptionsIgnored(options: Record<string, string>, folder = bindingFolder()): string[] {
   const names = Object.keys(options);
   if (names.length === 0) return [];
-  try {
-    bindingStrings ??= readFileSync(path.join(folder, 'onnxruntime_binding.node')).toString('latin1');
-  } catch {
-    return []; // no binding to read: onnxruntime-node itself will fail to load, with its own message
+  let text = bindingStrings.get(folder);
+  if (text === undefined) {
+    try {
+      text = readFileSync(path.join(folder, 'onnxruntime_binding.node')).toString('latin1');
+    } catch {
+      return []; // no binding to read: onnxruntime-node itself will fail to load, with its own message
+    }
+    bindingStrings.set(folder, text);
   }
-  return names.filter((name) => !bindingStrings!.includes(`${name}\0`));
+  return names.filter((name) => !text.includes(`${name}\0`));
 }
 
 /** Why `names` would be dropped, with the fix. */

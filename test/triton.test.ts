@@ -4,12 +4,14 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, parseDocument } from 'yaml';
+import * as ort from 'onnxruntime-node';
 import { makeGraph, makeModel, makeNode, makeValueInfo } from '../src/graph/build.js';
 import { encodeModel } from '../src/io/codec.js';
 import { loadModel } from '../src/io/files.js';
 import { TensorProto_DataType as DT } from '../src/onnx.js';
 import { describeTritonModel, formatModelConfig } from '../src/index.js';
-import { fixture, fixtureNames, fixturesDir, runCli, tempDir } from './helpers.js';
+import { cliPath, fixture, fixtureNames, fixturesDir, runCli, tempDir } from './helpers.js';
+import { envWith, fakeNvidiaSmi, TWO_H200 } from './devices-helpers.js';
 import { checkEntry, parseConfig, type DecodedConfig } from './triton/check-entry.js';
 
 const folders: string[] = [];
@@ -41,6 +43,24 @@ function saveBuilt(name: string, inputs: Parameters<typeof makeValueInfo>[], out
 }
 
 const dims = (tensors: DecodedConfig['input']): Record<string, number[]> => Object.fromEntries(tensors.map((t) => [t.name, t.dims]));
+
+/**
+ * Each input's shape as onnxruntime reports it for the model (symbolic dims by name), against what the config
+ * gives the model: the reshape where there is one, else dims (-1 for a symbolic dim).
+ */
+async function assertShapesFromOnnxruntime(name: string, config: DecodedConfig, expected: Record<string, Array<number | string>>): Promise<void> {
+  const session = await ort.InferenceSession.create(fixture(name));
+  try {
+    for (const meta of session.inputMetadata) {
+      assert.ok(meta.isTensor);
+      assert.deepEqual(meta.shape, expected[meta.name], `${name}: onnxruntime's shape of ${meta.name}`);
+      const tensor = config.input.find((t) => t.name === meta.name)!;
+      assert.deepEqual(tensor.reshape?.shape ?? tensor.dims, meta.shape.map((d) => (typeof d === 'number' ? d : -1)), `${name}: ${meta.name} as the model sees it`);
+    }
+  } finally {
+    await session.release();
+  }
+}
 
 test('protoc is there to check configs against Triton\'s schema (scripts/ensure-protoc.sh installs it)', () => {
   const result = spawnSync('protoc', ['--version'], { encoding: 'utf8' });
@@ -117,12 +137,51 @@ test('recurrent state with the batch on axis 1: max_batch_size 0, -1 where the b
   assert.match(lstm.stdout, /input 'X' has its batch on axis 1 \(dim 'batch'\).*output 'Y' has its batch on axis 2/);
 });
 
-test('a rank-0 side input: max_batch_size 0, the scalar written as dims [1]', async () => {
+test('a rank-0 side input: max_batch_size 0, the scalar written as dims [1] reshaped to [], as onnxruntime sees it', async () => {
   const { config, stdout } = await tritonEntry('scalar_side_input', ['--gpus', '2']);
   assert.equal(config.max_batch_size, 0);
-  assert.deepEqual(dims(config.input), { audio: [-1, 32], gain: [1] });
+  assert.deepEqual(config.input, [
+    { name: 'audio', data_type: 'TYPE_FP32', dims: [-1, 32] },
+    { name: 'gain', data_type: 'TYPE_FP32', dims: [1], reshape: { shape: [] } },
+  ]);
   assert.deepEqual(dims(config.output), { features: [-1, 4] });
   assert.match(stdout, /input 'gain' has no batch axis \(rank 0\)/);
+  assert.match(stdout, /input  gain: TYPE_FP32 dims \[1\] reshaped to \[\] \(no batch axis: rank 0\)/);
+  await assertShapesFromOnnxruntime('scalar_side_input', config, { audio: ['batch', 32], gain: [] });
+});
+
+test('the If condition of if_outer_scope: a bool scalar as dims [1] reshaped to []', async () => {
+  const { config } = await tritonEntry('if_outer_scope', ['--gpus', '1']);
+  assert.equal(config.max_batch_size, 0);
+  assert.deepEqual(config.input, [
+    { name: 'x', data_type: 'TYPE_FP32', dims: [-1, 4] },
+    { name: 'use_add', data_type: 'TYPE_BOOL', dims: [1], reshape: { shape: [] } },
+  ]);
+  await assertShapesFromOnnxruntime('if_outer_scope', config, { x: ['batch', 4], use_add: [] });
+});
+
+test('a batch-only input and output ([batch]): dims [1] reshaped to [] when Triton batches, dims [-1] when it cannot', async () => {
+  const file = saveBuilt('batch_only', [['ids', DT.INT64, ['batch']], ['x', DT.FLOAT, ['batch', 3]]], [['score', DT.FLOAT, ['batch']], ['y', DT.FLOAT, ['batch', 3]]], [
+    makeNode('Cast', ['ids'], ['score'], { to: DT.FLOAT }),
+    makeNode('Relu', ['x'], ['y']),
+  ]);
+  const batching = triton(file, ['--gpus', '1']);
+  assert.equal(batching.status, 0, batching.stderr);
+  const config = await checkEntry(path.join(batching.repo, 'batch_only'), file);
+  assert.equal(config.max_batch_size, 64);
+  assert.deepEqual(config.input, [
+    { name: 'ids', data_type: 'TYPE_INT64', dims: [1], reshape: { shape: [] } },
+    { name: 'x', data_type: 'TYPE_FP32', dims: [3] },
+  ]);
+  assert.deepEqual(config.output, [
+    { name: 'score', data_type: 'TYPE_FP32', dims: [1], reshape: { shape: [] } },
+    { name: 'y', data_type: 'TYPE_FP32', dims: [3] },
+  ]);
+  const whole = triton(file, ['--gpus', '1', '--axis', 'x=none']);
+  assert.equal(whole.status, 0, whole.stderr);
+  const unbatched = await checkEntry(path.join(whole.repo, 'batch_only'), file);
+  assert.equal(unbatched.max_batch_size, 0);
+  assert.deepEqual(unbatched.input.map((t) => [t.name, t.dims, t.reshape]), [['ids', [-1], undefined], ['x', [-1, 3], undefined]]);
 });
 
 test('fp16: TYPE_FP16 inputs and outputs', async () => {
@@ -342,4 +401,50 @@ test('a failure at the last step (the manifest cannot be renamed into place) put
   assert.deepEqual(readdirSync(first.repo), ['mlp'], 'no temporary folders left');
   assert.deepEqual(readdirSync(folder).sort(), ['isvc.yaml', 'repo'], 'no temporary manifest left');
   assert.equal((await checkEntry(path.join(first.repo, 'mlp'), fixture('mlp'))).instance_group.length, 1, 'the old entry is back');
+});
+
+test('--cuda-option: the options Triton\'s ONNX Runtime backend reads as model parameters are written there, as it reads them', async () => {
+  const { config, stdout } = await tritonEntry('mlp', [
+    '--gpus', '2',
+    '--cuda-option', 'gpu_mem_limit=4GiB',
+    '--cuda-option', 'cudnn_conv_algo_search=HEURISTIC',
+    '--cuda-option', 'arena_extend_strategy=kSameAsRequested',
+    '--cuda-option', 'do_copy_in_default_stream=false',
+  ]);
+  // The backend reads cudnn_conv_algo_search and arena_extend_strategy as numbers (0 = EXHAUSTIVE / kNextPowerOfTwo).
+  assert.deepEqual(config.parameters, { gpu_mem_limit: '4294967296', cudnn_conv_algo_search: '1', arena_extend_strategy: '1', do_copy_in_default_stream: '0' });
+  assert.match(stdout, /parameters \(CUDA, every GPU instance\): gpu_mem_limit 4294967296, cudnn_conv_algo_search 1, arena_extend_strategy 1, do_copy_in_default_stream 0/);
+  const plain = await tritonEntry('mlp', ['--gpus', '1']);
+  assert.deepEqual(plain.config.parameters, {});
+});
+
+test('--cuda-option the backend does not read from parameters, for one GPU only, or with no GPU instance: refused with the reason (exit 2)', () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--gpus', '2', '--cuda-option', 'use_tf32=0'], /^onnx-parallelize: --cuda-option use_tf32=0: Triton's ONNX Runtime backend reads only cudnn_conv_algo_search, gpu_mem_limit, arena_extend_strategy, do_copy_in_default_stream from a model's parameters; leave use_tf32 out of the export/],
+    [['--gpus', '2', '--cuda-option', 'gpu_mem_limit=1GB@cuda:1'], /^onnx-parallelize: --cuda-option gpu_mem_limit=1GB@cuda:1: Triton applies a model's parameters to every instance on every GPU, so an option cannot differ per GPU; give it without @cuda:1\n$/],
+    [['--devices', 'cpu', '--cuda-option', 'gpu_mem_limit=1GB'], /the entry has no GPU instance \(devices cpu\), so CUDA options would apply to nothing; leave them out/],
+    [['--gpus', '1', '--cuda-option', 'gpu_mem_limit=much'], /--cuda-option gpu_mem_limit=much: gpu_mem_limit must be a number of bytes/],
+  ];
+  for (const [args, message] of cases) {
+    const run = triton(fixture('mlp'), args);
+    assert.equal(run.status, 2, args.join(' '));
+    assert.match(run.stderr, message);
+    assert.equal(existsSync(run.repo), false, `${args.join(' ')}: nothing written`);
+  }
+});
+
+test('--devices past the GPUs of this machine: a warning, and the entry is written (it is often built for another machine)', async () => {
+  const folder = fakeNvidiaSmi(TWO_H200);
+  const repo = path.join(workFolder(), 'repo');
+  const result = spawnSync(process.execPath, [cliPath, 'triton', fixture('mlp'), '--devices', 'cuda:0,cuda:3', '--repo', repo, '--json'], { encoding: 'utf8', env: envWith(folder) });
+  assert.equal(result.status, 0, result.stderr);
+  const warning = '--devices cuda:0,cuda:3: cuda:3 does not exist; this machine has 2 GPUs: cuda:0 (NVIDIA H200, 141 GB), cuda:1 (NVIDIA H200, 141 GB); the entry is written all the same, for a machine that has them';
+  assert.equal(result.stderr, `onnx-parallelize: warning: ${warning}\n`);
+  assert.deepEqual(JSON.parse(result.stdout).warnings, [warning]);
+  const config = await checkEntry(path.join(repo, 'mlp'), fixture('mlp'));
+  assert.deepEqual(config.instance_group.map((g) => g.gpus), [[0], [3]]);
+  // --gpus all: every GPU found here.
+  const all = spawnSync(process.execPath, [cliPath, 'triton', fixture('mlp'), '--gpus', 'all', '--repo', path.join(workFolder(), 'repo'), '--json'], { encoding: 'utf8', env: envWith(folder, { CUDA_VISIBLE_DEVICES: '1' }) });
+  assert.equal(all.status, 0, all.stderr);
+  assert.deepEqual(JSON.parse(all.stdout).devices, ['cuda:0']);
 });

@@ -8,6 +8,7 @@ import { runCommand } from './commands/run.js';
 import { benchCommand } from './commands/bench.js';
 import { tritonCommand } from './commands/triton.js';
 import { serveCommand } from './commands/serve.js';
+import { devicesCommand } from './commands/devices.js';
 import { EXIT_BAD_INPUT, fail } from './exit.js';
 
 async function main(argv: string[]): Promise<void> {
@@ -18,8 +19,10 @@ async function main(argv: string[]): Promise<void> {
     .command(benchCommand)
     .command(tritonCommand)
     .command(serveCommand)
+    .command(devicesCommand)
     .command(parallelizeCommand)
     .demandCommand(1, 'give a command or a model; see --help')
+    .option('verbose', { type: 'boolean', default: false, describe: "on a device failure, also print onnxruntime's own message" })
     .strict()
     .fail((message, error) => {
       if (error !== undefined && error !== null) fail(error);

@@ -1,6 +1,7 @@
 /** Parsing of the CLI's NAME=VALUE lists, with errors that quote the option. */
 import { InputError } from '../errors.js';
-import { combineModes, type CombineMode } from '../transform/options.js';
+import { normalizeCudaOption } from '../runtime/cuda-options.js';
+import { combineModes, MAX_DEVICES, type CombineMode } from '../transform/options.js';
 
 function pairs(option: string, values: readonly string[] | undefined): Array<[string, string]> {
   return (values ?? []).map((entry) => {
@@ -46,4 +47,34 @@ export function parseWeights(value: string | undefined): number[] | undefined {
 export function parseDevices(values: readonly string[] | undefined): string[] | undefined {
   if (values === undefined || values.length === 0) return undefined;
   return values.flatMap((v) => v.split(',')).map((d) => d.trim());
+}
+
+/** `--gpus N` or `--gpus all`: a count, or 'all' (every GPU CUDA sees). */
+export function parseGpus(value: string | number): number | 'all' {
+  const text = String(value).trim();
+  if (text === 'all') return 'all';
+  if (!/^\d+$/.test(text)) throw new InputError(`--gpus must be a whole number >= 1 and at most ${MAX_DEVICES}, or 'all' (got ${text})`);
+  return Number(text);
+}
+
+/** --cuda-option values: options for every CUDA device, and per device (`KEY=VALUE@cuda:K`), normalized. */
+export interface CudaOptionArgs {
+  all: Record<string, string>;
+  perDevice: Record<string, Record<string, string>>;
+}
+
+/** `--cuda-option KEY=VALUE[@cuda:K]` (repeatable); each checked as onnxruntime's CUDA provider takes it. */
+export function parseCudaOptions(values: readonly string[] | undefined): CudaOptionArgs {
+  const parsed: CudaOptionArgs = { all: {}, perDevice: {} };
+  for (const entry of values ?? []) {
+    const match = /^([^=@]+)=(.*?)(?:@([^@=]*))?$/.exec(entry.trim());
+    if (match === null || match[2] === '') throw new InputError(`--cuda-option ${entry}: expected KEY=VALUE, or KEY=VALUE@cuda:K for one device (e.g. gpu_mem_limit=8GiB@cuda:1)`);
+    const [, key, value, device] = match;
+    if (device !== undefined && !/^cuda:\d+$/.test(device)) throw new InputError(`--cuda-option ${entry}: '${device}' is not a CUDA device; give @cuda:K, or no @ for every CUDA device`);
+    const scope = device === undefined ? parsed.all : (parsed.perDevice[device] ??= {});
+    const name = key!.trim();
+    if (name in scope) throw new InputError(`--cuda-option ${entry}: ${name} is given twice${device === undefined ? '' : ` for ${device}`}`);
+    scope[name] = normalizeCudaOption(`--cuda-option ${entry}`, name, value!);
+  }
+  return parsed;
 }

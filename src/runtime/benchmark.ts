@@ -40,6 +40,8 @@ export interface BenchReport {
   devices: string[];
   /** Whether ParallelSession was fed inputs on shared memory (ParallelSession.allocate). */
   sharedInputs: boolean;
+  /** Why these devices, when a plain model was given none. */
+  deviceNote?: string;
   single: LatencyStats & { device: string };
   parallel: LatencyStats;
   speedup: number;
@@ -71,7 +73,7 @@ async function openContenders(file: string, options: ParallelSessionOptions, bat
     const { plan } = parallel;
     const device = parallel.devices[0]!;
     // The single-device contender: the model itself, or replica 0 of a rewritten one.
-    const sessionOptions = deviceSessionOptions(device, options.sessionOptions);
+    const sessionOptions = deviceSessionOptions(device, options.sessionOptions, options.deviceOptions);
     plain = rewritten ? await ort.InferenceSession.create(encodeModel(replicaModel(model, plan, 0)), sessionOptions) : await ort.InferenceSession.create(file, sessionOptions);
     const axes = new Map(plan.inputs.map((i) => [i.name, i.axis] as const));
     const inputs = model.graph!.input.filter((i) => axes.has(i.name));
@@ -142,7 +144,7 @@ export async function benchmark(
     const speedup = p.throughput / s.throughput;
     const timing = parallel.stats().devices.map((d) => ({ device: d.device, runMs: d.medianRunMs, roundTripMs: d.medianRoundTripMs }));
     const longestRun = Math.max(0, ...timing.map((t) => t.runMs ?? 0));
-    return { batch: options.batch, runs: options.runs, devices: [...parallel.devices], sharedInputs, single: { ...s, device }, parallel: p, speedup, efficiency: speedup / parallel.devices.length, timing, addedMs: p.p50 - longestRun };
+    return { batch: options.batch, runs: options.runs, devices: [...parallel.devices], ...noteOf(parallel), sharedInputs, single: { ...s, device }, parallel: p, speedup, efficiency: speedup / parallel.devices.length, timing, addedMs: p.p50 - longestRun };
   } finally {
     await release();
   }
@@ -169,8 +171,12 @@ export interface LoadReport {
   duration: number;
   device: string;
   devices: string[];
+  /** Why these devices, when a plain model was given none. */
+  deviceNote?: string;
   levels: LoadLevel[];
 }
+
+const noteOf = (session: ParallelSession): { deviceNote?: string } => (session.deviceNote === undefined ? {} : { deviceNote: session.deviceNote });
 
 export interface LoadOptions {
   batch: number;
@@ -232,7 +238,7 @@ export async function loadBenchmark(
       const q = summarize(parallelRuns, options.batch);
       levels.push({ concurrency, plain: p, parallel: q, speedup: q.throughput / p.throughput, p99Ratio: q.p99 / p.p99, stats: statsSince(before, after) });
     }
-    return { mode: 'load', batch: options.batch, duration: options.duration, device, devices: [...parallel.devices], levels };
+    return { mode: 'load', batch: options.batch, duration: options.duration, device, devices: [...parallel.devices], ...noteOf(parallel), levels };
   } finally {
     await release();
   }

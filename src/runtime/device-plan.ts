@@ -15,6 +15,8 @@ import { ArgumentError } from '../errors.js';
 
 export interface PlanOptions {
   devices?: string[];
+  /** The devices of a plain model given no `devices` (every GPU found, else the CPU). */
+  defaultDevices?: string[];
   weights?: number[];
   axes?: Record<string, number | null>;
   combine?: Record<string, CombineMode>;
@@ -22,8 +24,10 @@ export interface PlanOptions {
 
 export interface DevicePlan {
   plan: ExecutionPlan;
-  /** The device of each replica: as given, else from the rewritten model's tags. */
+  /** The device of each replica: as given, else from the rewritten model's tags, else the default devices. */
   devices: string[];
+  /** Whether `devices` are the default devices (a plain model given no devices). */
+  defaulted: boolean;
   /** The model's inputs as callers feed them. */
   inputs: ValueInfoProto[];
   /** For each plan input, the name the device model reads it under, and its onnxruntime type. */
@@ -58,14 +62,15 @@ export function planDevices(model: ModelProto, options: PlanOptions, fromFile: b
   let deviceModel: ModelProto | undefined;
   let devices: string[];
   if (stored === undefined) {
-    if (options.devices === undefined) throw new ArgumentError('options.devices (--devices): required for a model that onnx-parallelize has not rewritten, for example cuda:0,cuda:1');
+    const given = options.devices ?? options.defaultDevices;
+    if (given === undefined) throw new ArgumentError('options.devices (--devices): required for a model that onnx-parallelize has not rewritten, for example cuda:0,cuda:1');
     plan = parallelize(model, {
-      devices: options.devices,
+      devices: given,
       ...(options.weights === undefined ? {} : { weights: options.weights }),
       ...(options.axes === undefined ? {} : { axes: options.axes }),
       ...(options.combine === undefined ? {} : { combine: options.combine }),
     }).plan;
-    devices = options.devices;
+    devices = given;
     deviceModel = fromFile ? undefined : model;
   } else {
     if (options.axes !== undefined || options.combine !== undefined) throw new ArgumentError('options.axes and options.combine apply to a plain model; this model was rewritten already');
@@ -85,6 +90,7 @@ export function planDevices(model: ModelProto, options: PlanOptions, fromFile: b
   return {
     plan,
     devices,
+    defaulted: !rewritten && options.devices === undefined,
     inputs,
     feedNames: plan.inputs.map((i) => (rewritten && i.axis !== null ? i.parts[0]! : i.name)),
     feedTypes: plan.inputs.map((i) => typeOf(infoOf.get(i.name)!)),

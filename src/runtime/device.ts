@@ -5,7 +5,8 @@ import type { DeviceSource, FromWorker, RowCut, ToWorker, WireData } from './mes
 import { RecentTimes } from './recent-times.js';
 import { transferables, weightBuffers } from './messages.js';
 import type { ExternalFile } from './external-files.js';
-import { cudaLoadProblem, deviceSessionOptions, missingCudaProvider, parseDevice } from './providers.js';
+import { deviceSessionOptions, deviceStartProblem, type DeviceOptions } from './providers.js';
+import { sessionFailure } from './cuda-errors.js';
 
 export interface DeviceResult {
   types: string[];
@@ -34,6 +35,8 @@ export interface DeviceStartOptions {
   feedTypes: string[];
   fetchNames: string[];
   sessionOptions: ort.InferenceSession.SessionOptions;
+  /** CUDA provider options by device, over those in sessionOptions. */
+  deviceOptions?: DeviceOptions;
   resourceLimits?: ResourceLimits;
 }
 
@@ -63,7 +66,7 @@ export class DeviceWorker {
     this.worker = new Worker(new URL('./device-worker.js', import.meta.url), {
       workerData: {
         device,
-        sessionOptions: deviceSessionOptions(device, options.sessionOptions),
+        sessionOptions: deviceSessionOptions(device, options.sessionOptions, options.deviceOptions),
         feedNames: options.feedNames,
         feedTypes: options.feedTypes,
         fetchNames: options.fetchNames,
@@ -102,12 +105,10 @@ export class DeviceWorker {
     return this.pending.size;
   }
 
-  /** Starts a worker for `device`; a CUDA device whose provider is missing fails at once with how to install it. */
+  /** Starts a worker for `device`; a CUDA device that cannot start (provider missing, options it would drop) fails at once with the fix. */
   static start(device: string, index: number, options: DeviceStartOptions): DeviceWorker | Error {
-    if (parseDevice(device).kind === 'cuda') {
-      const missing = missingCudaProvider();
-      if (missing !== undefined) return new Error(`device ${device} (replica ${index}): ${missing}`);
-    }
+    const problem = deviceStartProblem(device, options.sessionOptions, options.deviceOptions);
+    if (problem !== undefined) return new Error(`device ${device} (replica ${index}): ${problem}`);
     return new DeviceWorker(device, index, options);
   }
 
@@ -135,7 +136,7 @@ export class DeviceWorker {
       return;
     }
     if (message.type === 'failed') {
-      const error = Object.assign(new Error(`${this.label}: cannot create its session: ${message.message}${this.loadHint(message.message)}`), { weights: message.weights });
+      const error = Object.assign(sessionFailure(this.device, this.label, message.message), { weights: message.weights });
       this.startup?.reject(error);
       this.startup = undefined;
       return;
@@ -151,12 +152,6 @@ export class DeviceWorker {
       if (this.spareBuffers.length > 8) this.spareBuffers.splice(0, this.spareBuffers.length - 8);
     }
     pending.resolve(message);
-  }
-
-  /** onnxruntime only says "Failed to load shared library" when the CUDA provider's own dependencies are missing. */
-  private loadHint(message: string): string {
-    if (parseDevice(this.device).kind !== 'cuda' || !/shared library/i.test(message)) return '';
-    return `: ${cudaLoadProblem() ?? 'the CUDA provider library is installed but could not be loaded; check that the CUDA and cuDNN libraries are on LD_LIBRARY_PATH'}`;
   }
 
   /** Called once when the device can no longer run (its scheduler reroutes or rejects the work waiting for it). */

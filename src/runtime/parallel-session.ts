@@ -17,14 +17,18 @@ import { DeviceWorker } from './device.js';
 import { freeBuffers } from './free-buffers.js';
 import { weightBuffers, type DeviceSource } from './messages.js';
 import { planInWorker } from './planner.js';
-import { parseDevice } from './providers.js';
+import { checkDeviceOptions, missingCudaProvider, parseDevice, type DeviceOptions } from './providers.js';
+import { checkSessionDevices, defaultDevices, gpuInventory } from './gpus.js';
 import type { ExternalFile } from './external-files.js';
 import { QueueFullError, Scheduler, type BatchingOptions, type Feeds, type SessionStats } from './scheduler.js';
 
 export { QueueFullError, TimeoutError, type BatchingOptions, type SessionStats, type DeviceStats } from './scheduler.js';
 
 export interface ParallelSessionOptions {
-  /** Devices, one per replica: `cuda:K` or `cpu`. Required for a plain model; overrides a rewritten model's tags. */
+  /**
+   * Devices, one per replica: `cuda:K` or `cpu`. Overrides a rewritten model's tags; a plain model given none uses
+   * every GPU found, else the CPU (`deviceNote` says which and why).
+   */
   devices?: string[];
   /** Share of a split batch per device (balanced, or as the rewritten model says, by default); 'auto': measured throughput. */
   weights?: number[] | 'auto';
@@ -32,8 +36,13 @@ export interface ParallelSessionOptions {
   axes?: Record<string, number | null>;
   /** How to join outputs without a batch axis, for a plain model (as --combine). */
   combine?: Record<string, CombineMode>;
-  /** Passed to every device's InferenceSession (the execution provider is set per device). */
+  /**
+   * Passed to every device's InferenceSession (the execution provider is set per device). CUDA provider options in a
+   * `{ name: 'cuda', ... }` entry of `executionProviders` go to every CUDA device, each with its own deviceId.
+   */
   sessionOptions?: ort.InferenceSession.SessionOptions;
+  /** CUDA provider options of one device over those in sessionOptions: `{ 'cuda:1': { gpu_mem_limit: 5e9 } }`. */
+  deviceOptions?: DeviceOptions;
   /** The most rows one device runs at once; larger shares run in micro-batches of this size. */
   maxBatchPerDevice?: number;
   /** Dynamic batching of concurrent requests; on by default with `maxQueueDelayMs: 0`. `false` turns it off. */
@@ -83,12 +92,15 @@ function checkOptions(options: ParallelSessionOptions): void {
     }
   }
   options.devices?.forEach(parseDevice);
+  checkDeviceOptions(options.devices, options.sessionOptions, options.deviceOptions);
 }
 
 export class ParallelSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   readonly devices: readonly string[];
+  /** Why these devices, when a plain model was given none: every GPU found, or the CPU and why. */
+  readonly deviceNote: string | undefined;
   #released = false;
   readonly #checkFeeds: (feeds: unknown) => number;
   readonly #inputs: ValueInfoProto[];
@@ -102,7 +114,9 @@ export class ParallelSession {
     inputs: ValueInfoProto[],
     private readonly scheduler: Scheduler,
     private readonly maxQueue: number | undefined,
+    deviceNote?: string,
   ) {
+    this.deviceNote = deviceNote;
     this.inputNames = inputs.map((i) => i.name);
     this.#inputs = inputs;
     this.#checkFeeds = feedChecker(inputs, plan);
@@ -120,20 +134,23 @@ export class ParallelSession {
     if (typeof model !== 'string' && !(model instanceof Uint8Array)) throw new ArgumentError('model: expected a file path or the bytes of an ONNX model');
     checkOptions(options);
     const { weights } = options;
+    const defaults = options.devices === undefined ? defaultDevices(await gpuInventory(), missingCudaProvider()) : undefined;
     const planned = await planInWorker(model, {
-      ...(options.devices === undefined ? {} : { devices: options.devices }),
+      ...(defaults === undefined ? { devices: options.devices! } : { defaultDevices: defaults.devices }),
       ...(Array.isArray(weights) ? { weights } : {}),
       ...(options.axes === undefined ? {} : { axes: options.axes }),
       ...(options.combine === undefined ? {} : { combine: options.combine }),
     });
     const { plan, devices } = planned;
     if (Array.isArray(weights) && weights.length !== devices.length) throw new ArgumentError(`options.weights: ${weights.length} weights for ${devices.length} devices`);
+    await checkSessionDevices(devices, options.devices !== undefined, options.sessionOptions, options.deviceOptions);
 
     const startOptions = {
       feedNames: planned.feedNames,
       feedTypes: planned.feedTypes,
       fetchNames: planned.fetchNames,
       sessionOptions: options.sessionOptions ?? {},
+      ...(options.deviceOptions === undefined ? {} : { deviceOptions: options.deviceOptions }),
       ...(options.workerResourceLimits === undefined ? {} : { resourceLimits: options.workerResourceLimits }),
     };
     const started = devices.map((device, i) => DeviceWorker.start(device, i, startOptions));
@@ -142,7 +159,7 @@ export class ParallelSession {
     failures.push(...(await createSessions(workers, planned.source)));
     if (failures.length > 0) {
       await Promise.all(workers.map((w) => w.release(new Error('start-up failed'))));
-      throw new DeviceError(`ParallelSession: ${failures.length} of ${devices.length} devices failed to start:\n${failures.map((f) => `  ${f.message}`).join('\n')}`);
+      throw new DeviceError(`ParallelSession: ${failures.length} of ${devices.length} devices failed to start:\n${failures.map((f) => `  ${f.message}`).join('\n')}`, { cause: failures });
     }
     const scheduler = new Scheduler(workers, plan, {
       batching: options.batching === false ? false : { maxQueueDelayMs: 0, ...options.batching },
@@ -150,7 +167,7 @@ export class ParallelSession {
       minRowsPerDevice: options.minRowsPerDevice ?? DEFAULT_MIN_ROWS_PER_DEVICE,
       maxRowsPerRun: fixedBatchOf(plan) ?? options.maxBatchPerDevice ?? Infinity,
     });
-    return new ParallelSession(workers, plan, planned.inputs, scheduler, options.maxQueue);
+    return new ParallelSession(workers, plan, planned.inputs, scheduler, options.maxQueue, planned.defaulted ? defaults?.note : undefined);
   }
 
   /** Runs the model on `feeds`; resolves to the outputs, equal to the original model's. */

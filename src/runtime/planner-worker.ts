@@ -30,9 +30,9 @@ try {
     const own = externalData.map((f) => (f.data.byteOffset === 0 && f.data.byteLength === f.data.buffer.byteLength && f.data.buffer instanceof ArrayBuffer ? f : { path: f.path, data: f.data.slice() }));
     source = { kind: 'bytes', model: bytes, externalData: own };
   }
-  const { plan, devices, feedNames, feedTypes, fetchNames } = planned;
+  const { plan, devices, defaulted, feedNames, feedTypes, fetchNames } = planned;
   const inputs = planned.inputs.map((info) => toBinary(ValueInfoProtoSchema, info));
-  post({ type: 'planned', plan, devices, inputs, feedNames, feedTypes, fetchNames, source }, source.kind === 'bytes' ? weightBuffers(source.externalData) : []);
+  post({ type: 'planned', plan, devices, defaulted, inputs, feedNames, feedTypes, fetchNames, source }, source.kind === 'bytes' ? weightBuffers(source.externalData) : []);
 } catch (error) {
   // An ArgumentError keeps its class across the thread boundary (its name is TypeError's, as for any TypeError).
   const name = error instanceof ArgumentError ? 'ArgumentError' : error instanceof Error ? error.name : 'Error';

@@ -14,7 +14,7 @@ export interface PlannerInit {
 }
 
 export type PlannerResult =
-  | { type: 'planned'; plan: ExecutionPlan; devices: string[]; inputs: Uint8Array[]; feedNames: string[]; feedTypes: string[]; fetchNames: string[]; source: DeviceSource }
+  | { type: 'planned'; plan: ExecutionPlan; devices: string[]; defaulted: boolean; inputs: Uint8Array[]; feedNames: string[]; feedTypes: string[]; fetchNames: string[]; source: DeviceSource }
   | { type: 'failed'; name: string; message: string };
 
 export type PlannedDevices = Omit<DevicePlan, 'model' | 'inputs'> & { inputs: ValueInfoProto[]; source: DeviceSource };

@@ -8,6 +8,8 @@ import { ParallelSession, type ParallelSessionOptions } from './parallel-session
 
 export interface RunFilesResult {
   devices: readonly string[];
+  /** Why these devices, when a plain model was given none. */
+  deviceNote?: string;
   milliseconds: number;
   outputs: Array<{ name: string; file: string; type: string; dims: number[] }>;
 }
@@ -36,7 +38,7 @@ export async function runFiles(model: string, inputs: Record<string, string>, ou
       await fs.rename(temp, file);
       outputs.push({ name, file, type: tensor.type, dims: [...tensor.dims] });
     }
-    return { devices: session.devices, milliseconds, outputs };
+    return { devices: session.devices, ...(session.deviceNote === undefined ? {} : { deviceNote: session.deviceNote }), milliseconds, outputs };
   } finally {
     await session.release();
   }

@@ -25,6 +25,8 @@ type Feeds = Record<string, ort.Tensor>;
 /** What runs the model: a ParallelSession, or anything with its `run` (a plain session, for comparison). */
 export interface InferenceBackend {
   readonly devices: readonly string[];
+  /** Why these devices, when none were given (ParallelSession's deviceNote). */
+  readonly deviceNote?: string | undefined;
   run(feeds: Feeds, options: RunOptions): Promise<Feeds>;
   /** The session's statistics, for execution counts and compute times; without them each request is one run. */
   stats?(): SessionStats;
@@ -63,6 +65,8 @@ export interface InferenceServer {
   readonly name: string;
   readonly version: string;
   readonly devices: readonly string[];
+  /** Why these devices, when none were given: every GPU found, or the CPU and why. */
+  readonly deviceNote: string | undefined;
   /** True from start until close() is called. */
   readonly ready: boolean;
   /** Requests being answered now. */
@@ -381,6 +385,7 @@ async function serve(backend: InferenceBackend, signature: ModelSignature, name:
     name,
     version: MODEL_VERSION,
     devices: backend.devices,
+    deviceNote: backend.deviceNote,
     get ready() {
       return ready;
     },

@@ -13,6 +13,8 @@ import { decideAxes, runtimeInputs } from '../transform/batch-axes.js';
 import { checkOptions, type CombineMode } from '../transform/options.js';
 import { readPlan } from '../transform/plan.js';
 import { integerWeights } from '../transform/split-sizes.js';
+import type { CudaProviderOptions } from '../runtime/cuda-options.js';
+import { tritonCudaParameters } from './cuda-parameters.js';
 import { tritonDataType, type TritonDataType } from './data-types.js';
 import { checkModelName } from './names.js';
 
@@ -41,6 +43,12 @@ export interface TritonOptions {
   maxQueueDelayUs?: number;
   /** The dynamic batcher's `preferred_batch_size` list. */
   preferredBatch?: number[];
+  /**
+   * CUDA provider options for every GPU instance, written as model `parameters` where Triton's ONNX Runtime backend
+   * reads them (cudnn_conv_algo_search, gpu_mem_limit, arena_extend_strategy, do_copy_in_default_stream); any other
+   * option is refused with the reason.
+   */
+  cudaOptions?: CudaProviderOptions;
 }
 
 export interface TritonTensor {
@@ -48,7 +56,7 @@ export interface TritonTensor {
   dataType: TritonDataType;
   /** Without the batch dim when the model batches; -1 for a dim that is not fixed. */
   dims: number[];
-  /** The shape the model sees, when it differs from `dims` (a batched rank-1 value: dims [1], reshape []). */
+  /** The shape the model sees, when it differs from `dims` (a scalar, or a batch-only value that batches: dims [1], reshape []). */
   reshape?: number[];
 }
 
@@ -74,6 +82,8 @@ export interface TritonModelConfig {
   output: TritonTensor[];
   instanceGroup: TritonInstanceGroup[];
   dynamicBatching: TritonDynamicBatching | null;
+  /** Model parameters (`parameters { key: ... value: { string_value: ... } }`): the CUDA options Triton's backend reads. */
+  parameters: Record<string, string>;
 }
 
 interface TensorReport extends TritonTensor {
@@ -101,6 +111,7 @@ export interface TritonReport {
   outputs: Array<TensorReport & { combine: CombineMode | null }>;
   instanceGroups: TritonInstanceGroup[];
   dynamicBatching: TritonDynamicBatching | null;
+  parameters: Record<string, string>;
 }
 
 export interface TritonDescription {
@@ -122,13 +133,12 @@ function tensorShape(kind: 'input' | 'output', info: ValueInfoProto): { dataType
 
 /**
  * Triton's dims for a shape: the batch dim left out when the model batches, -1 where a dim is not fixed.
- * Triton needs at least one dim: a scalar is written [1] (the onnxruntime backend reads [1] as a scalar when the
- * model does not batch; when it does, a rank-1 value is [1] reshaped to []).
+ * Triton needs at least one dim, so a value with none left (a scalar, or a batch-only `[batch]` value of a model
+ * that batches) is written `dims: [ 1 ]` with `reshape: { shape: [ ] }`, the shape the model sees.
  */
 function tritonDims(shape: Dim[], batched: boolean): Pick<TritonTensor, 'dims' | 'reshape'> {
   const dims = (batched ? shape.slice(1) : shape).map((d) => (typeof d === 'number' ? d : -1));
-  if (dims.length > 0) return { dims };
-  return batched ? { dims: [1], reshape: [] } : { dims: [1] };
+  return dims.length > 0 ? { dims } : { dims: [1], reshape: [] };
 }
 
 /** Why the value keeps Triton's batcher off, or undefined when its batch is a symbolic axis 0. */
@@ -188,6 +198,7 @@ export function describeTritonModel(model: ModelProto, options: TritonOptions): 
   }
   const weights = integerWeights(options.weights ?? options.devices.map(() => 1));
   const groups = instanceGroups(options.devices, weights);
+  const parameters = tritonCudaParameters(options.cudaOptions ?? {}, options.devices);
 
   const axes = decideAxes(graph, runtimeInputs(graph), options.axes ?? {}, options.combine ?? {});
   const inputs = axes.inputs.map((a) => ({ ...tensorShape('input', a.info), name: a.info.name, axis: a.axis, batch: a.batchDim, reason: a.reason }));
@@ -219,6 +230,7 @@ export function describeTritonModel(model: ModelProto, options: TritonOptions): 
       output: outputReports.map(tensor),
       instanceGroup: groups,
       dynamicBatching,
+      parameters,
     },
     report: {
       name: options.name,
@@ -230,6 +242,7 @@ export function describeTritonModel(model: ModelProto, options: TritonOptions): 
       outputs: outputReports,
       instanceGroups: groups,
       dynamicBatching,
+      parameters,
     },
   };
 }

@@ -54,6 +54,7 @@ export function formatModelConfig(config: TritonModelConfig): string {
     ...messageList('output', config.output.map(tensorFields)),
     ...messageList('instance_group', config.instanceGroup.map(groupFields)),
     ...(config.dynamicBatching === null ? [] : ['dynamic_batching {', ...indent(dynamicBatchingFields(config.dynamicBatching)), '}']),
+    ...Object.entries(config.parameters).flatMap(([key, value]) => ['parameters {', ...indent([`key: ${quoteText(key)}`, `value: { string_value: ${quoteText(value)} }`]), '}']),
   ];
   return `${lines.join('\n')}\n`;
 }

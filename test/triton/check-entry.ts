@@ -33,6 +33,8 @@ export interface DecodedConfig {
   output: DecodedTensor[];
   instance_group: Array<{ kind: string; count: number; gpus: number[] }>;
   dynamic_batching?: { preferred_batch_size: number[]; max_queue_delay_microseconds: number };
+  /** Model parameters: key to string_value. */
+  parameters: Record<string, string>;
 }
 
 function protoc(args: string[], input?: string): Buffer {
@@ -70,7 +72,9 @@ export function parseConfig(text: string): DecodedConfig {
     ...(t['reshape'] === undefined ? {} : { reshape: { shape: numbersIn((t['reshape'] as { shape: unknown }).shape) } }),
   });
   const batching = json['dynamic_batching'] as Record<string, unknown> | undefined;
+  const parameters = (json['parameters'] ?? {}) as Record<string, { string_value: string }>;
   return {
+    parameters: Object.fromEntries(Object.entries(parameters).map(([key, value]) => [key, value.string_value])),
     name: json['name'] as string,
     platform: json['platform'] as string,
     max_batch_size: json['max_batch_size'] as number,
@@ -112,14 +116,16 @@ function checkTensors(kind: string, config: DecodedTensor[], session: readonly o
     const seen = tensor.reshape?.shape ?? tensor.dims;
     assert.ok(tensor.dims.length > 0, `${kind} ${meta.name}: Triton needs at least one dim`);
     assert.ok(tensor.dims.every((d) => d === -1 || d >= 1), `${kind} ${meta.name}: dims are >= 1 or -1`);
-    if (maxBatchSize > 0) {
-      assert.equal(modelDims[0], -1, `${kind} ${meta.name}: a batching model has a free first dim`);
-      assert.deepEqual(seen, modelDims.slice(1), `${kind} ${meta.name}: dims without the batch`);
-    } else if (modelDims.length === 0) {
-      assert.ok(seen.every((d) => d === 1), `${kind} ${meta.name}: a scalar is written as ones`);
-    } else {
-      assert.deepEqual(seen, modelDims, `${kind} ${meta.name}: full dims`);
+    // The shape the model sees (the reshape when there is one) is the model's shape, without the batch when batching.
+    if (maxBatchSize > 0) assert.equal(modelDims[0], -1, `${kind} ${meta.name}: a batching model has a free first dim`);
+    assert.deepEqual(seen, maxBatchSize > 0 ? modelDims.slice(1) : modelDims, `${kind} ${meta.name}: the shape the model sees`);
+    if (tensor.reshape !== undefined) {
+      // Triton: the reshape has as many elements as dims (a dim of -1 stands for the same unknown on both sides).
+      const count = (shape: number[]): [number, number] => [shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1), shape.filter((d) => d === -1).length];
+      assert.deepEqual(count(tensor.reshape.shape), count(tensor.dims), `${kind} ${meta.name}: the reshape has the elements of dims`);
     }
+    // Nothing left to write (a scalar; a batch-only value of a batching model) is dims [1] reshaped to [].
+    if (seen.length === 0) assert.deepEqual([tensor.dims, tensor.reshape?.shape], [[1], []], `${kind} ${meta.name}: dims [1] with reshape []`);
   }
 }
 

@@ -2,7 +2,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { InputError } from '../../errors.js';
 import type { BenchReport, DeviceTiming, LoadReport } from '../../runtime/benchmark.js';
 import type { LoadSummary } from '../../runtime/load-generator.js';
-import { jsonOption, modelArgument, sessionFromArgs, sessionOptions, type SessionArgs } from '../options.js';
+import { jsonOption, modelArgument, noteDevices, sessionFromArgs, sessionOptions, type SessionArgs } from '../options.js';
 import { progressBar } from '../progress.js';
 
 interface BenchArgs extends SessionArgs {
@@ -126,16 +126,18 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
     if (load && args.runs !== undefined) throw new InputError('--runs counts the runs of one batch at a time; under --concurrency or --duration give the time with --duration');
     if (!load && args.batch === undefined) throw new InputError('--batch is required (the rows of every run), or give --concurrency and --duration for a load test of single-row requests');
     const concurrency = args.concurrency === undefined ? [1] : parseConcurrency(args.concurrency);
-    const session = sessionFromArgs(args);
+    const session = await sessionFromArgs(args);
     const { benchmark, loadBenchmark } = await import('../../runtime/benchmark.js'); // loads onnxruntime only for this command
     const bar = progressBar('bench');
     const progress = (done: number, total: number): void => bar.update(done, total);
     if (load) {
       const report = await loadBenchmark(args.model, { ...session, batch: args.batch ?? 1, concurrency, duration: args.duration ?? DEFAULT_DURATION_S }, progress).finally(() => bar.end());
+      noteDevices(report.deviceNote);
       process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : `${loadText(report)}\n`);
       return;
     }
     const report = await benchmark(args.model, { ...session, batch: args.batch!, runs: args.runs ?? DEFAULT_RUNS, sharedInputs: args['shared-inputs'] }, progress).finally(() => bar.end());
+    noteDevices(report.deviceNote);
     process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : `${batchTable(report)}\n`);
   },
 };

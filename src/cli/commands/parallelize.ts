@@ -48,7 +48,7 @@ export const parallelizeCommand: CommandModule<object, ParallelizeArgs> = {
       .example('$0 rnn.onnx --gpus 2 --axis state=1 --axis new_state=1', 'recurrent state with the batch on axis 1')
       .example('$0 model.onnx --gpus 4 --combine loss=mean -o out/model4.onnx', 'an output without batch axis, averaged') as unknown as Argv<ParallelizeArgs>,
   handler: async (args) => {
-    const devices = devicesFromArgs(args, true)!;
+    const devices = (await devicesFromArgs(args, true, { allowed: false, reason: 'the rewrite writes a fixed number of replicas, for this machine or another; give --gpus N (onnx-parallelize devices counts the GPUs here)' }))!;
     const weights = parseWeights(args.weights);
     const verifyInputs = args['verify-input'] === undefined ? undefined : parseFiles('verify-input', args['verify-input']);
     const result = await parallelizeFile(args.model, {

@@ -1,5 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
-import { jsonOption, modelArgument, sessionFromArgs, sessionOptions, type SessionArgs } from '../options.js';
+import { jsonOption, modelArgument, noteDevices, sessionFromArgs, sessionOptions, type SessionArgs } from '../options.js';
 import { parseFiles } from '../parse.js';
 
 interface RunArgs extends SessionArgs {
@@ -20,7 +20,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .example('$0 run model.onnx --devices cpu,cpu --input x=batch.npy -o out/', 'a plain model, parallelized on the fly') as unknown as Argv<RunArgs>,
   handler: async (args) => {
     const { runFiles } = await import('../../runtime/run-files.js'); // loads onnxruntime only for this command
-    const result = await runFiles(args.model, parseFiles('input', args.input), args.output, sessionFromArgs(args));
+    const result = await runFiles(args.model, parseFiles('input', args.input), args.output, await sessionFromArgs(args));
+    noteDevices(result.deviceNote);
     if (args.json) {
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       return;

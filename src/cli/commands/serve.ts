@@ -1,6 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { InputError } from '../../errors.js';
-import { modelArgument, sessionFromArgs, sessionOptions, type SessionArgs } from '../options.js';
+import { modelArgument, noteDevices, sessionFromArgs, sessionOptions, type SessionArgs } from '../options.js';
 
 interface ServeArgs extends SessionArgs {
   model: string;
@@ -44,7 +44,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .example('$0 serve model.onnx --devices cpu,cpu', 'serve on two CPU devices at http://127.0.0.1:8000/v2/models/model')
       .example('$0 serve model.parallel.onnx --host 0.0.0.0 --max-queue 256 --timeout-ms 2000', 'a rewritten model on the GPUs it is tagged with') as unknown as Argv<ServeArgs>,
   handler: async (args) => {
-    const session = sessionFromArgs(args);
+    const session = await sessionFromArgs(args);
     const maxBatch = wholeNumber(args, 'max-batch', 1);
     const delayUs = args['max-queue-delay-us'];
     if (delayUs !== undefined && !(Number.isFinite(delayUs) && delayUs >= 0)) throw new InputError(`--max-queue-delay-us must be a number of microseconds >= 0 (got ${String(delayUs)})`);
@@ -78,6 +78,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       if (error !== undefined) process.stderr.write(`onnx-parallelize: closing failed: ${error instanceof Error ? error.message : String(error)}\n`);
       process.exit(error === undefined ? 0 : 1);
     });
+    noteDevices(server.deviceNote);
     process.stdout.write(`serving model '${server.name}' version ${server.version} on ${server.devices.join(', ')} at ${server.url}/v2/models/${encodeURIComponent(server.name)} (metrics: ${server.metricsUrl ?? 'none'})\n`);
   },
 };

@@ -1,10 +1,11 @@
 import type { Argv, CommandModule } from 'yargs';
 import { InputError } from '../../errors.js';
 import { DEFAULT_REPOSITORY, writeTritonEntry, type TritonEntryResult } from '../../triton/repository.js';
-import { devicesFromArgs, jsonOption, modelArgument, placementOptions, type PlacementArgs } from '../options.js';
+import { refusePerDeviceCudaOptions } from '../../triton/cuda-parameters.js';
+import { cudaOptions, cudaOptionsFromArgs, devicesFromArgs, jsonOption, missingDevices, modelArgument, placementOptions, type CudaArgs, type PlacementArgs } from '../options.js';
 import { parseAxes, parseCombine, parseWeights } from '../parse.js';
 
-interface TritonArgs extends PlacementArgs {
+interface TritonArgs extends PlacementArgs, CudaArgs {
   model: string;
   repo: string;
   name?: string;
@@ -41,6 +42,8 @@ function describe(result: TritonEntryResult, input: string): string {
   for (const t of report.outputs) lines.push(tensor('output', t));
   const groups = report.instanceGroups.map((g) => `${g.count} on ${g.kind === 'KIND_CPU' ? 'the CPU' : `GPU ${g.gpus.join(', ')}`}`);
   lines.push(`instances: ${groups.join(', ')}`);
+  const parameters = Object.entries(report.parameters);
+  if (parameters.length > 0) lines.push(`parameters (CUDA, every GPU instance): ${parameters.map(([k, v]) => `${k} ${v}`).join(', ')}`);
   if (result.kserve !== null) {
     const gpus = result.kserve.gpus === 0 ? 'no GPU' : `${result.kserve.gpus} GPU${result.kserve.gpus === 1 ? '' : 's'}`;
     lines.push(`kserve: ${result.kserve.file}: InferenceService ${result.kserve.serviceName}, ${gpus} per pod`);
@@ -52,7 +55,7 @@ export const tritonCommand: CommandModule<object, TritonArgs> = {
   command: 'triton <model>',
   describe: 'Write a Triton Inference Server model-repository entry for MODEL (config.pbtxt + 1/model.onnx), and a KServe manifest',
   builder: (yargs) =>
-    placementOptions(jsonOption(modelArgument(yargs as Argv<object>)))
+    cudaOptions(placementOptions(jsonOption(modelArgument(yargs as Argv<object>))))
       .option('repo', { type: 'string', default: DEFAULT_REPOSITORY, describe: 'the model repository folder (created when missing)' })
       .option('name', { type: 'string', describe: "the model's folder and name in the repository (default: the file's stem)" })
       .option('max-batch', { type: 'number', describe: `max_batch_size when the model can take Triton's batching (default 64)` })
@@ -65,7 +68,13 @@ export const tritonCommand: CommandModule<object, TritonArgs> = {
       .example('$0 triton model.onnx --devices cuda:0,cuda:1 --weights 2,1 --max-batch 32 --preferred-batch 8,16', 'two instances on GPU 0, one on GPU 1')
       .example('$0 triton model.onnx --gpus 4 --kserve isvc.yaml --storage-uri s3://bucket/model_repository', 'and a KServe manifest: one pod with 4 GPUs per replica') as unknown as Argv<TritonArgs>,
   handler: async (args) => {
-    const devices = devicesFromArgs(args, true)!;
+    const devices = (await devicesFromArgs(args, true))!;
+    refusePerDeviceCudaOptions(args['cuda-option']);
+    const cuda = cudaOptionsFromArgs(args);
+    // The entry is often written for another machine (a Triton server, a KServe pod): a GPU missing here is a warning.
+    const missing = await missingDevices(args, devices);
+    const warnings = missing === undefined ? [] : [`${missing}; the entry is written all the same, for a machine that has them`];
+    for (const warning of warnings) process.stderr.write(`onnx-parallelize: warning: ${warning}\n`);
     const storageUri = args['storage-uri'];
     if (args.kserve !== undefined && storageUri === undefined) throw new InputError('--kserve needs --storage-uri URI: where KServe fetches the model repository from (e.g. s3://bucket/model_repository)');
     if (args.kserve === undefined && storageUri !== undefined) throw new InputError('--storage-uri goes with --kserve FILE, the manifest it is written into');
@@ -83,8 +92,9 @@ export const tritonCommand: CommandModule<object, TritonArgs> = {
       ...(preferredBatch === undefined ? {} : { preferredBatch }),
       ...(args.kserve === undefined ? {} : { kserve: { file: args.kserve, storageUri: storageUri! } }),
       force: args.force,
+      cudaOptions: cuda.all,
     });
-    if (args.json) process.stdout.write(`${JSON.stringify({ entry: result.entry, files: result.files, replaced: result.replaced, kserve: result.kserve, ...result.report }, null, 2)}\n`);
+    if (args.json) process.stdout.write(`${JSON.stringify({ entry: result.entry, files: result.files, replaced: result.replaced, kserve: result.kserve, ...result.report, warnings }, null, 2)}\n`);
     else process.stdout.write(`${describe(result, args.model)}\n`);
   },
 };

@@ -1,0 +1,62 @@
+/**
+ * What ParallelSession adds to a large run, beyond the time its device spends inside onnxruntime's run(): a
+ * 1-layer 4096-wide float32 MLP at batch 1024 (16 MB in, 16 MB out) on one CPU device, the caller's time less
+ * the device's time inside run() (from stats()), per run, with ordinary inputs, inputs on shared memory
+ * (ParallelSession.allocate) and transferred inputs (a fresh copy each run, its making not timed). Each run is
+ * preceded by a run of a plain session, as a service's other work would be, and the modes take turns run by
+ * run. Prints the medians over BENCH_ROUNDS rounds (default 25), and the plain session's own time for scale.
+ * Targets: at most 1.0 ms with an ordinary input (Node 20 and 24); at most 0.5 ms with a shared input where
+ * onnxruntime-node takes shared memory (Node 22 and later).
+ */
+import os from 'node:os';
+import * as ort from 'onnxruntime-node';
+import { ParallelSession } from '../src/runtime/parallel-session.js';
+import { sharedBuffersAccepted } from '../src/runtime/shared-memory.js';
+import { SeededRandom } from '../src/tensors/random.js';
+import { median, mlpModel } from './harness.js';
+
+const rounds = Number(process.env['BENCH_ROUNDS'] ?? 25);
+const width = 4096;
+const batch = 1024;
+const file = await mlpModel(1, width);
+const values = new SeededRandom(3).floats(batch * width);
+const plain = await ort.InferenceSession.create(file, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+const session = await ParallelSession.create(file, { devices: ['cpu'] });
+const ordinary = new ort.Tensor('float32', values, [batch, width]);
+const shared = session.allocate('x', batch);
+(shared.data as Float32Array).set(values);
+
+type Mode = 'ordinary' | 'shared' | 'transfer';
+const modes: Mode[] = ['ordinary', 'shared', 'transfer'];
+const added: Record<Mode, number[]> = { ordinary: [], shared: [], transfer: [] };
+const plainMs: number[] = [];
+
+/** One run of `mode`: the caller's time less the device's time inside onnxruntime's run(). */
+async function addedBy(mode: Mode): Promise<number> {
+  const feeds = { x: mode === 'shared' ? shared : mode === 'transfer' ? new ort.Tensor('float32', values.slice(), [batch, width]) : ordinary };
+  const busy = session.stats().total.busyMs;
+  const start = performance.now();
+  await session.run(feeds, { transfer: mode === 'transfer' });
+  const ms = performance.now() - start;
+  return ms - (session.stats().total.busyMs - busy);
+}
+
+for (const mode of modes) await addedBy(mode); // warm-up
+for (let round = 0; round < rounds; round++) {
+  for (const mode of round % 2 === 0 ? modes : [...modes].reverse()) {
+    const start = performance.now();
+    await plain.run({ x: ordinary });
+    plainMs.push(performance.now() - start);
+    added[mode].push(await addedBy(mode));
+  }
+}
+await Promise.all([plain.release(), session.release()]);
+
+const ms = (values: number[]): string => `${median(values).toFixed(2)} ms`;
+console.log(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, onnxruntime-node ${ort.env.versions.node}`);
+console.log(`1x${width} MLP, batch ${batch} (16 MB in, 16 MB out), one cpu device, ${rounds} rounds; a plain session's run: ${ms(plainMs)}`);
+console.log(`added by ParallelSession per run (caller's time less time inside onnxruntime), medians:`);
+console.log(`  ordinary input:    ${ms(added.ordinary)} (target <= 1.0 ms) ${median(added.ordinary) <= 1 ? 'OK' : 'OVER'}`);
+const sharedTarget = sharedBuffersAccepted ? ` (target <= 0.5 ms) ${median(added.shared) <= 0.5 ? 'OK' : 'OVER'}` : ' (no target on this Node: onnxruntime-node refuses shared memory, so the worker copies it once)';
+console.log(`  shared input:      ${ms(added.shared)}${sharedTarget}`);
+console.log(`  transferred input: ${ms(added.transfer)}`);

@@ -8,7 +8,7 @@ export { readPlan, type ExecutionPlan } from './transform/plan.js';
 export { splitSizes } from './transform/split-sizes.js';
 export { parallelizeFile, defaultOutputPath, type ParallelizeFileOptions, type ParallelizeFileResult } from './parallelize-file.js';
 export { verifyParallel, type VerifyOptions, type VerifyResult } from './verify/verify.js';
-export { ParallelSession, QueueFullError, TimeoutError, type ParallelSessionOptions, type RunOptions, type BatchingOptions, type SessionStats, type DeviceStats } from './runtime/parallel-session.js';
+export { ParallelSession, QueueFullError, TimeoutError, type ParallelSessionOptions, type RunOptions, type BatchingOptions, type SessionStats, type DeviceStats, type DeviceTimes } from './runtime/parallel-session.js';
 export {
   describeTritonModel,
   DEFAULT_MAX_BATCH,

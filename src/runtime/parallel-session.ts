@@ -22,7 +22,7 @@ import { checkSessionDevices, defaultDevices, gpuInventory } from './gpus.js';
 import type { ExternalFile } from './external-files.js';
 import { QueueFullError, Scheduler, type BatchingOptions, type Feeds, type SessionStats } from './scheduler.js';
 
-export { QueueFullError, TimeoutError, type BatchingOptions, type SessionStats, type DeviceStats } from './scheduler.js';
+export { QueueFullError, TimeoutError, type BatchingOptions, type SessionStats, type DeviceStats, type DeviceTimes } from './scheduler.js';
 
 export interface ParallelSessionOptions {
   /**

@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { cliPath, fixture, repoRoot, runCli } from './helpers.js';
-import { infer, inferBody, slowModelFile, slowRows, waitFor } from './serve-client.js';
+import { infer, inferBody, slowModelFile, slowRows, statusOf, waitFor } from './serve-client.js';
 import * as ort from 'onnxruntime-node';
 
 interface Running {
@@ -67,8 +67,8 @@ test('serve: one line when ready; answers the protocol; SIGTERM with requests in
     assert.equal(name, 'slow-model');
     assert.equal(devices, 'cpu, cpu');
     assert.equal(server.line.split('\n').length, 1, 'one line');
-    assert.equal((await fetch(`${url}/v2/health/ready`)).status, 200);
-    assert.equal((await fetch(metricsUrl!)).status, 200);
+    assert.equal(await statusOf(`${url}/v2/health/ready`), 200);
+    assert.equal(await statusOf(metricsUrl!), 200);
     const answer = await infer(url!, 'slow-model', inferBody({ x: new ort.Tensor('float32', Float32Array.from({ length: 512 }, (_, i) => i), [1, 512]) }, { binary: true }));
     assert.deepEqual(Array.from(answer.outputs['y']!.data as Float32Array).slice(0, 4), [0, 1, 2, 3]);
 
@@ -82,7 +82,12 @@ test('serve: one line when ready; answers the protocol; SIGTERM with requests in
       return /nv_inference_pending_request_count\{model="slow-model",version="1"\} 4/.test(text);
     });
     const exit = server.stop('SIGTERM');
-    const statuses = (await Promise.all(sent)).map((r) => r.status);
+    // Each body is read to its end before the server closes the connection (see statusOf).
+    const statuses = await Promise.all(sent.map(async (pending) => {
+      const response = await pending;
+      await response.arrayBuffer();
+      return response.status;
+    }));
     assert.deepEqual(statuses, [200, 200, 200, 200], 'every accepted request answered');
     assert.equal(await exit, 0, server.stderr());
   } finally {

@@ -131,6 +131,16 @@ function tensorFrom(output: OutputJson, bytes: Buffer | undefined): ort.Tensor {
   return new ort.Tensor(type as 'float32', new arrays[type]!(new Uint8Array(bytes).buffer) as Float32Array, output.shape);
 }
 
+/**
+ * The status of a request, its body read to the end: Node's fetch (undici) leaves an unread body's socket paused,
+ * and fails with an uncaught assertion when the server then closes that connection (as serve does while draining).
+ */
+export async function statusOf(url: string, init?: RequestInit): Promise<number> {
+  const response = await fetch(url, init);
+  await response.arrayBuffer();
+  return response.status;
+}
+
 /** The answer's JSON and its outputs as tensors; throws on a status other than 200, with the error. */
 export async function readAnswer(response: Response): Promise<InferAnswer> {
   const body = Buffer.from(await response.arrayBuffer());

@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import http from 'node:http';
 import { startServer, type InferenceServer, type ServeOptions } from '../src/serve/index.js';
 import { fixture } from './helpers.js';
-import { metric, slowModelFile, slowRows, waitFor } from './serve-client.js';
+import { metric, slowModelFile, slowRows, statusOf, waitFor } from './serve-client.js';
 
 const start = (options: ServeOptions): Promise<InferenceServer> => startServer({ port: 0, metricsPort: 0, ...options });
 
@@ -85,13 +85,13 @@ test('bad requests get 400 with one short line naming the input; other paths, mo
       assert.equal(response.status, 404, p);
       assert.match(((await response.json()) as { error: string }).error, pattern);
     }
-    const other = await fetch(`${server.url}/v2/models/other/infer`, { method: 'POST', body: x({ data: ones }) });
-    assert.equal(other.status, 404);
+    assert.equal(await statusOf(`${server.url}/v2/models/other/infer`, { method: 'POST', body: x({ data: ones }) }), 404);
     const getInfer = await fetch(`${server.url}/v2/models/mlp/infer`);
+    await getInfer.arrayBuffer();
     assert.equal(getInfer.status, 405);
     assert.equal(getInfer.headers.get('allow'), 'POST');
-    assert.equal((await fetch(`${server.url}/v2/health/ready`, { method: 'POST' })).status, 405);
-    assert.equal((await fetch(server.metricsUrl!.replace('/metrics', '/other'))).status, 404);
+    assert.equal(await statusOf(`${server.url}/v2/health/ready`, { method: 'POST' }), 405);
+    assert.equal(await statusOf(server.metricsUrl!.replace('/metrics', '/other')), 404);
     // A body compressed with gzip is taken; an unknown encoding is 415.
     const zipped = await post(server.url, gzipSync(x({ data: ones })), { 'content-encoding': 'gzip' });
     assert.equal(zipped.status, 200);

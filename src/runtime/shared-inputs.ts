@@ -3,6 +3,7 @@ import * as ort from 'onnxruntime-node';
 import type { ValueInfoProto } from '../onnx.js';
 import { elemTypeOf, shapeOf } from '../graph/types.js';
 import { elementSize } from '../graph/build.js';
+import { product } from './row-copy.js';
 import { allocate, ortTypeOf } from '../tensors/ort-types.js';
 import type { ExecutionPlan } from '../transform/plan.js';
 import { ArgumentError, ArgumentRangeError } from '../errors.js';
@@ -23,7 +24,7 @@ export function sharedInputTensor(inputs: readonly ValueInfoProto[], plan: Execu
   if (type === undefined || type === 'string') throw new ArgumentError(`allocate: input '${name}' is ${type ?? 'not a numeric tensor'}, which cannot be put on shared memory; feed it as an ordinary tensor`);
   const shape = shapeOf(info);
   const dims = typeof rows === 'number' ? dimsForRows(name, shape, plan.inputs.find((i) => i.name === name)?.axis ?? null, rows) : checkDims(name, shape, rows);
-  const size = dims.reduce((a, b) => a * b, 1);
+  const size = product(dims);
   const bytes = size * (elementSize(elemType!) ?? 8);
   if (bytes > MAX_SHARED_BYTES) throw new ArgumentRangeError(`allocate: input '${name}' [${dims.join(', ')}] would take ${bytes} bytes, more than the ${MAX_SHARED_BYTES} one shared buffer may hold; use fewer rows`);
   return new ort.Tensor(type as 'float32', allocate(type, size, true) as Float32Array, dims);

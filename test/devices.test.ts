@@ -8,10 +8,10 @@ import { explainCudaFailure, parseCudaFailure, sessionFailure } from '../src/run
 import { normalizeCudaOption } from '../src/runtime/cuda-options.js';
 import { defaultDevices, discoverGpus, gpuInventory, missingGpuMessage, numberGpus, parseDriverInformation, parseDriverVersion, parseNvidiaSmi } from '../src/runtime/gpus.js';
 import { ParallelSession } from '../src/runtime/parallel-session.js';
-import { bindingFolder, checkDeviceOptions, cudaOptionsIgnored, deviceSessionOptions, missingCudaProvider } from '../src/runtime/providers.js';
-import { onnxruntimeVersionIn, sharedLibraryInfo } from '../src/runtime/shared-library.js';
+import { bindingFolder, checkDeviceOptions, cudaLoadProblem, cudaOptionsIgnored, deviceSessionOptions, missingCudaProvider } from '../src/runtime/providers.js';
+import { exportedSymbols, onnxruntimeVersionIn, sharedLibraryInfo } from '../src/runtime/shared-library.js';
 import { cudaCallMessage, envWith, fakeDriverFolder, fakeNvidiaSmi, H200_INFORMATION, MIXED, OPEN_DRIVER_VERSION, TWO_H200 } from './devices-helpers.js';
-import { fixture, tempDir } from './helpers.js';
+import { fixture, repoRoot, tempDir } from './helpers.js';
 
 const hasDriver = existsSync('/proc/driver/nvidia');
 
@@ -220,6 +220,16 @@ test('the onnxruntime version and the libraries a shared library needs, read fro
   assert.equal(onnxruntimeVersionIn(Buffer.from('\x001.29.0\x00\x001.3.9\x00CUDA 12.4.1\x00')), '1.29.0');
   assert.equal(onnxruntimeVersionIn(Buffer.from('\x001.29.0\x00\x001.30.0\x00')), undefined);
   assert.throws(() => sharedLibraryInfo(fixture('mlp')), /not a 64-bit little-endian ELF file/);
+});
+
+test("a provider that binds a symbol of onnxruntime's shared provider library loads; one that needs a symbol nothing defines does not", () => {
+  // test/elf/build.sh: stand-ins linked with -z now, as the real CUDA provider is. Loaded alone, the real one stops at
+  // "undefined symbol: Provider_GetHost", which onnxruntime's libonnxruntime_providers_shared.so defines.
+  const elf = path.join(repoRoot, 'test', 'elf');
+  assert.deepEqual([...exportedSymbols(path.join(elf, 'binds-to-shared', 'libonnxruntime_providers_shared.so'))], ['Provider_GetHost']);
+  assert.equal(cudaLoadProblem(path.join(elf, 'binds-to-shared')), undefined);
+  assert.match(cudaLoadProblem(path.join(elf, 'unknown-symbol')) ?? '', /undefined symbol: OrtProviderApi_NotInThisRuntime \(the provider does not match this onnxruntime-node\)$/);
+  assert.ok(exportedSymbols(path.join(bindingFolder(), 'libonnxruntime.so.1')).has('OrtGetApiBase'));
 });
 
 test('CUDA failures from onnxruntime become one line: device, cause, fix; onnxruntime\'s text stays as the cause', async () => {

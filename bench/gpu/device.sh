@@ -99,9 +99,10 @@ b)
   [[ -f app/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so ]] || { echo "part b is not unpacked into $kit" >&2; exit 2; }
   [[ -f models/mlp-8x4096.onnx ]] || { echo "no benchmark MLPs: run device.sh a first" >&2; exit 2; }
   part_b 2>&1 | tee "$out/summary.txt"
-  # Everything but the summary into one archive, then the loose files removed.
-  (cd "$out" && tar cJf gpu-results.tar.xz --exclude gpu-results.tar.xz --exclude summary.txt . \
-    && find . -type f ! -name gpu-results.tar.xz ! -name summary.txt -delete)
+  # Everything but the summary into one archive, then the loose files removed. The archive is written outside
+  # $out first: tar exits 1 ("file changed as we read it") when it grows inside the folder being read.
+  (cd "$out" && tar cJf "$kit/gpu-results.tar.xz" --exclude summary.txt . \
+    && find . -type f ! -name summary.txt -delete && mv "$kit/gpu-results.tar.xz" .)
   ls -la "$out"
   ;;
 env)

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { ArgumentError, messageOf } from '../errors.js';
 import { normalizeCudaOptions, type CudaProviderOptions } from './cuda-options.js';
-import { sharedLibraryInfo } from './shared-library.js';
+import { exportedSymbols, sharedLibraryInfo } from './shared-library.js';
 
 /** Per-device CUDA provider options, by device (`cuda:K`): ParallelSessionOptions.deviceOptions. */
 export type DeviceOptions = Record<string, CudaProviderOptions>;
@@ -27,7 +27,9 @@ export function onnxruntimeNodeVersion(): string {
 }
 
 const CUDA_PROVIDER = 'libonnxruntime_providers_cuda.so';
-const cudaLibraries = ['libonnxruntime_providers_shared.so', CUDA_PROVIDER];
+/** Loaded by onnxruntime before any provider: it defines what providers bind to (Provider_GetHost). */
+const SHARED_PROVIDER = 'libonnxruntime_providers_shared.so';
+const cudaLibraries = [SHARED_PROVIDER, CUDA_PROVIDER];
 const INSTALL_CUDA12 = 'node node_modules/onnxruntime-node/script/install --onnxruntime-node-install=cuda12';
 
 /** Why the CUDA provider cannot load, or undefined when its libraries are in place. */
@@ -152,6 +154,14 @@ function loaderError(library: string): string | undefined {
   return undefined;
 }
 
+function definedBySharedProvider(folder: string, symbol: string): boolean {
+  try {
+    return exportedSymbols(path.join(folder, SHARED_PROVIDER)).has(symbol);
+  } catch {
+    return false; // missing or not readable: the symbol stays unexplained
+  }
+}
+
 /**
  * Why the installed CUDA provider library cannot be loaded, in the dynamic loader's words (onnxruntime only says
  * "Failed to load shared library"): usually a CUDA or cuDNN library it needs that is not on LD_LIBRARY_PATH.
@@ -176,7 +186,13 @@ export function cudaLoadProblem(folder = bindingFolder()): string | undefined {
     const driver = names.includes('libcuda.so.1') ? '; libcuda.so.1 comes with the NVIDIA driver, which must be installed' : '';
     return `${list} not found; put the ${cuda === undefined ? 'CUDA' : `CUDA ${cuda}`} and cuDNN libraries that the provider was built against on LD_LIBRARY_PATH${driver} (the dynamic loader: ${message})`;
   }
-  if (/undefined symbol/.test(message)) return `${message} (the provider does not match this onnxruntime-node)`;
+  const symbol = /undefined symbol: (\S+)/.exec(message)?.[1];
+  if (symbol !== undefined) {
+    // The loader binds symbols only after finding every library the provider needs. One that onnxruntime's shared
+    // provider library defines is bound when onnxruntime loads the provider, which it does after that library.
+    if (definedBySharedProvider(folder, symbol)) return undefined;
+    return `${message} (the provider does not match this onnxruntime-node)`;
+  }
   return `the dynamic loader cannot load ${library}: ${message}`;
 }
 

@@ -21,6 +21,9 @@ interface Section {
 }
 
 const SHT_DYNAMIC = 6;
+const SHT_DYNSYM = 11;
+/** Size of one Elf64_Sym entry. */
+const SYMBOL_BYTES = 24;
 const DT_NEEDED = 1n;
 /** .rodata past this size is not scanned for a version (the CUDA provider's is about 26 MB). */
 const MAX_SCAN_BYTES = 256 << 20;
@@ -95,6 +98,28 @@ export function sharedLibraryInfo(file: string): SharedLibraryInfo {
     const rodata = all.find((s) => s.name === '.rodata');
     const version = rodata === undefined || rodata.size > MAX_SCAN_BYTES ? undefined : onnxruntimeVersionIn(read(fd, rodata.offset, rodata.size));
     return { needed, ...(version === undefined ? {} : { onnxruntimeVersion: version }) };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The symbols `file` defines for other libraries to bind to (its .dynsym entries with a section); throws when it is not a readable ELF file. */
+export function exportedSymbols(file: string): Set<string> {
+  const fd = openSync(file, 'r');
+  try {
+    const all = sections(fd);
+    const table = all.find((s) => s.type === SHT_DYNSYM);
+    const strings = table === undefined ? undefined : all[table.link];
+    const names = new Set<string>();
+    if (table === undefined || strings === undefined) return names;
+    const entries = read(fd, table.offset, table.size);
+    const text = read(fd, strings.offset, strings.size);
+    for (let at = 0; at + SYMBOL_BYTES <= entries.length; at += SYMBOL_BYTES) {
+      const definedInSection = entries.readUInt16LE(at + 6) !== 0; // st_shndx: 0 is SHN_UNDEF, an import
+      if (definedInSection) names.add(cString(text, entries.readUInt32LE(at)));
+    }
+    names.delete('');
+    return names;
   } finally {
     closeSync(fd);
   }

@@ -28,8 +28,9 @@ export interface DevicePlan {
   devices: string[];
   /** Whether `devices` are the default devices (a plain model given no devices). */
   defaulted: boolean;
-  /** The model's inputs as callers feed them. */
+  /** The model's inputs as callers feed them, and its outputs as callers get them (the plan's, in its order). */
   inputs: ValueInfoProto[];
+  outputs: ValueInfoProto[];
   /** For each plan input, the name the device model reads it under, and its onnxruntime type. */
   feedNames: string[];
   feedTypes: string[];
@@ -87,11 +88,13 @@ export function planDevices(model: ModelProto, options: PlanOptions, fromFile: b
   }
   const inputs = model.graph!.input.filter((i) => plan.inputs.some((p) => p.name === i.name));
   const infoOf = new Map(inputs.map((i) => [i.name, i] as const));
+  const outputs = plan.outputs.flatMap((o) => model.graph!.output.filter((info) => info.name === o.name).slice(0, 1));
   return {
     plan,
     devices,
     defaulted: !rewritten && options.devices === undefined,
     inputs,
+    outputs,
     feedNames: plan.inputs.map((i) => (rewritten && i.axis !== null ? i.parts[0]! : i.name)),
     feedTypes: plan.inputs.map((i) => typeOf(infoOf.get(i.name)!)),
     fetchNames: plan.outputs.map((o) => (rewritten ? o.parts[0]! : o.name)),

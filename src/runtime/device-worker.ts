@@ -1,13 +1,14 @@
 /** A device worker: owns one onnxruntime session and runs it off the main thread. */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import type { DeviceInit, DeviceSource, FromWorker, RowCut, ToWorker, WireData } from './messages.js';
+import type { DeviceInit, DeviceSource, FromWorker, OutputPlace, RowCut, ToWorker, WireData } from './messages.js';
 import { ownBuffer, transferables, weightBuffers } from './messages.js';
 import { freeBuffers } from './free-buffers.js';
 import { withExternalData } from './external-files.js';
 import { ortInputTensor } from '../tensors/ort-tensor.js';
 import type { TypedData } from '../tensors/ort-types.js';
 import { WorkerInputs } from './worker-inputs.js';
+import { WorkerOutputs, type OutputTarget } from './worker-outputs.js';
 
 const init = workerData as DeviceInit;
 const port = parentPort!;
@@ -18,6 +19,7 @@ let session: ort.InferenceSession | undefined;
 let delayMs = 0;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 const inputs = new WorkerInputs();
+const outputs = new WorkerOutputs();
 /** Runs one after another: onnxruntime-node starts a run on the next turn of the event loop, and a run's inputs may sit in buffers the next run reuses. */
 let runs: Promise<void> = Promise.resolve();
 
@@ -38,7 +40,20 @@ async function create(source: DeviceSource, handBack: boolean): Promise<void> {
   }
 }
 
-async function run(id: number, dims: number[][], data: WireData[], cuts: Array<RowCut | undefined> | undefined): Promise<void> {
+/** What to ask onnxruntime for: output names, or with `places`, the tensors to write some outputs into. */
+function fetchesFor(places: Array<OutputPlace | undefined> | undefined, targets: Array<OutputTarget | undefined>): string[] | Record<string, ort.Tensor | null> {
+  if (places === undefined) return init.fetchNames;
+  const fetches: Record<string, ort.Tensor | null> = {};
+  init.fetchNames.forEach((name, j) => {
+    const place = places[j];
+    if (place === undefined) return void (fetches[name] = null);
+    const target = (targets[j] = outputs.target(j, place));
+    fetches[name] = ortInputTensor(place.type, target.data as TypedData, target.dims);
+  });
+  return fetches;
+}
+
+async function run(id: number, dims: number[][], data: WireData[], cuts: Array<RowCut | undefined> | undefined, places: Array<OutputPlace | undefined> | undefined): Promise<void> {
   if (Atomics.load(init.released, 0) === 1) return post({ type: 'error', id, message: 'released before this run started' });
   try {
     const feeds: Record<string, ort.Tensor> = {};
@@ -48,18 +63,29 @@ async function run(id: number, dims: number[][], data: WireData[], cuts: Array<R
     }
     // After the inputs are taken: a test can then change shared data during the delay and see whether it was copied.
     if (delayMs > 0) Atomics.wait(sleeper, 0, 0, delayMs);
+    const targets: Array<OutputTarget | undefined> = [];
+    const fetches = fetchesFor(places, targets);
     const start = performance.now();
-    const results = await session!.run(feeds, init.fetchNames);
+    let results: ort.InferenceSession.ReturnType;
+    try {
+      results = await session!.run(feeds, fetches as ort.InferenceSession.FetchesType);
+    } catch (error) {
+      if (places === undefined) throw error;
+      throw new Error(`${messageOf(error)} (outputs were to be written into the tensors of options.outputs: do their dims match what the model gives?)`);
+    }
     const ms = performance.now() - start;
     const types: string[] = [];
     const outDims: number[][] = [];
-    const outData: WireData[] = [];
-    for (const name of init.fetchNames) {
+    const outData: Array<WireData | null> = [];
+    init.fetchNames.forEach((name, j) => {
       const tensor = results[name]!;
       types.push(tensor.type);
       outDims.push(tensor.dims as number[]);
-      outData.push(ownBuffer(tensor.data as WireData));
-    }
+      const place = places?.[j];
+      if (place === undefined) return void outData.push(ownBuffer(tensor.data as WireData));
+      outputs.finish(place, targets[j]!);
+      outData.push(null); // onnxruntime-node's own copy of it stays here, for this worker's collector
+    });
     const outBuffers = transferables(outData);
     const returned = transferables(data).filter((b) => !outBuffers.includes(b));
     post({ type: 'result', id, types, dims: outDims, data: outData, ms, returned }, [...outBuffers, ...returned]);
@@ -72,8 +98,8 @@ port.on('message', (message: ToWorker) => {
   switch (message.type) {
     case 'create': return void create(message.source, message.handBack);
     case 'run': {
-      const { id, dims, data, cuts } = message;
-      runs = runs.then(() => run(id, dims, data, cuts));
+      const { id, dims, data, cuts, places } = message;
+      runs = runs.then(() => run(id, dims, data, cuts, places));
       return;
     }
     case 'delay': delayMs = message.ms; return;

@@ -1,7 +1,7 @@
 /** The main thread's handle on one device worker: start-up, runs, statistics, and failure when the worker dies. */
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
-import type { DeviceSource, FromWorker, RowCut, ToWorker, WireData } from './messages.js';
+import type { DeviceSource, FromWorker, OutputPlace, RowCut, ToWorker, WireData } from './messages.js';
 import { RecentTimes } from './recent-times.js';
 import { transferables, weightBuffers } from './messages.js';
 import type { ExternalFile } from './external-files.js';
@@ -11,7 +11,8 @@ import { sessionFailure } from './cuda-errors.js';
 export interface DeviceResult {
   types: string[];
   dims: number[][];
-  data: WireData[];
+  /** Null for an output written into its place. */
+  data: Array<WireData | null>;
   /** Time inside onnxruntime. */
   ms: number;
 }
@@ -182,15 +183,18 @@ export class DeviceWorker {
 
   /**
    * Runs the device's session on one batch (dims and data in feed order, and the rows the worker cuts itself);
-   * the data's ArrayBuffers are transferred, data on a SharedArrayBuffer is shared.
+   * the data's ArrayBuffers are transferred, data on a SharedArrayBuffer is shared. Outputs with a place are
+   * written there by the worker.
    */
-  run(dims: number[][], data: WireData[], cuts?: Array<RowCut | undefined>): Promise<DeviceResult> {
+  run(dims: number[][], data: WireData[], cuts?: Array<RowCut | undefined>, places?: Array<OutputPlace | undefined>): Promise<DeviceResult> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       if (this.pending.size === 0) this.worker.ref();
       this.pending.set(id, { resolve, reject });
-      const message: ToWorker = cuts === undefined ? { type: 'run', id, dims, data } : { type: 'run', id, dims, data, cuts };
+      const message: Extract<ToWorker, { type: 'run' }> = { type: 'run', id, dims, data };
+      if (cuts !== undefined) message.cuts = cuts;
+      if (places !== undefined) message.places = places;
       this.worker.postMessage(message, transferables(data));
     });
   }

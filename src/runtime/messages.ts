@@ -22,6 +22,20 @@ export interface RowCut {
   size: number;
 }
 
+/**
+ * Where a run writes one output: into `data` (a whole tensor of `dims`, on a SharedArrayBuffer the caller gave),
+ * at rows [start, start + size) along `axis`, or all of it when `axis` is null.
+ */
+export interface OutputPlace {
+  /** The output's onnxruntime type. */
+  type: string;
+  data: ArrayBufferView;
+  dims: number[];
+  axis: number | null;
+  start: number;
+  size: number;
+}
+
 /** How a device worker creates its session: from the model file itself, or from bytes with in-memory weights. */
 export type DeviceSource = { kind: 'path'; path: string } | { kind: 'bytes'; model: Uint8Array; externalData: ExternalFile[] };
 
@@ -46,8 +60,11 @@ export interface DeviceInit {
  */
 export type ToWorker =
   | { type: 'create'; source: DeviceSource; handBack: boolean }
-  /** `cuts[i]`, where given, says which rows of input i (whole, on a SharedArrayBuffer) the run takes. */
-  | { type: 'run'; id: number; dims: number[][]; data: WireData[]; cuts?: Array<RowCut | undefined> }
+  /**
+   * `cuts[i]`, where given, says which rows of input i (whole, on a SharedArrayBuffer) the run takes; `places[j]`,
+   * where given, where output j is written (it then comes back without data).
+   */
+  | { type: 'run'; id: number; dims: number[][]; data: WireData[]; cuts?: Array<RowCut | undefined>; places?: Array<OutputPlace | undefined> }
   | { type: 'delay'; ms: number }
   | { type: 'release' }
   | { type: 'exit'; code: number };
@@ -55,15 +72,18 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'ready'; weights: ExternalFile[] }
   | { type: 'failed'; message: string; weights: ExternalFile[] }
-  /** `ms`: time inside onnxruntime; `returned`: the run's input buffers, handed back for later copies. */
-  | { type: 'result'; id: number; types: string[]; dims: number[][]; data: WireData[]; ms: number; returned: ArrayBuffer[] }
+  /**
+   * `ms`: time inside onnxruntime; `returned`: the run's input buffers, handed back for later copies; `data[j]` is
+   * null for an output written into its place.
+   */
+  | { type: 'result'; id: number; types: string[]; dims: number[][]; data: Array<WireData | null>; ms: number; returned: ArrayBuffer[] }
   | { type: 'error'; id: number; message: string }
   | { type: 'released' };
 
 /** The buffers to transfer for a list of tensor data (strings are cloned), each once. */
-export function transferables(data: readonly WireData[]): ArrayBuffer[] {
+export function transferables(data: ReadonlyArray<WireData | null>): ArrayBuffer[] {
   const buffers: ArrayBuffer[] = [];
-  for (const d of data) if (!Array.isArray(d) && d.buffer instanceof ArrayBuffer && !buffers.includes(d.buffer)) buffers.push(d.buffer);
+  for (const d of data) if (d !== null && !Array.isArray(d) && d.buffer instanceof ArrayBuffer && !buffers.includes(d.buffer)) buffers.push(d.buffer);
   return buffers;
 }
 

@@ -6,7 +6,7 @@
  */
 import type { ResourceLimits } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
-import { sharedInputTensor } from './shared-inputs.js';
+import { outputTargets, sharedTensor, type TensorSide } from './shared-tensors.js';
 import type { ValueInfoProto } from '../onnx.js';
 import { fixedBatchOf, type ExecutionPlan } from '../transform/plan.js';
 import { integerWeights } from '../transform/split-sizes.js';
@@ -67,6 +67,14 @@ export interface RunOptions {
    * with others is copied as usual (for large batches, `allocate` gives inputs that no thread copies).
    */
   transfer?: boolean;
+  /**
+   * Tensors to write outputs into, by output name, on a SharedArrayBuffer (from `allocateOutput`): each device's
+   * worker writes its rows straight into them (in place where onnxruntime-node takes shared memory, Node 22 and
+   * later; on Node 20 with one copy by the worker), so no output crosses between threads, is joined, or is left
+   * for the garbage collector. The result holds these very tensors. Such a request is never merged with others.
+   * Do not read them before the run resolves, nor give them to another run that is pending.
+   */
+  outputs?: Record<string, ort.Tensor>;
 }
 
 const DEFAULT_MIN_ROWS_PER_DEVICE = 8;
@@ -103,7 +111,8 @@ export class ParallelSession {
   readonly deviceNote: string | undefined;
   #released = false;
   readonly #checkFeeds: (feeds: unknown) => number;
-  readonly #inputs: ValueInfoProto[];
+  readonly #inputSide: TensorSide;
+  readonly #outputSide: TensorSide;
   /** Rows a run's batch must be a multiple of: the fixed batch of a fixed-batch model, else 1. */
   readonly #unit: number;
 
@@ -112,13 +121,16 @@ export class ParallelSession {
     /** How the batch is split and joined: from the rewritten model, or made for a plain one. */
     readonly plan: ExecutionPlan,
     inputs: ValueInfoProto[],
+    outputs: ValueInfoProto[],
     private readonly scheduler: Scheduler,
     private readonly maxQueue: number | undefined,
     deviceNote?: string,
   ) {
     this.deviceNote = deviceNote;
     this.inputNames = inputs.map((i) => i.name);
-    this.#inputs = inputs;
+    const axisIn = (entries: ReadonlyArray<{ name: string; axis: number | null }>) => (name: string): number | null => entries.find((e) => e.name === name)?.axis ?? null;
+    this.#inputSide = { kind: 'input', method: 'allocate', infos: inputs, axisOf: axisIn(plan.inputs) };
+    this.#outputSide = { kind: 'output', method: 'allocateOutput', infos: outputs, axisOf: axisIn(plan.outputs) };
     this.#checkFeeds = feedChecker(inputs, plan);
     this.#unit = fixedBatchOf(plan) ?? 1;
     this.outputNames = plan.outputs.map((o) => o.name);
@@ -167,7 +179,7 @@ export class ParallelSession {
       minRowsPerDevice: options.minRowsPerDevice ?? DEFAULT_MIN_ROWS_PER_DEVICE,
       maxRowsPerRun: fixedBatchOf(plan) ?? options.maxBatchPerDevice ?? Infinity,
     });
-    return new ParallelSession(workers, plan, planned.inputs, scheduler, options.maxQueue, planned.defaulted ? defaults?.note : undefined);
+    return new ParallelSession(workers, plan, planned.inputs, planned.outputs, scheduler, options.maxQueue, planned.defaulted ? defaults?.note : undefined);
   }
 
   /** Runs the model on `feeds`; resolves to the outputs, equal to the original model's. */
@@ -186,7 +198,8 @@ export class ParallelSession {
         this.scheduler.rejected++;
         throw new QueueFullError(`ParallelSession.run: the queue is full (maxQueue ${this.maxQueue} requests waiting); retry later or raise maxQueue`);
       }
-      return this.scheduler.submit(feeds, batch, signal, timeoutMs, options?.transfer === true);
+      const targets = outputTargets(this.#outputSide, options?.outputs, batch);
+      return this.scheduler.submit(feeds, batch, signal, timeoutMs, options?.transfer === true, targets);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -201,7 +214,16 @@ export class ParallelSession {
    * shared memory, so such a tensor can be fed to ParallelSession but not to a plain InferenceSession there.
    */
   allocate(inputName: string, rows: number | readonly number[]): ort.Tensor {
-    return sharedInputTensor(this.#inputs, this.plan, inputName, rows);
+    return sharedTensor(this.#inputSide, inputName, rows);
+  }
+
+  /**
+   * A tensor for output `outputName` on a SharedArrayBuffer, to give to `run` in `options.outputs` again and again:
+   * the devices' workers write their rows of that output straight into it. `rows` gives the batch (the output's
+   * other dims must be fixed in the model); give the whole `dims` otherwise.
+   */
+  allocateOutput(outputName: string, rows: number | readonly number[]): ort.Tensor {
+    return sharedTensor(this.#outputSide, outputName, rows);
   }
 
   /** Per device: requests, rows, runs, time inside onnxruntime and work waiting; plus totals and the queue. */

@@ -32,7 +32,8 @@ try {
   }
   const { plan, devices, defaulted, feedNames, feedTypes, fetchNames } = planned;
   const inputs = planned.inputs.map((info) => toBinary(ValueInfoProtoSchema, info));
-  post({ type: 'planned', plan, devices, defaulted, inputs, feedNames, feedTypes, fetchNames, source }, source.kind === 'bytes' ? weightBuffers(source.externalData) : []);
+  const outputs = planned.outputs.map((info) => toBinary(ValueInfoProtoSchema, info));
+  post({ type: 'planned', plan, devices, defaulted, inputs, outputs, feedNames, feedTypes, fetchNames, source }, source.kind === 'bytes' ? weightBuffers(source.externalData) : []);
 } catch (error) {
   // An ArgumentError keeps its class across the thread boundary (its name is TypeError's, as for any TypeError).
   const name = error instanceof ArgumentError ? 'ArgumentError' : error instanceof Error ? error.name : 'Error';

@@ -14,10 +14,10 @@ export interface PlannerInit {
 }
 
 export type PlannerResult =
-  | { type: 'planned'; plan: ExecutionPlan; devices: string[]; defaulted: boolean; inputs: Uint8Array[]; feedNames: string[]; feedTypes: string[]; fetchNames: string[]; source: DeviceSource }
+  | { type: 'planned'; plan: ExecutionPlan; devices: string[]; defaulted: boolean; inputs: Uint8Array[]; outputs: Uint8Array[]; feedNames: string[]; feedTypes: string[]; fetchNames: string[]; source: DeviceSource }
   | { type: 'failed'; name: string; message: string };
 
-export type PlannedDevices = Omit<DevicePlan, 'model' | 'inputs'> & { inputs: ValueInfoProto[]; source: DeviceSource };
+export type PlannedDevices = Omit<DevicePlan, 'model' | 'inputs' | 'outputs'> & { inputs: ValueInfoProto[]; outputs: ValueInfoProto[]; source: DeviceSource };
 
 /** The error the worker reported, as the class it was thrown as. */
 function rethrown(name: string, message: string): Error {
@@ -43,8 +43,9 @@ export function planInWorker(model: string | Uint8Array, options: PlanOptions): 
     worker.once('exit', (code) => {
       if (answer === undefined) return reject(new Error(`ParallelSession: the planning worker exited (code ${code})`));
       if (answer.type === 'failed') return reject(rethrown(answer.name, answer.message));
-      const { type: _type, inputs, ...rest } = answer;
-      resolve({ ...rest, inputs: inputs.map((b) => fromBinary(ValueInfoProtoSchema, b)) });
+      const { type: _type, inputs, outputs, ...rest } = answer;
+      const decoded = (infos: Uint8Array[]): ValueInfoProto[] => infos.map((b) => fromBinary(ValueInfoProtoSchema, b));
+      resolve({ ...rest, inputs: decoded(inputs), outputs: decoded(outputs) });
     });
   });
 }

@@ -13,7 +13,7 @@ import { fixedBatchOf, type ExecutionPlan } from '../transform/plan.js';
 import { splitOffsets, splitSizes } from '../transform/split-sizes.js';
 import type { DeviceResult, DeviceWorker } from './device.js';
 import { gatherRows, pieceInput, wireData } from './batch-data.js';
-import type { RowCut, WireData } from './messages.js';
+import type { OutputPlace, RowCut, WireData } from './messages.js';
 import { AxisJoin, combineTensors, rowCutter } from './tensor-ops.js';
 
 export type Feeds = Record<string, ort.Tensor>;
@@ -55,6 +55,8 @@ interface Request {
   remaining: number;
   /** How a split request's outputs are put together: joined as each piece comes back. */
   split: SplitOutputs | undefined;
+  /** The caller's tensors to write outputs into, in the plan's output order (options.outputs). */
+  targets: Array<ort.Tensor | undefined> | undefined;
 }
 
 /**
@@ -174,11 +176,13 @@ export class Scheduler {
   }
 
   /** Queues a request; the returned promise settles with its outputs. */
-  submit(feeds: Feeds, batch: number, signal: AbortSignal | undefined, timeoutMs: number | undefined, transfer: boolean): Promise<Feeds> {
+  submit(feeds: Feeds, batch: number, signal: AbortSignal | undefined, timeoutMs: number | undefined, transfer: boolean, outputs?: Feeds): Promise<Feeds> {
+    const targets = outputs === undefined ? undefined : this.plan.outputs.map((o) => outputs[o.name]);
     const request: Request = {
       feeds,
       batch,
-      key: this.mergeable && batch > 0 ? this.mergeKey(feeds) : undefined,
+      // A request that writes into its own output tensors runs alone (pieces of it may still run on every device).
+      key: this.mergeable && batch > 0 && targets === undefined ? this.mergeKey(feeds) : undefined,
       transfer,
       enqueued: performance.now(),
       settled: false,
@@ -187,6 +191,7 @@ export class Scheduler {
       cleanup: undefined,
       remaining: 0,
       split: undefined,
+      targets,
     };
     // The executor holds nothing but the request: a server sends many of these.
     const answer = new Promise<Feeds>((resolve, reject) => {
@@ -369,7 +374,7 @@ export class Scheduler {
     const pieceOffsets = splitOffsets(pieceSizes);
     request.split = {
       sizes: pieceSizes,
-      joins: this.plan.outputs.map((output) => (output.axis === null ? undefined : new AxisJoin(output.axis, pieceOffsets, pieceSizes))),
+      joins: this.plan.outputs.map((output, j) => (output.axis === null || request.targets?.[j] !== undefined ? undefined : new AxisJoin(output.axis, pieceOffsets, pieceSizes))),
       combined: this.plan.outputs.map(() => []),
     };
   }
@@ -473,16 +478,34 @@ export class Scheduler {
       // Data that cannot be gathered fails the requests of this run only; the device stays free.
       return this.failed(device, item, error);
     }
-    worker.run(dims, data, cuts).then(
+    worker.run(dims, data, cuts, request.targets === undefined ? undefined : this.places(request, start, size)).then(
       (result) => this.complete(device, item, result),
       (error: unknown) => this.failed(device, item, error),
     );
   }
 
+  /**
+   * Where the workers write the outputs of rows [start, start + size) of a request that gave tensors for them:
+   * those rows of each output with a batch axis; an output without one only when the request runs whole (the
+   * pieces of a split one are combined on this thread, then copied in).
+   */
+  private places(request: Request, start: number, size: number): Array<OutputPlace | undefined> {
+    return this.plan.outputs.map((output, j) => {
+      const target = request.targets![j];
+      if (target === undefined || (output.axis === null && request.split !== undefined)) return undefined;
+      return { type: target.type, data: target.data as ArrayBufferView, dims: target.dims.slice(), axis: output.axis, start, size };
+    });
+  }
+
   private complete(device: number, item: WorkItem, result: DeviceResult): void {
     const worker = this.workers[device]!;
     worker.record(item.pieces.length, item.rows, result.ms, performance.now() - item.started);
-    const outputs = this.plan.outputs.map((_, j) => new ort.Tensor(result.types[j] as 'float32', result.data[j] as Float32Array, result.dims[j]!));
+    // An output written into its place comes back without data: the caller's tensor holds it (runs never merge such requests).
+    const targets = item.pieces[0]!.request.targets;
+    const outputs = this.plan.outputs.map((_, j) => {
+      const data = result.data[j];
+      return data === null ? targets![j]! : new ort.Tensor(result.types[j] as 'float32', data as Float32Array, result.dims[j]!);
+    });
     if (item.pieces.length === 1) this.deliver(item.pieces[0]!, outputs);
     else if (this.plan.outputs.some((o, j) => outputs[j]!.dims[o.axis!] !== item.rows)) {
       // An output whose batch axis does not hold the run's rows cannot be cut per request: run them one by one.
@@ -552,14 +575,24 @@ export class Scheduler {
       this.settle(request, undefined, this.named(outputs));
       return;
     }
+    const targets = request.targets;
     for (let j = 0; j < outputs.length; j++) {
       const join = split.joins[j];
       if (join !== undefined) join.put(piece.index, outputs[j]!);
       else split.combined[j]![piece.index] = outputs[j]!;
     }
     if (--request.remaining > 0) return;
-    const joined = this.plan.outputs.map((output, j) => split.joins[j]?.result() ?? combineTensors(output.combine ?? 'first', split.combined[j]!, split.sizes));
-    this.settle(request, undefined, this.named(joined));
+    try {
+      const joined = this.plan.outputs.map((output, j) => {
+        const target = targets?.[j];
+        if (target !== undefined && output.axis !== null) return target; // each piece's rows were written in place
+        const value = split.joins[j]?.result() ?? combineTensors(output.combine ?? 'first', split.combined[j]!, split.sizes);
+        return target === undefined ? value : fillTarget(output.name, target, value);
+      });
+      this.settle(request, undefined, this.named(joined));
+    } catch (error) {
+      this.settle(request, error);
+    }
   }
 
   private named(outputs: ort.Tensor[]): Feeds {
@@ -602,4 +635,14 @@ export class Scheduler {
     for (const r of this.queue.splice(0)) this.settle(r, reason);
     for (const items of this.assigned) for (const item of items.splice(0)) for (const p of item.pieces) this.settle(p.request, reason);
   }
+}
+
+/** `target` (a tensor the caller gave for output `name`) filled with `value`, which must have its type and dims. */
+function fillTarget(name: string, target: ort.Tensor, value: ort.Tensor): ort.Tensor {
+  if (value.type !== target.type || value.dims.length !== target.dims.length || value.dims.some((d, i) => d !== target.dims[i])) {
+    throw new Error(`options.outputs['${name}']: the output is ${value.type} [${value.dims.join(', ')}], the tensor given is ${target.type} [${target.dims.join(', ')}]`);
+  }
+  const bytes = (data: unknown): Uint8Array => new Uint8Array((data as ArrayBufferView).buffer, (data as ArrayBufferView).byteOffset, (data as ArrayBufferView).byteLength);
+  bytes(target.data).set(bytes(value.data)); // as bytes: float16 bit patterns stay as they are
+  return target;
 }

@@ -10,6 +10,7 @@ import { ParallelSession } from '../src/runtime/parallel-session.js';
 import { ArgumentError } from '../src/errors.js';
 import { sharedBuffersAccepted } from '../src/runtime/shared-memory.js';
 import { WorkerInputs } from '../src/runtime/worker-inputs.js';
+import { WorkerOutputs } from '../src/runtime/worker-outputs.js';
 import { asOrtInputs } from '../src/tensors/ort-tensor.js';
 import { fixture } from './helpers.js';
 import { assertSame, feedsFor, type Feeds } from './session-helpers.js';
@@ -193,6 +194,87 @@ test('allocate: a zero-filled shared tensor of the input type and shape, or an A
   } finally {
     await cnn.release();
   }
+});
+
+test('outputs written into tensors from allocateOutput equal a plain session: 1 and 2 devices, whole and split, axis 0, 1 and 2, float16', async () => {
+  for (const name of ['mlp', 'gru_with_state', 'recurrent_state', 'fp16_weights']) {
+    const plain = await ort.InferenceSession.create(fixture(name));
+    for (const devices of [['cpu'], ['cpu', 'cpu']]) {
+      const session = await ParallelSession.create(fixture(name), { devices, minRowsPerDevice: 2, maxBatchPerDevice: 8 });
+      try {
+        for (const [k, batch] of [1, 19, 19].entries()) {
+          const label = `${name} on ${devices.join(',')}, batch ${batch}${k === 2 ? ', the same tensors again' : ''}`;
+          const feeds = await feedsFor(name, batch, 60 + k);
+          const expected = await plain.run(asOrtInputs(feeds));
+          const outputs = Object.fromEntries(session.outputNames.map((o) => [o, session.allocateOutput(o, expected[o]!.dims)]));
+          if (k === 2) for (const t of Object.values(outputs)) bytesOf(t).fill(0xff); // written over, not left as they were
+          const before = session.stats().total.batches;
+          const result = await session.run(feeds, { outputs });
+          for (const o of session.outputNames) assert.equal(result[o], outputs[o], `${label}: ${o} is the tensor given`);
+          assertSame(result, expected, label);
+          const runs = session.stats().total.batches - before;
+          // 19 rows in runs of at most 8: 8+8+3 on one device; 10 and 9 over two, each as 8 and the rest.
+          if (batch === 19) assert.equal(runs, devices.length === 1 ? 3 : 4, `${label}: ran in pieces, each writing its own rows`);
+        }
+      } finally {
+        await session.release();
+      }
+    }
+    await plain.release();
+  }
+});
+
+test('options.outputs: a tensor that cannot take the output is an ArgumentError naming it; the caller\'s other requests still merge', async () => {
+  const session = await ParallelSession.create(fixture('mlp'), { devices: ['cpu'] });
+  try {
+    const feeds = await feedsFor('mlp', 4, 9);
+    const expectError = async (outputs: Record<string, ort.Tensor>, pattern: RegExp): Promise<void> =>
+      assert.rejects(session.run(feeds, { outputs }), (e: unknown) => e instanceof ArgumentError && pattern.test(e.message));
+    await expectError({ z: session.allocateOutput('y', 4) }, /options\.outputs\['z'\]: not an output of the model \(outputs: y\)/);
+    await expectError({ y: new ort.Tensor('float32', new Float32Array(32), [4, 8]) }, /options\.outputs\['y'\]: its data must be on a SharedArrayBuffer.*allocateOutput\('y', rows\)/);
+    await expectError({ y: session.allocateOutput('y', 5) }, /options\.outputs\['y'\]: dims \[5, 8\] for a batch of 4 rows/);
+    await expectError({ y: session.allocateOutput('y', [4, 9]) }, /dims \[4, 9\] where the model gives \[batch, 8\]/);
+    await expectError({ y: new ort.Tensor('int32', new Int32Array(new SharedArrayBuffer(128)), [4, 8]) }, /a int32 tensor for a float32 output/);
+    assert.throws(() => session.allocateOutput('x', 2), (e: unknown) => e instanceof ArgumentError && /allocateOutput: 'x' is not an output of the model \(outputs: y\)/.test(e.message));
+    const y = session.allocateOutput('y', 4);
+    assert.deepEqual(y.dims, [4, 8]);
+    assert.ok((y.data as Float32Array).buffer instanceof SharedArrayBuffer);
+    // Requests with tensors to write into run alone; the others are merged as before.
+    const plainFeeds = await Promise.all([1, 2, 3].map((seed) => feedsFor('mlp', 2, seed)));
+    const before = session.stats().total.batches;
+    const [own, ...others] = await Promise.all([session.run(feeds, { outputs: { y } }), ...plainFeeds.map((f) => session.run(f))]);
+    assert.equal(own['y'], y);
+    assert.equal(others.length, 3);
+    assert.ok(session.stats().total.batches - before <= 3, 'the three other requests shared runs');
+  } finally {
+    await session.release();
+  }
+});
+
+test('a worker writes output rows in place where it can (shared memory taken, one block) and otherwise copies them into place', () => {
+  const dims = [2, 6, 3];
+  const whole = new Float32Array(new SharedArrayBuffer(2 * 6 * 3 * 4));
+  const axis0 = new WorkerOutputs(true).target(0, { type: 'float32', data: whole, dims: [12, 3], axis: 0, start: 4, size: 2 });
+  assert.ok(axis0.inPlace && (axis0.data as Float32Array).buffer === whole.buffer && (axis0.data as Float32Array).byteOffset === 4 * 3 * 4, 'axis 0: a view of its rows');
+  assert.deepEqual(axis0.dims, [2, 3]);
+  const outputs = new WorkerOutputs(true);
+  const place = { type: 'float32', data: whole, dims, axis: 1, start: 4, size: 2 };
+  const axis1 = outputs.target(1, place);
+  assert.ok(!axis1.inPlace, 'axis 1 of a tensor with 2 rows before it: not one block');
+  assert.deepEqual(axis1.dims, [2, 2, 3]);
+  (axis1.data as Float32Array).set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  outputs.finish(place, axis1);
+  const expected = new Float32Array(36);
+  expected.set([1, 2, 3, 4, 5, 6], 12);
+  expected.set([7, 8, 9, 10, 11, 12], 30);
+  assert.deepEqual(Array.from(whole), Array.from(expected));
+  assert.equal((outputs.target(1, place).data as Float32Array).buffer, (axis1.data as Float32Array).buffer, 'the buffer is kept for the next run');
+  const refused = new WorkerOutputs(false);
+  const copied = refused.target(0, { type: 'float32', data: whole, dims: [36], axis: null, start: 0, size: 0 });
+  assert.ok(!copied.inPlace && (copied.data as Float32Array).buffer instanceof ArrayBuffer, 'where shared memory is refused: a buffer of its own');
+  (copied.data as Float32Array).fill(7);
+  refused.finish({ type: 'float32', data: whole, dims: [36], axis: null, start: 0, size: 0 }, copied);
+  assert.ok(whole.every((v) => v === 7));
 });
 
 test('stats() gives each device the median time inside onnxruntime and the median round trip, the round trip the longer', async () => {

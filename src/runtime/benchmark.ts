@@ -40,6 +40,8 @@ export interface BenchReport {
   devices: string[];
   /** Whether ParallelSession was fed inputs on shared memory (ParallelSession.allocate). */
   sharedInputs: boolean;
+  /** Whether ParallelSession wrote its outputs into tensors on shared memory (allocateOutput, run's `outputs`). */
+  sharedOutputs: boolean;
   /** Why these devices, when a plain model was given none. */
   deviceNote?: string;
   single: LatencyStats & { device: string };
@@ -109,6 +111,11 @@ function sharedCopy(session: ParallelSession, name: string, tensor: ort.Tensor):
   return shared;
 }
 
+/** Tensors from `allocateOutput` of the dims of `result`'s outputs; strings have none. */
+function sharedOutputsLike(session: ParallelSession, result: Feeds): Feeds {
+  return Object.fromEntries(Object.entries(result).flatMap(([name, tensor]) => (tensor.type === 'string' ? [] : [[name, session.allocateOutput(name, tensor.dims)]])));
+}
+
 function stats(ms: number[], batch: number): LatencyStats {
   const sorted = [...ms].sort((a, b) => a - b);
   const p50 = percentile(sorted, 0.5);
@@ -117,10 +124,11 @@ function stats(ms: number[], batch: number): LatencyStats {
 
 export async function benchmark(
   file: string,
-  options: ParallelSessionOptions & { batch: number; runs: number; sharedInputs?: boolean },
+  options: ParallelSessionOptions & { batch: number; runs: number; sharedInputs?: boolean; sharedOutputs?: boolean },
   onProgress: (done: number, total: number) => void = () => undefined,
 ): Promise<BenchReport> {
   const sharedInputs = options.sharedInputs === true;
+  const sharedOutputs = options.sharedOutputs === true;
   const { plain, device, parallel, feeds, plainFeeds, release } = await openContenders(file, options, options.batch, sharedInputs);
   try {
     const total = options.runs * 2 + 2;
@@ -132,19 +140,23 @@ export async function benchmark(
       return performance.now() - start;
     };
     await time(() => plain.run(plainFeeds));
-    await time(() => parallel.run(feeds));
+    const first = await parallel.run(feeds);
+    onProgress(++done, total);
+    // Outputs written in place: tensors of the first run's dims, given to every later run.
+    const outputs = sharedOutputs ? sharedOutputsLike(parallel, first) : undefined;
+    const runOptions = outputs === undefined ? {} : { outputs };
     const singleMs: number[] = [];
     const parallelMs: number[] = [];
     for (let i = 0; i < options.runs; i++) {
       singleMs.push(await time(() => plain.run(plainFeeds)));
-      parallelMs.push(await time(() => parallel.run(feeds)));
+      parallelMs.push(await time(() => parallel.run(feeds, runOptions)));
     }
     const s = stats(singleMs, options.batch);
     const p = stats(parallelMs, options.batch);
     const speedup = p.throughput / s.throughput;
     const timing = parallel.stats().devices.map((d) => ({ device: d.device, runMs: d.medianRunMs, roundTripMs: d.medianRoundTripMs }));
     const longestRun = Math.max(0, ...timing.map((t) => t.runMs ?? 0));
-    return { batch: options.batch, runs: options.runs, devices: [...parallel.devices], ...noteOf(parallel), sharedInputs, single: { ...s, device }, parallel: p, speedup, efficiency: speedup / parallel.devices.length, timing, addedMs: p.p50 - longestRun };
+    return { batch: options.batch, runs: options.runs, devices: [...parallel.devices], ...noteOf(parallel), sharedInputs, sharedOutputs, single: { ...s, device }, parallel: p, speedup, efficiency: speedup / parallel.devices.length, timing, addedMs: p.p50 - longestRun };
   } finally {
     await release();
   }

@@ -12,6 +12,7 @@ interface BenchArgs extends SessionArgs {
   concurrency?: string | string[];
   duration?: number;
   'shared-inputs': boolean;
+  'shared-outputs': boolean;
   json: boolean;
 }
 
@@ -30,7 +31,7 @@ function batchTable(report: BenchReport): string {
     ['single session', report.single.device, report.single.throughput.toFixed(1), report.single.p50.toFixed(2), report.single.p95.toFixed(2)],
     ['ParallelSession', report.devices.join(','), report.parallel.throughput.toFixed(1), report.parallel.p50.toFixed(2), report.parallel.p95.toFixed(2)],
   ]);
-  lines.push(`speed-up ${report.speedup.toFixed(2)}x on ${report.devices.length} devices, scaling efficiency ${(report.efficiency * 100).toFixed(0)}% (batch ${report.batch}, ${report.runs} runs each, interleaved${report.sharedInputs ? ', ParallelSession fed inputs on shared memory' : ''})`);
+  lines.push(`speed-up ${report.speedup.toFixed(2)}x on ${report.devices.length} devices, scaling efficiency ${(report.efficiency * 100).toFixed(0)}% (batch ${report.batch}, ${report.runs} runs each, interleaved${report.sharedInputs ? ', ParallelSession fed inputs on shared memory' : ''}${report.sharedOutputs ? ', outputs written in place' : ''})`);
   lines.push('', 'where ParallelSession\'s time went (medians):');
   lines.push(...deviceTimes(report.timing).map((line) => `  ${line}`));
   lines.push(`  added by ParallelSession: ${report.addedMs.toFixed(2)} ms a run (its p50 less the longest median time inside onnxruntime)`);
@@ -115,6 +116,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       .option('concurrency', { alias: 'c', type: 'string', describe: 'requests outstanding at once, in a closed loop: one level or a list such as 1,4,16,64' })
       .option('duration', { alias: 'd', type: 'number', describe: `seconds per contender per concurrency level (default ${DEFAULT_DURATION_S})` })
       .option('shared-inputs', { type: 'boolean', default: false, describe: 'feed ParallelSession inputs on shared memory (made by its allocate()), one batch at a time' })
+      .option('shared-outputs', { type: 'boolean', default: false, describe: 'have ParallelSession write its outputs into tensors on shared memory (made by its allocateOutput()), one batch at a time' })
       .example('$0 bench model.onnx --devices cuda:0,cuda:1 --batch 64', 'one GPU against two, one batch of 64 at a time')
       .example('$0 bench model.onnx --devices cpu,cpu --concurrency 1,4,16,64 --duration 10', 'a load test of single-row requests, like perf_analyzer') as unknown as Argv<BenchArgs>,
   handler: async (args) => {
@@ -122,7 +124,9 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
     if (args.batch !== undefined && (!Number.isInteger(args.batch) || args.batch < 1)) throw new InputError(`--batch must be a whole number >= 1 (got ${args.batch})`);
     if (args.runs !== undefined && (!Number.isInteger(args.runs) || args.runs < 1)) throw new InputError(`--runs must be a whole number >= 1 (got ${args.runs})`);
     if (args.duration !== undefined && !(Number.isFinite(args.duration) && args.duration > 0)) throw new InputError(`--duration must be a number of seconds > 0 (got ${args.duration})`);
-    if (load && args['shared-inputs']) throw new InputError('--shared-inputs applies to one batch at a time (--batch), not to --concurrency or --duration');
+    for (const flag of ['shared-inputs', 'shared-outputs'] as const) {
+      if (load && args[flag]) throw new InputError(`--${flag} applies to one batch at a time (--batch), not to --concurrency or --duration`);
+    }
     if (load && args.runs !== undefined) throw new InputError('--runs counts the runs of one batch at a time; under --concurrency or --duration give the time with --duration');
     if (!load && args.batch === undefined) throw new InputError('--batch is required (the rows of every run), or give --concurrency and --duration for a load test of single-row requests');
     const concurrency = args.concurrency === undefined ? [1] : parseConcurrency(args.concurrency);
@@ -136,7 +140,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : `${loadText(report)}\n`);
       return;
     }
-    const report = await benchmark(args.model, { ...session, batch: args.batch!, runs: args.runs ?? DEFAULT_RUNS, sharedInputs: args['shared-inputs'] }, progress).finally(() => bar.end());
+    const report = await benchmark(args.model, { ...session, batch: args.batch!, runs: args.runs ?? DEFAULT_RUNS, sharedInputs: args['shared-inputs'], sharedOutputs: args['shared-outputs'] }, progress).finally(() => bar.end());
     noteDevices(report.deviceNote);
     process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : `${batchTable(report)}\n`);
   },

@@ -77,6 +77,8 @@ async function run(id: number, dims: number[][], data: WireData[], cuts: Array<R
     const types: string[] = [];
     const outDims: number[][] = [];
     const outData: Array<WireData | null> = [];
+    /** onnxruntime-node's own copies of outputs written into their places: freed once the answer is posted. */
+    const copies: ArrayBuffer[] = [];
     init.fetchNames.forEach((name, j) => {
       const tensor = results[name]!;
       types.push(tensor.type);
@@ -84,11 +86,15 @@ async function run(id: number, dims: number[][], data: WireData[], cuts: Array<R
       const place = places?.[j];
       if (place === undefined) return void outData.push(ownBuffer(tensor.data as WireData));
       outputs.finish(place, targets[j]!);
-      outData.push(null); // onnxruntime-node's own copy of it stays here, for this worker's collector
+      outData.push(null);
+      const copy = (tensor.data as ArrayBufferView).buffer;
+      if (copy instanceof ArrayBuffer && copy !== (targets[j]!.data as ArrayBufferView).buffer && !copies.includes(copy)) copies.push(copy);
     });
     const outBuffers = transferables(outData);
     const returned = transferables(data).filter((b) => !outBuffers.includes(b));
     post({ type: 'result', id, types, dims: outDims, data: outData, ms, returned }, [...outBuffers, ...returned]);
+    // At once rather than at this worker's next collection, which large garbage would make frequent.
+    freeBuffers(copies);
   } catch (error) {
     post({ type: 'error', id, message: messageOf(error) });
   }

@@ -286,3 +286,30 @@ test("the caller's buffers are never detached, Node Buffers included", async () 
   assert.equal(floats.length, 12, 'second input intact');
   await mlp.release();
 });
+
+test('busyWaitMicros: threads that poll instead of sleeping give the same answers, lone, concurrent, split, after idle gaps and on release', async () => {
+  await assert.rejects(ParallelSession.create(fixture('mlp'), { devices: ['cpu'], busyWaitMicros: -1 }), (e: unknown) => e instanceof ArgumentError && /options\.busyWaitMicros must be a whole number from 0 to 100000 \(got -1\)/.test(e.message));
+  await assert.rejects(ParallelSession.create(fixture('mlp'), { devices: ['cpu'], busyWaitMicros: 2.5 }), ArgumentError);
+  const plain = await ort.InferenceSession.create(fixture('mlp'));
+  const session = await ParallelSession.create(fixture('mlp'), { devices: ['cpu', 'cpu'], busyWaitMicros: 2000, minRowsPerDevice: 2 });
+  try {
+    for (let i = 0; i < 40; i++) {
+      const feeds = await feedsFor('mlp', 1 + (i % 3), 100 + i);
+      assertSame(await session.run(feeds), await plain.run(feeds), `lone run ${i}`);
+      if (i % 10 === 9) await new Promise((resolve) => setTimeout(resolve, 10)); // past the polling: the threads sleep
+    }
+    const many = await Promise.all([1, 4, 19, 2, 7, 1, 30, 3].map((batch, k) => feedsFor('mlp', batch, 200 + k)));
+    const results = await Promise.all(many.map((feeds) => session.run(feeds)));
+    for (const [k, feeds] of many.entries()) assertSame(results[k]!, await plain.run(feeds), `concurrent request ${k}`);
+    const split = await feedsFor('mlp', 40, 300);
+    const before = session.stats().devices.map((d) => d.batches);
+    assertSame(await session.run(split), await plain.run(split), 'a request split over both devices');
+    assert.ok(session.stats().devices.every((d, i) => d.batches > before[i]!), 'both devices ran a piece');
+  } finally {
+    // Released right after a run, while the workers poll for the next one.
+    const started = performance.now();
+    await session.release();
+    assert.ok(performance.now() - started < 5000, 'release is not held up by a polling worker');
+    await plain.release();
+  }
+});

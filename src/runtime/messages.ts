@@ -2,6 +2,7 @@
  * Messages between ParallelSession and its workers. Tensor data crosses by transfer; what is the same for every
  * run (input and output names, their order) is sent once at start-up, so a run carries only dims and data.
  */
+import type { MessagePort } from 'node:worker_threads';
 import type { ExternalFile } from './external-files.js';
 import { viewLike, type View } from './row-copy.js';
 
@@ -49,6 +50,10 @@ export interface DeviceInit {
   fetchNames: string[];
   /** Set to 1 by the main thread on release: runs still queued are answered without running. */
   released: Int32Array;
+  /** Where runs are answered (`result` and `error`), so that the main thread can also take an answer at once. */
+  answers: MessagePort;
+  /** How long the worker polls for its next message after a run before it sleeps, in µs (0: it sleeps at once). */
+  busyWaitMicros: number;
 }
 
 /**

@@ -478,7 +478,10 @@ export class Scheduler {
       // Data that cannot be gathered fails the requests of this run only; the device stays free.
       return this.failed(device, item, error);
     }
-    worker.run(dims, data, cuts, request.targets === undefined ? undefined : this.places(request, start, size)).then(
+    // Nothing else to do meanwhile: the main thread may wait for this answer instead of sleeping (busyWaitMicros).
+    const alone = this.queue.length === 0 && this.busy.every((b, d) => d === device || !b) && this.assigned.every((a) => a.length === 0);
+    const answer = worker.run(dims, data, cuts, request.targets === undefined ? undefined : this.places(request, start, size), alone);
+    answer.then(
       (result) => this.complete(device, item, result),
       (error: unknown) => this.failed(device, item, error),
     );

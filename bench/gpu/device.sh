@@ -4,7 +4,8 @@
 #                          benchmark MLPs made into models/ (4x1024, 16 MB; 8x4096, 512 MB)
 #   device.sh b            after unpacking b.tar.xz too: correctness of every model on cuda:0,cuda:0 and GPU memory
 #                          (gpu-check.mjs); `bench` one batch at a time for both MLPs on cuda:0 and cuda:0,cuda:0,
-#                          with ordinary inputs and with --shared-inputs; serving at several concurrency levels;
+#                          with ordinary inputs, with --shared-inputs, and with --shared-inputs --shared-outputs;
+#                          serving at several concurrency levels;
 #                          a device that is not there. Writes $OUT/summary.txt (also printed) and
 #                          $OUT/gpu-results.tar.xz (every report: bench JSON, logs).
 #   device.sh env CMD...   any command with the kit's node first on PATH and the CUDA libraries on LD_LIBRARY_PATH
@@ -58,13 +59,15 @@ part_b() {
   echo "   speed-up and p50s: ParallelSession against the plain session; added: its p50 less the longest run()"
   local m devices b shared name
   for m in 4x1024 8x4096; do for devices in cuda:0 cuda:0,cuda:0; do for b in ${BATCHES:-1 64 1024}; do
-    for shared in "" --shared-inputs; do
-      name="bench-$m-${devices//[:,]/_}-$b${shared:+-shared}"
+    for shared in "" "--shared-inputs" "--shared-inputs --shared-outputs"; do
+      local variant label
+      case "$shared" in "") variant="" label="";; "--shared-inputs") variant=-shared label=", shared inputs";; *) variant=-in-place label=", shared inputs, outputs in place";; esac
+      name="bench-$m-${devices//[:,]/_}-$b$variant"
       rc=0
       timeout 180 "${cli[@]}" bench "models/mlp-$m.onnx" --devices "$devices" --batch "$b" --runs "${RUNS:-40}" $shared --json \
         > "$out/$name.json" 2> "$out/$name.err" || rc=$?
-      bench_line "mlp-$m on $devices, batch $b${shared:+, shared inputs}" "$out/$name.json" "$out/$name.err" "$rc" \
-        || echo "mlp-$m on $devices, batch $b${shared:+, shared inputs}: exit $rc, report not readable"
+      bench_line "mlp-$m on $devices, batch $b$label" "$out/$name.json" "$out/$name.err" "$rc" \
+        || echo "mlp-$m on $devices, batch $b$label: exit $rc, report not readable"
     done
   done; done; done
 
@@ -82,6 +85,20 @@ part_b() {
   rc=0
   timeout 60 "${cli[@]}" bench models/mlp-4x1024.onnx --devices cuda:0,cuda:7 --batch 8 --runs 2 > "$out/missing-device.txt" 2>&1 || rc=$?
   tail -n 3 "$out/missing-device.txt"
+  echo "exit $rc"
+
+  echo "== GPU set-up: devices, the preflight devices --gpus all, bench given no devices"
+  rc=0
+  timeout 60 "${cli[@]}" devices > "$out/devices.txt" 2>&1 || rc=$?
+  cat "$out/devices.txt"
+  echo "exit $rc"
+  rc=0
+  timeout 60 "${cli[@]}" devices --gpus all > "$out/devices-preflight.txt" 2>&1 || rc=$?
+  tail -n 3 "$out/devices-preflight.txt"
+  echo "exit $rc"
+  rc=0
+  timeout 60 "${cli[@]}" bench models/mlp-4x1024.onnx --batch 8 --runs 3 > "$out/default-devices.txt" 2>&1 || rc=$?
+  head -n 3 "$out/default-devices.txt"
   echo "exit $rc"
 }
 

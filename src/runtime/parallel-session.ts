@@ -230,7 +230,8 @@ export class ParallelSession {
   /**
    * A tensor for output `outputName` on a SharedArrayBuffer, to give to `run` in `options.outputs` again and again:
    * the devices' workers write their rows of that output straight into it. `rows` gives the batch (the output's
-   * other dims must be fixed in the model); give the whole `dims` otherwise.
+   * other dims must be fixed in the model); give the whole `dims` otherwise. On Node 20 onnxruntime-node refuses
+   * shared memory: copy a result on it before feeding it to a plain InferenceSession there.
    */
   allocateOutput(outputName: string, rows: number | readonly number[]): ort.Tensor {
     return sharedTensor(this.#outputSide, outputName, rows);

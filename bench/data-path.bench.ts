@@ -6,6 +6,9 @@
  * with the output written in place (allocateOutput, run's `outputs`), so that nothing crosses threads. Each run is
  * preceded by a run of a plain session, as a service's other work would be, and the modes take turns run by
  * run. Prints the medians over BENCH_ROUNDS rounds (default 25), and the plain session's own time for scale.
+ * Then the same modes back to back, with no plain run between: what ParallelSession adds by itself, without the
+ * collection of the plain session's 16 MB outputs (whose helper threads take both cores of a 2-core machine)
+ * landing inside its runs.
  * Targets: at most 1.0 ms with an ordinary input (Node 20 and 24); at most 0.5 ms with a shared input where
  * onnxruntime-node takes shared memory (Node 22 and later).
  */
@@ -43,6 +46,7 @@ async function addedBy(mode: Mode): Promise<number> {
   return ms - (session.stats().total.busyMs - busy);
 }
 
+const alone: Record<Mode, number[]> = { ordinary: [], shared: [], transfer: [], inPlace: [] };
 for (const mode of modes) await addedBy(mode); // warm-up
 for (let round = 0; round < rounds; round++) {
   for (const mode of round % 2 === 0 ? modes : [...modes].reverse()) {
@@ -51,6 +55,9 @@ for (let round = 0; round < rounds; round++) {
     plainMs.push(performance.now() - start);
     added[mode].push(await addedBy(mode));
   }
+}
+for (let round = 0; round < rounds; round++) {
+  for (const mode of round % 2 === 0 ? modes : [...modes].reverse()) alone[mode].push(await addedBy(mode));
 }
 await Promise.all([plain.release(), session.release()]);
 
@@ -64,3 +71,4 @@ console.log(`  shared input:      ${ms(added.shared)}${sharedTarget}`);
 console.log(`  transferred input: ${ms(added.transfer)}`);
 const inPlaceTarget = sharedBuffersAccepted ? ` (target <= 0.5 ms) ${median(added.inPlace) <= 0.5 ? 'OK' : 'OVER'}` : ' (on this Node the worker copies input and output once each)';
 console.log(`  shared input, output in place: ${ms(added.inPlace)}${inPlaceTarget}`);
+console.log(`back to back, no plain run between (medians): ordinary ${ms(alone.ordinary)}, shared ${ms(alone.shared)}, transferred ${ms(alone.transfer)}, shared with output in place ${ms(alone.inPlace)}`);

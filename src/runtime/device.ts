@@ -59,6 +59,8 @@ export class DeviceWorker {
   private readonly answers: MessagePort;
   /** How long the main thread may poll for the answer of a lone run, in ms (0: never). */
   private readonly busyWaitMs: number;
+  /** When the last answer came (performance.now()). */
+  private answeredAt = -Infinity;
   /** Input buffers the worker handed back, reused for later copies. */
   private readonly spareBuffers: ArrayBuffer[] = [];
   readonly counters: DeviceCounters = { requests: 0, rows: 0, batches: 0, busyMs: 0, batchSizes: {} };
@@ -162,6 +164,7 @@ export class DeviceWorker {
       return;
     }
     if (message.type !== 'result' && message.type !== 'error') return;
+    this.answeredAt = performance.now();
     const pending = this.pending.get(message.id);
     if (pending === undefined) return;
     this.pending.delete(message.id);
@@ -218,6 +221,11 @@ export class DeviceWorker {
     });
     if (alone) this.awaitAnswer();
     return answer;
+  }
+
+  /** Whether the worker is still polling for its next run at `now` (it answered less than busyWaitMicros ago). */
+  pollingAt(now: number): boolean {
+    return now - this.answeredAt < this.busyWaitMs;
   }
 
   /**

@@ -311,10 +311,15 @@ export class Scheduler {
     }
   }
 
-  /** Free live devices, the fastest measured first. */
+  /**
+   * Free live devices: those whose worker is still polling for its next run first (it takes a run without being
+   * woken), then the fastest measured.
+   */
   private freeDevices(): number[] {
     const free = this.live().filter((d) => !this.busy[d]);
-    return free.sort((a, b) => (this.workers[b]!.rowsPerSecond ?? 0) - (this.workers[a]!.rowsPerSecond ?? 0));
+    const now = performance.now();
+    const polling = (d: number): number => (this.workers[d]!.pollingAt(now) ? 1 : 0);
+    return free.sort((a, b) => polling(b) - polling(a) || (this.workers[b]!.rowsPerSecond ?? 0) - (this.workers[a]!.rowsPerSecond ?? 0));
   }
 
   private takeFromQueue(device: number): WorkItem | undefined {

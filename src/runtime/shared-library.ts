@@ -66,13 +66,29 @@ function sections(fd: number): Section[] {
   return raw.map((s) => ({ name: cString(names, s.nameAt), type: s.type, offset: s.offset, size: s.size, link: s.link }));
 }
 
+/** The entries of the first section of `type` and the string table it links to, or undefined without one. */
+function tableWithStrings(fd: number, all: Section[], type: number): { entries: Buffer; text: Buffer } | undefined {
+  const table = all.find((s) => s.type === type);
+  const strings = table === undefined ? undefined : all[table.link];
+  if (table === undefined || strings === undefined) return undefined;
+  return { entries: read(fd, table.offset, table.size), text: read(fd, strings.offset, strings.size) };
+}
+
+/** Opens `file`, reads its section headers and hands both to `use`; throws when it is not a readable ELF file. */
+function withElf<T>(file: string, use: (fd: number, all: Section[]) => T): T {
+  const fd = openSync(file, 'r');
+  try {
+    return use(fd, sections(fd));
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** The libraries listed as DT_NEEDED in the .dynamic section. */
 function neededLibraries(fd: number, all: Section[]): string[] {
-  const dynamic = all.find((s) => s.type === SHT_DYNAMIC);
-  const strings = dynamic === undefined ? undefined : all[dynamic.link];
-  if (dynamic === undefined || strings === undefined) return [];
-  const entries = read(fd, dynamic.offset, dynamic.size);
-  const text = read(fd, strings.offset, strings.size);
+  const dynamic = tableWithStrings(fd, all, SHT_DYNAMIC);
+  if (dynamic === undefined) return [];
+  const { entries, text } = dynamic;
   const needed: string[] = [];
   for (let at = 0; at + 16 <= entries.length; at += 16) {
     const tag = entries.readBigInt64LE(at);
@@ -91,36 +107,26 @@ export function onnxruntimeVersionIn(data: Buffer): string | undefined {
 
 /** What `file` needs and which onnxruntime it records; throws when it is not a readable ELF file. */
 export function sharedLibraryInfo(file: string): SharedLibraryInfo {
-  const fd = openSync(file, 'r');
-  try {
-    const all = sections(fd);
+  return withElf(file, (fd, all) => {
     const needed = neededLibraries(fd, all);
     const rodata = all.find((s) => s.name === '.rodata');
     const version = rodata === undefined || rodata.size > MAX_SCAN_BYTES ? undefined : onnxruntimeVersionIn(read(fd, rodata.offset, rodata.size));
     return { needed, ...(version === undefined ? {} : { onnxruntimeVersion: version }) };
-  } finally {
-    closeSync(fd);
-  }
+  });
 }
 
 /** The symbols `file` defines for other libraries to bind to (its .dynsym entries with a section); throws when it is not a readable ELF file. */
 export function exportedSymbols(file: string): Set<string> {
-  const fd = openSync(file, 'r');
-  try {
-    const all = sections(fd);
-    const table = all.find((s) => s.type === SHT_DYNSYM);
-    const strings = table === undefined ? undefined : all[table.link];
+  return withElf(file, (fd, all) => {
     const names = new Set<string>();
-    if (table === undefined || strings === undefined) return names;
-    const entries = read(fd, table.offset, table.size);
-    const text = read(fd, strings.offset, strings.size);
+    const symbols = tableWithStrings(fd, all, SHT_DYNSYM);
+    if (symbols === undefined) return names;
+    const { entries, text } = symbols;
     for (let at = 0; at + SYMBOL_BYTES <= entries.length; at += SYMBOL_BYTES) {
       const definedInSection = entries.readUInt16LE(at + 6) !== 0; // st_shndx: 0 is SHN_UNDEF, an import
       if (definedInSection) names.add(cString(text, entries.readUInt32LE(at)));
     }
     names.delete('');
     return names;
-  } finally {
-    closeSync(fd);
-  }
+  });
 }

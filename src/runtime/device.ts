@@ -225,6 +225,11 @@ export class DeviceWorker {
     return answer;
   }
 
+  /** Whether this device busy-waits at all (busyWaitMicros > 0). */
+  get busyWaits(): boolean {
+    return this.busyWaitMs > 0;
+  }
+
   /** Whether the worker is still polling for its next run at `now` (it answered less than busyWaitMicros ago). */
   pollingAt(now: number): boolean {
     return now - this.answeredAt < this.busyWaitMs;

@@ -484,7 +484,7 @@ export class Scheduler {
       return this.failed(device, item, error);
     }
     // Nothing else to do meanwhile: the main thread may wait for this answer instead of sleeping (busyWaitMicros).
-    const alone = this.queue.length === 0 && this.busy.every((b, d) => d === device || !b) && this.assigned.every((a) => a.length === 0);
+    const alone = worker.busyWaits && this.queue.length === 0 && this.busy.every((b, d) => d === device || !b) && this.assigned.every((a) => a.length === 0);
     const answer = worker.run(dims, data, cuts, request.targets === undefined ? undefined : this.places(request, start, size), alone);
     answer.then(
       (result) => this.complete(device, item, result),
@@ -587,7 +587,8 @@ export class Scheduler {
     for (let j = 0; j < outputs.length; j++) {
       const join = split.joins[j];
       if (join !== undefined) join.put(piece.index, outputs[j]!);
-      else split.combined[j]![piece.index] = outputs[j]!;
+      else if (this.plan.outputs[j]!.axis === null) split.combined[j]![piece.index] = outputs[j]!;
+      // else: the piece's rows were written into the caller's tensor
     }
     if (--request.remaining > 0) return;
     try {

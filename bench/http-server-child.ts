@@ -1,7 +1,8 @@
 /**
  * A server for the HTTP benchmark, in a process of its own so that the load generator does not share its main
- * thread: `node http-server-child.js MODEL parallel|plain|echo`. `parallel`: the library's server on a
- * ParallelSession over cpu,cpu; `plain`: the same server on one plain single-thread InferenceSession (what a server
+ * thread: `node http-server-child.js MODEL parallel|batched|plain|echo`. `parallel`: the library's server on a
+ * ParallelSession over cpu,cpu, as `serve` runs it by default; `batched`: the same with `--max-batch 32
+ * --max-queue-delay-us 2000`; `plain`: the same server on one plain single-thread InferenceSession (what a server
  * without batching has); `echo`: a bare node:http server that reads the body and answers 4 KiB, running nothing
  * (what one HTTP exchange costs on this machine). Prints the server's URL, then serves until stdin closes.
  */
@@ -9,7 +10,9 @@ import http from 'node:http';
 import * as ort from 'onnxruntime-node';
 import { startServer, type InferenceBackend } from '../src/serve/index.js';
 
-const [model, kind] = process.argv.slice(2) as [string, 'parallel' | 'plain' | 'echo'];
+const [model, kind] = process.argv.slice(2) as [string, 'parallel' | 'batched' | 'plain' | 'echo'];
+/** `batched`: the dynamic batcher set as `serve --max-batch 32 --max-queue-delay-us 2000` sets it. */
+const tunedBatching = { maxBatch: 32, maxQueueDelayMs: 2 };
 
 if (kind === 'echo') {
   const answer = Buffer.alloc(4096 + 160);
@@ -33,7 +36,7 @@ async function plainBackend(): Promise<InferenceBackend> {
     model,
     port: 0,
     metricsPort: null,
-    ...(kind === 'plain' ? { backend: await plainBackend() } : { session: { devices: ['cpu', 'cpu'] } }),
+    ...(kind === 'plain' ? { backend: await plainBackend() } : { session: { devices: ['cpu', 'cpu'], ...(kind === 'batched' ? { batching: tunedBatching } : {}) } }),
   });
   console.log(server.url);
   process.stdin.resume();

@@ -5,6 +5,8 @@
  * the per-pair ratios are printed with their quartiles.
  *  - concurrency 64, binary requests: the server on ParallelSession cpu,cpu against the same server on one plain
  *    single-thread InferenceSession, throughput (target >= 3.0x);
+ *  - the same with the dynamic batcher set as `serve --max-batch 32 --max-queue-delay-us 2000` sets it (fuller
+ *    runs, fewer of them: each run costs the server a wake-up of a device's thread);
  *  - concurrency 64, ParallelSession cpu,cpu: binary requests against JSON requests, throughput (target >= 1.5x);
  *  - concurrency 1, binary requests: the server's p50 latency (a keep-alive node:http client, timed per request)
  *    against calling ParallelSession cpu,cpu in this process (target <= +150 µs); a bare node:http server
@@ -31,7 +33,7 @@ interface Server {
   child: ChildProcess;
 }
 
-async function startChild(model: string, kind: 'parallel' | 'plain' | 'echo'): Promise<Server> {
+async function startChild(model: string, kind: 'parallel' | 'batched' | 'plain' | 'echo'): Promise<Server> {
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'http-server-child.js');
   const child = spawn(process.execPath, [script, model, kind], { stdio: ['pipe', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
@@ -118,6 +120,7 @@ console.log(`autocannon, keep-alive, batch-1 requests on the 4x${width} MLP; ${r
 const model = await mlpModel(4, width); // bench/out/mlp-4x1024.onnx: the model's name is mlp-4x1024
 const parallel = await startChild(model, 'parallel');
 const plain = await startChild(model, 'plain');
+const batched = await startChild(model, 'batched');
 try {
   const serveBinary: Contender = { name: 'serve cpu,cpu (binary)', server: parallel, binary: true };
   const serveJson: Contender = { name: 'serve cpu,cpu (JSON)', server: parallel, binary: false };
@@ -128,6 +131,13 @@ try {
   const speedup = median(speedups);
   console.log(`concurrency 64, binary, median infer/s: ${plainBinary.name} ${median(vsPlain.map((p) => p.a)).toFixed(0)}, ${serveBinary.name} ${median(vsPlain.map((p) => p.b)).toFixed(0)}`);
   console.log(`serve cpu,cpu vs the same server on a plain session, concurrency 64, throughput: ${speedup.toFixed(2)}x, ${spread(speedups)} (target >= 3.00x) ${speedup >= 3 ? 'OK' : 'UNDER'}`);
+
+  const serveBatched: Contender = { name: 'serve cpu,cpu --max-batch 32 --max-queue-delay-us 2000 (binary)', server: batched, binary: true };
+  const vsPlainBatched = await pairs(plainBinary, serveBatched, 64);
+  const batchedSpeedups = vsPlainBatched.map((p) => p.b / p.a);
+  const batchedSpeedup = median(batchedSpeedups);
+  console.log(`concurrency 64, binary, median infer/s: ${plainBinary.name} ${median(vsPlainBatched.map((p) => p.a)).toFixed(0)}, ${serveBatched.name} ${median(vsPlainBatched.map((p) => p.b)).toFixed(0)}`);
+  console.log(`serve --max-batch 32 --max-queue-delay-us 2000 vs the plain server, concurrency 64, throughput: ${batchedSpeedup.toFixed(2)}x, ${spread(batchedSpeedups)} (target >= 3.00x) ${batchedSpeedup >= 3 ? 'OK' : 'UNDER'}`);
 
   const binaryVsJson = await pairs(serveJson, serveBinary, 64);
   const gains = binaryVsJson.map((p) => p.b / p.a);
@@ -166,5 +176,5 @@ try {
   console.log(`concurrency 1, median p50 µs: ParallelSession cpu,cpu in this process ${(median(p50s.map((p) => p.direct)) * 1000).toFixed(0)}, serve cpu,cpu over HTTP ${(median(p50s.map((p) => p.http)) * 1000).toFixed(0)}; a bare node:http exchange of the same bytes ${(median(p50s.map((p) => p.bare)) * 1000).toFixed(0)}`);
   console.log(`serve p50 minus in-process ParallelSession p50, concurrency 1: ${extra >= 0 ? '+' : ''}${extra.toFixed(0)} µs, ${spread(added, 0)} (target <= +150 µs) ${extra <= 150 ? 'OK' : 'OVER'}`);
 } finally {
-  await Promise.all([stopChild(parallel), stopChild(plain)]);
+  await Promise.all([stopChild(parallel), stopChild(plain), stopChild(batched)]);
 }

@@ -7,7 +7,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import http from 'node:http';
+import net from 'node:net';
+import { once } from 'node:events';
 import { startServer, type InferenceServer, type ServeOptions } from '../src/serve/index.js';
+import { connectionClosed } from '../src/serve/connection-closed.js';
 import { fixture } from './helpers.js';
 import { metric, slowModelFile, slowRows, statusOf, waitFor } from './serve-client.js';
 
@@ -224,5 +227,40 @@ test('close(): not ready at once, new requests 503, requests in progress answere
   } finally {
     await server.close();
     slow.remove();
+  }
+});
+
+test("a connection's close signal: one per connection, aborted when it closes, and at once for a socket already gone", { timeout: 30_000 }, async () => {
+  const listener = net.createServer();
+  const accepted: net.Socket[] = [];
+  listener.on('connection', (socket) => accepted.push(socket));
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  const { port } = listener.address() as net.AddressInfo;
+  const connect = async (): Promise<net.Socket> => {
+    const count = accepted.length;
+    const client = net.connect(port, '127.0.0.1');
+    await once(client, 'connect');
+    await waitFor('the connection to be accepted', async () => accepted.length > count);
+    client.on('error', () => {});
+    return client;
+  };
+  try {
+    const first = await connect();
+    const open = accepted[0]!;
+    const signal = connectionClosed(open);
+    assert.equal(connectionClosed(open), signal, 'the same signal for every request of a connection');
+    assert.equal(signal.aborted, false);
+    first.destroy();
+    await waitFor('the close to abort the signal', async () => signal.aborted);
+    assert.match(String((signal.reason as Error).message), /closed the connection/);
+
+    await connect();
+    const gone = accepted[1]!;
+    gone.destroy();
+    await once(gone, 'close');
+    assert.equal(connectionClosed(gone).aborted, true, 'a socket closed before its first request was queued');
+  } finally {
+    for (const socket of accepted) socket.destroy();
+    listener.close();
   }
 });

@@ -6,14 +6,14 @@
  */
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
-import { once, setMaxListeners } from 'node:events';
-import type { Socket } from 'node:net';
+import { once } from 'node:events';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type * as ort from 'onnxruntime-node';
 import { ArgumentError, ArgumentRangeError, messageOf } from '../errors.js';
 import { ParallelSession, QueueFullError, TimeoutError, type ParallelSessionOptions, type RunOptions, type SessionStats } from '../runtime/parallel-session.js';
 import { checkModelName, defaultModelName } from '../triton/names.js';
+import { connectionClosed } from './connection-closed.js';
 import { HttpError } from './errors.js';
 import { ModelMetrics, type FailureReason } from './metrics.js';
 import { decodeInferRequest } from './request.js';
@@ -196,26 +196,6 @@ async function stop(server: http.Server): Promise<void> {
   server.close();
   server.closeAllConnections();
   await closed;
-}
-
-/** Aborted when a connection closes: a client that goes away takes its requests out of the queue. */
-const closeSignals = new WeakMap<Socket, AbortSignal>();
-
-/**
- * The signal of `socket`'s closing, made once per connection rather than per request (an AbortSignal costs
- * microseconds to make on Node 20, a noticeable share of a small request).
- */
-function connectionClosed(socket: Socket): AbortSignal {
-  let signal = closeSignals.get(socket);
-  if (signal === undefined) {
-    const controller = new AbortController();
-    signal = controller.signal;
-    // Pipelined requests of one connection each listen to it.
-    setMaxListeners(0, signal);
-    closeSignals.set(socket, signal);
-    socket.once('close', () => controller.abort(new Error('the client closed the connection')));
-  }
-  return signal;
 }
 
 const urlOf = (host: string, port: number): string => `http://${host.includes(':') ? `[${host}]` : host}:${port}`;

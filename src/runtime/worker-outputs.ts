@@ -5,7 +5,7 @@
  * Otherwise it writes into a buffer this worker keeps from run to run, and the worker copies the rows into place.
  */
 import type { OutputPlace } from './messages.js';
-import { product, viewLike, type View } from './row-copy.js';
+import { bytesOf, placeRows, product, viewLike, type View } from './row-copy.js';
 import { sharedBuffersAccepted } from './shared-memory.js';
 
 export interface OutputTarget {
@@ -44,13 +44,8 @@ export class WorkerOutputs {
   /** Copies what onnxruntime wrote into `target` to its place, unless it wrote it there. */
   finish(place: OutputPlace, target: OutputTarget): void {
     if (target.inPlace) return;
-    const whole = place.data as View & { set(source: ArrayLike<number> | ArrayLike<bigint>, offset: number): void };
-    if (place.axis === null) return whole.set(target.data as unknown as ArrayLike<number>, 0);
-    const axis = place.axis;
-    const inner = product(place.dims, axis + 1);
-    const outer = product(place.dims, 0, axis);
-    const block = place.size * inner;
-    const stride = place.dims[axis]! * inner;
-    for (let o = 0; o < outer; o++) whole.set(target.data.subarray(o * block, (o + 1) * block) as unknown as ArrayLike<number>, o * stride + place.start * inner);
+    const whole = place.data as View;
+    if (place.axis === null) return bytesOf(whole).set(bytesOf(target.data));
+    placeRows(target.data, whole, place.dims, place.axis, place.start, place.size);
   }
 }

@@ -113,6 +113,11 @@ test('bench --concurrency/--duration: a closed-loop load test per level, plain s
   const bySize = Object.entries(stats.total.batchSizes as Record<string, number>);
   assert.equal(bySize.reduce((n, [, runs]) => n + runs, 0), stats.total.batches, JSON.stringify(stats.total));
   assert.equal(bySize.reduce((n, [rows, runs]) => n + Number(rows) * runs, 0), stats.total.rows, JSON.stringify(stats.total));
+  // Their time inside onnxruntime, by the same sizes, adds up to busyMs.
+  const busyBySize = stats.total.batchBusyMs as Record<string, number>;
+  assert.deepEqual(Object.keys(busyBySize).sort(), bySize.map(([rows]) => rows).sort(), JSON.stringify(stats.total));
+  assert.ok(Object.values(busyBySize).every((ms) => ms > 0), JSON.stringify(busyBySize));
+  assert.ok(Math.abs(Object.values(busyBySize).reduce((a, b) => a + b, 0) - stats.total.busyMs) < 1e-6 * stats.total.busyMs, JSON.stringify(stats.total));
 });
 
 test('bench: bad --concurrency, --duration or --runs exit 2 with one line naming the option', () => {

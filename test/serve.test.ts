@@ -282,6 +282,9 @@ test('300 concurrent requests, JSON (flat and nested) and binary, batches 1-3: e
     assert.equal(batchRuns, s['execution_count']);
     const total = (s['batch_stats'] as Array<{ batch_size: number; compute_infer: { count: number } }>).reduce((sum, b) => sum + b.batch_size * b.compute_infer.count, 0);
     assert.equal(total, rows, 'the runs hold exactly the rows sent');
+    // Each size's runs timed inside onnxruntime: together, the devices' busy time.
+    const busyNs = (s['batch_stats'] as Array<{ compute_infer: { ns: number } }>).map((b) => b.compute_infer.ns);
+    assert.ok(busyNs.every((ns) => ns > 0), JSON.stringify(s['batch_stats']));
     assert.deepEqual(await (await fetch(`${server.url}/v2/models/stats`)).json(), await (await fetch(`${server.url}/v2/models/two_in_two_out/versions/1/stats`)).json());
 
     const text = await (await fetch(server.metricsUrl!)).text();

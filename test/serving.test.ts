@@ -63,6 +63,8 @@ test('devices that answer in the same turn share what their callers send next, i
     await Promise.all(callers);
     const { devices, total } = session.stats();
     assert.deepEqual(total.batchSizes, { 1: 4 }, `four runs of one request each (got ${JSON.stringify(total.batchSizes)})`);
+    assert.deepEqual(Object.keys(total.batchBusyMs), ['1']);
+    assert.equal(total.batchBusyMs[1], total.busyMs, 'the time of those runs, by their size');
     assert.deepEqual(devices.map((d) => d.requests), [2, 2], 'each device ran one request of each round');
   } finally {
     await session.release();

@@ -198,15 +198,20 @@ export interface LoadOptions {
 }
 
 type Counters = Omit<DeviceStats, 'device'>;
+/** A figure by batch size (`batchSizes` or `batchBusyMs`) of `after` less that of `before`, for the sizes run in between. */
+const bySizeSince = (before: Counters, after: Counters, figure: 'batchSizes' | 'batchBusyMs'): Record<number, number> =>
+  Object.fromEntries(Object.entries(after[figure]).flatMap(([rows, value]) => {
+    const size = Number(rows);
+    const ran = (after.batchSizes[size] ?? 0) - (before.batchSizes[size] ?? 0);
+    return ran > 0 ? [[rows, value - (before[figure][size] ?? 0)]] : [];
+  }));
 const countersSince = (before: Counters, after: Counters): Counters => ({
   requests: after.requests - before.requests,
   rows: after.rows - before.rows,
   batches: after.batches - before.batches,
   busyMs: after.busyMs - before.busyMs,
-  batchSizes: Object.fromEntries(Object.entries(after.batchSizes).flatMap(([rows, count]) => {
-    const runs = count - (before.batchSizes[Number(rows)] ?? 0);
-    return runs > 0 ? [[rows, runs]] : [];
-  })),
+  batchSizes: bySizeSince(before, after, 'batchSizes'),
+  batchBusyMs: bySizeSince(before, after, 'batchBusyMs'),
   queueDepth: after.queueDepth,
 });
 

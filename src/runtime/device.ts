@@ -29,6 +29,8 @@ export interface DeviceCounters {
   busyMs: number;
   /** Runs by their number of rows (Triton's batch_stats): how much the dynamic batching merged. */
   batchSizes: Record<number, number>;
+  /** Time inside onnxruntime by the runs' number of rows, in ms (Triton's batch_stats compute_infer). */
+  batchBusyMs: Record<number, number>;
 }
 
 export interface DeviceStartOptions {
@@ -65,7 +67,7 @@ export class DeviceWorker {
   private typicalRoundTripMs = Infinity;
   /** Input buffers the worker handed back, reused for later copies. */
   private readonly spareBuffers: ArrayBuffer[] = [];
-  readonly counters: DeviceCounters = { requests: 0, rows: 0, batches: 0, busyMs: 0, batchSizes: {} };
+  readonly counters: DeviceCounters = { requests: 0, rows: 0, batches: 0, busyMs: 0, batchSizes: {}, batchBusyMs: {} };
   /** Recent runs' time inside onnxruntime, and from the main thread preparing each run to its answer being back. */
   readonly runTimes = new RecentTimes();
   readonly roundTrips = new RecentTimes();
@@ -260,6 +262,7 @@ export class DeviceWorker {
     c.batches += 1;
     c.busyMs += ms;
     c.batchSizes[rows] = (c.batchSizes[rows] ?? 0) + 1;
+    c.batchBusyMs[rows] = (c.batchBusyMs[rows] ?? 0) + ms;
     if (rows > 0 && ms > 0) {
       const rate = (rows * 1000) / ms;
       this.rowsPerSecond = this.rowsPerSecond === undefined ? rate : 0.8 * this.rowsPerSecond + 0.2 * rate;

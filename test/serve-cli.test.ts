@@ -16,6 +16,8 @@ interface Running {
   child: ChildProcess;
   line: string;
   stderr: () => string;
+  /** Everything written to stdout so far. */
+  stdout: () => string;
   /** Sends `signal`; resolves to the exit code (kills the process if it has not ended 30 s later). */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -24,6 +26,7 @@ interface Running {
 async function launch(args: string[], ready: RegExp): Promise<Running> {
   const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
+  let stdout = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> => {
@@ -36,7 +39,6 @@ async function launch(args: string[], ready: RegExp): Promise<Running> {
   };
   try {
     const line = await new Promise<string>((resolve, reject) => {
-      let stdout = '';
       const timer = setTimeout(() => reject(new Error(`not ready in 60 s: ${stderr}`)), 60_000);
       child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
         stdout += chunk;
@@ -50,7 +52,7 @@ async function launch(args: string[], ready: RegExp): Promise<Running> {
         reject(new Error(`exited with code ${code}: ${stderr}`));
       });
     });
-    return { child, line, stderr: () => stderr, stop };
+    return { child, line, stderr: () => stderr, stdout: () => stdout, stop };
   } catch (error) {
     await stop('SIGKILL');
     throw error;
@@ -90,6 +92,10 @@ test('serve: one line when ready; answers the protocol; SIGTERM with requests in
     }));
     assert.deepEqual(statuses, [200, 200, 200, 200], 'every accepted request answered');
     assert.equal(await exit, 0, server.stderr());
+    assert.deepEqual(server.stdout().trim().split('\n').slice(1), [
+      'SIGTERM: not ready; answering 4 request(s) in progress for up to 30000 ms, then stopping (a second signal stops at once)',
+      'stopped',
+    ]);
   } finally {
     await server.stop('SIGKILL');
     slow.remove();

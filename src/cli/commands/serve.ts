@@ -58,7 +58,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       const { checkModelName } = await import('../../triton/names.js');
       checkModelName(args.name);
     }
-    const { startServer, closeOnSignals } = await import('../../serve/index.js'); // loads onnxruntime only for this command
+    const { startServer, closeOnSignals, DEFAULT_DRAIN_MS } = await import('../../serve/index.js'); // loads onnxruntime only for this command
     const server = await startServer({
       model: args.model,
       ...(args.name === undefined ? {} : { name: args.name }),
@@ -74,10 +74,18 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }),
       ...(drainMs === undefined ? {} : { drainMs }),
     });
-    closeOnSignals(server, (error) => {
-      if (error !== undefined) process.stderr.write(`onnx-parallelize: closing failed: ${error instanceof Error ? error.message : String(error)}\n`);
-      process.exit(error === undefined ? 0 : 1);
-    });
+    closeOnSignals(
+      server,
+      (error) => {
+        if (error !== undefined) process.stderr.write(`onnx-parallelize: closing failed: ${error instanceof Error ? error.message : String(error)}\n`);
+        else process.stdout.write('stopped\n');
+        process.exit(error === undefined ? 0 : 1);
+      },
+      (signal) => {
+        const waiting = server.inFlight === 0 ? 'no requests in progress' : `answering ${server.inFlight} request(s) in progress for up to ${drainMs ?? DEFAULT_DRAIN_MS} ms`;
+        process.stdout.write(`${signal}: not ready; ${waiting}, then stopping (a second signal stops at once)\n`);
+      },
+    );
     noteDevices(server.deviceNote);
     process.stdout.write(`serving model '${server.name}' version ${server.version} on ${server.devices.join(', ')} at ${server.url}/v2/models/${encodeURIComponent(server.name)} (metrics: ${server.metricsUrl ?? 'none'})\n`);
   },

@@ -184,6 +184,19 @@ test('bad options and bad files: one line naming the problem, exit 2, nothing wr
   assert.deepEqual(readdirSync(folder).sort(), before, 'nothing written');
 });
 
+test("an option a command does not know is named as typed, once, with the command's own --help", () => {
+  const cases: Array<[string[], string]> = [
+    [['triton', fixture('mlp'), '-o', 'repo'], 'Unknown argument: -o\n(see onnx-parallelize triton --help)'],
+    [['serve', fixture('mlp'), '--max-batchx', '3', '--foo'], 'Unknown arguments: --max-batchx, --foo\n(see onnx-parallelize serve --help)'],
+    [[fixture('mlp'), '--gpus', '2', '--repo', 'x'], 'Unknown argument: --repo\n(see onnx-parallelize --help)'],
+  ];
+  for (const [args, expected] of cases) {
+    const result = runCli(args);
+    assert.equal(result.status, 2, args.join(' '));
+    assert.equal(result.stderr, `onnx-parallelize: ${expected}\n`, args.join(' '));
+  }
+});
+
 test('--help shows examples', () => {
   const result = runCli(['--help']);
   assert.equal(result.status, 0);

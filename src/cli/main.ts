@@ -11,6 +11,18 @@ import { serveCommand } from './commands/serve.js';
 import { devicesCommand } from './commands/devices.js';
 import { EXIT_BAD_INPUT, fail } from './exit.js';
 
+const commandNames = [inspectCommand, runCommand, benchCommand, tritonCommand, serveCommand, devicesCommand].map((c) => String(c.command).split(' ')[0]!);
+
+/** The command of `argv` followed by a space, or '' for the rewrite: where its --help is. */
+const commandOf = (argv: string[]): string => (argv[0] !== undefined && commandNames.includes(argv[0]) ? `${argv[0]} ` : '');
+
+/** yargs' "Unknown arguments: o, max-batchx, maxBatchx" with the options as typed, once each: "-o, --max-batchx". */
+const asWritten = (message: string): string =>
+  message.replace(/^(Unknown arguments?: )(.*)$/, (_, head: string, names: string) => {
+    const typed = new Set(names.split(', ').map((n) => (n.length === 1 ? `-${n}` : `--${n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)));
+    return (typed.size === 1 ? 'Unknown argument: ' : head) + [...typed].join(', ');
+  });
+
 async function main(argv: string[]): Promise<void> {
   await yargs(argv)
     .scriptName('onnx-parallelize')
@@ -26,7 +38,7 @@ async function main(argv: string[]): Promise<void> {
     .strict()
     .fail((message, error) => {
       if (error !== undefined && error !== null) fail(error);
-      process.stderr.write(`onnx-parallelize: ${message}\n(see onnx-parallelize --help)\n`);
+      process.stderr.write(`onnx-parallelize: ${asWritten(message)}\n(see onnx-parallelize ${commandOf(argv)}--help)\n`);
       process.exit(EXIT_BAD_INPUT);
     })
     .help()

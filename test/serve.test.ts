@@ -7,8 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import http from 'node:http';
+import { gunzipSync, inflateSync } from 'node:zlib';
 import * as ort from 'onnxruntime-node';
 import { startServer, type InferenceServer, type ServeOptions } from '../src/serve/index.js';
+import { acceptedEncoding } from '../src/serve/compression.js';
 import { encodeModel } from '../src/io/codec.js';
 import { makeGraph, makeModel, makeNode, makeValueInfo } from '../src/graph/build.js';
 import { TensorProto_DataType as DT } from '../src/onnx.js';
@@ -313,6 +316,70 @@ test('nested data must have as many values as the shape', { timeout: 60_000 }, a
     const short = await fetch(`${server.url}/v2/models/mlp/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'x', shape: [2, 16], datatype: 'FP32', data: nest(values.slice(0, 31), [2, 16]) }] }) });
     assert.equal(short.status, 400);
     assert.match(((await short.json()) as { error: string }).error, /input 'x': "data" has 31 values, but shape \[2, 16\] holds 32/);
+  } finally {
+    await server.close();
+  }
+});
+
+test("Accept-Encoding's weights pick gzip or deflate, or nothing", () => {
+  const cases: Array<[string | undefined, string | undefined]> = [
+    [undefined, undefined],
+    ['', undefined],
+    ['identity', undefined],
+    ['br', undefined],
+    ['gzip', 'gzip'],
+    ['deflate', 'deflate'],
+    ['gzip, deflate', 'gzip'],
+    ['deflate, gzip;q=0.5', 'deflate'],
+    ['GZIP;Q=0.8, deflate;q=0.9', 'deflate'],
+    ['gzip;q=0, deflate', 'deflate'],
+    ['gzip;q=0, deflate;q=0', undefined],
+    ['*', 'gzip'],
+    ['*;q=0', undefined],
+    ['gzip;q=0, *', 'deflate'],
+  ];
+  for (const [header, expected] of cases) assert.equal(acceptedEncoding(header), expected, String(header));
+});
+
+test('answers compressed as Accept-Encoding asks (gzip or deflate, JSON or binary) decompress to the same bytes as answers sent as they are', { timeout: 120_000 }, async () => {
+  const server = await start({ model: fixture('mlp'), session: { devices: ['cpu', 'cpu'] } });
+  /** POSTs with Node's http client, which (unlike fetch) leaves the body as sent. */
+  const post = (request: { body: Buffer; headers: Record<string, string> }, acceptEncoding?: string): Promise<{ headers: http.IncomingHttpHeaders; body: Buffer }> =>
+    new Promise((resolve, reject) => {
+      const headers = { ...request.headers, ...(acceptEncoding === undefined ? {} : { 'accept-encoding': acceptEncoding }) };
+      const sent = http.request(`${server.url}/v2/models/mlp/infer`, { method: 'POST', headers }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => resolve({ headers: response.headers, body: Buffer.concat(chunks) }));
+      });
+      sent.on('error', reject);
+      sent.end(request.body);
+    });
+  try {
+    const x = new ort.Tensor('float32', new SeededRandom(7).floats(64 * 16, 1), [64, 16]);
+    for (const binary of [false, true]) {
+      const request = inferBody({ x }, { binary });
+      const plain = await post(request);
+      assert.equal(plain.headers['content-encoding'], undefined);
+      assert.ok(plain.body.byteLength >= 1024, `a large answer: ${plain.body.byteLength} bytes`);
+      for (const [accept, encoding, unpack] of [['gzip, deflate', 'gzip', gunzipSync], ['deflate', 'deflate', inflateSync]] as const) {
+        const packed = await post(request, accept);
+        const what = `${binary ? 'binary' : 'JSON'}, Accept-Encoding ${accept}`;
+        assert.equal(packed.headers['content-encoding'], encoding, what);
+        assert.equal(packed.headers['vary'], 'Accept-Encoding', what);
+        assert.equal(Number(packed.headers['content-length']), packed.body.byteLength, what);
+        assert.ok(packed.body.byteLength < plain.body.byteLength, `${what}: ${packed.body.byteLength} < ${plain.body.byteLength} bytes`);
+        assert.deepEqual(unpack(packed.body), plain.body, what);
+        // The JSON's length before compression, as Triton's clients read it.
+        assert.equal(packed.headers['inference-header-content-length'], plain.headers['inference-header-content-length'], what);
+      }
+    }
+    // Not asked for, or too small to gain: as it is.
+    assert.equal((await post(inferBody({ x }), 'gzip;q=0')).headers['content-encoding'], undefined);
+    const one = new ort.Tensor('float32', new Float32Array(16).fill(1), [1, 16]);
+    const small = await post(inferBody({ x: one }, { binary: true }), 'gzip');
+    assert.equal(small.headers['content-encoding'], undefined);
+    assert.ok(small.body.byteLength < 1024, `${small.body.byteLength} bytes`);
   } finally {
     await server.close();
   }

@@ -7,12 +7,11 @@
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
-import { promisify } from 'node:util';
-import zlib from 'node:zlib';
 import type * as ort from 'onnxruntime-node';
 import { ArgumentError, ArgumentRangeError, messageOf } from '../errors.js';
 import { ParallelSession, QueueFullError, TimeoutError, type ParallelSessionOptions, type RunOptions, type SessionStats } from '../runtime/parallel-session.js';
 import { checkModelName, defaultModelName } from '../triton/names.js';
+import { acceptedEncoding, compress, decompress, MIN_COMPRESSED_BYTES } from './compression.js';
 import { connectionClosed } from './connection-closed.js';
 import { HttpError } from './errors.js';
 import { ModelMetrics, type FailureReason } from './metrics.js';
@@ -113,8 +112,6 @@ function checkOptions(options: ServeOptions): void {
   if (options.drainMs !== undefined && (!Number.isSafeInteger(options.drainMs) || options.drainMs < 0)) throw new ArgumentRangeError(`options.drainMs must be a whole number >= 0 (got ${String(options.drainMs)})`);
 }
 
-const gunzip = promisify(zlib.gunzip);
-const inflate = promisify(zlib.inflate);
 
 /** The request's body, refused with 413 past `max` bytes (declared or read) and decompressed when gzip or deflate. */
 async function readBody(request: http.IncomingMessage, max: number): Promise<Buffer> {
@@ -140,7 +137,7 @@ async function readBody(request: http.IncomingMessage, max: number): Promise<Buf
   if (encoding === undefined || encoding === 'identity') return body;
   if (encoding !== 'gzip' && encoding !== 'deflate') throw new HttpError(415, `Content-Encoding '${encoding}' is not supported; send the body as is, gzip or deflate`);
   try {
-    return await (encoding === 'gzip' ? gunzip : inflate)(body, { maxOutputLength: max });
+    return await decompress(body, encoding, max);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge();
     throw new HttpError(400, `the body does not decompress as ${encoding}: ${messageOf(error)}`);
@@ -263,18 +260,25 @@ async function serve(backend: InferenceBackend, signature: ModelSignature, name:
       decoded.id,
       decoded.outputs.map((o) => ({ name: o.name, tensor: outputs[o.name]!, binary: o.binary })),
     );
-    const close = ready ? {} : { connection: 'close' };
-    if (encoded.chunks.length === 0) {
-      response.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(encoded.json), ...close });
-      response.end(encoded.json);
+    const binary = encoded.chunks.length > 0;
+    const json = binary ? Buffer.from(encoded.json) : encoded.json;
+    const length = encoded.chunks.reduce((sum, c) => sum + c.byteLength, Buffer.byteLength(json));
+    const headers: http.OutgoingHttpHeaders = binary ? { 'content-type': 'application/octet-stream', [HEADER_LENGTH]: Buffer.byteLength(json) } : { 'content-type': 'application/json' };
+    const encoding = acceptedEncoding(request.headers['accept-encoding']);
+    if (encoding !== undefined && length >= MIN_COMPRESSED_BYTES) {
+      // Inference-Header-Content-Length stays the JSON's length before compression, as Triton's clients read it.
+      const body = await compress([typeof json === 'string' ? Buffer.from(json) : json, ...encoded.chunks], encoding);
+      response.writeHead(200, { ...headers, 'content-encoding': encoding, vary: 'Accept-Encoding', 'content-length': body.byteLength, ...(ready ? {} : { connection: 'close' }) });
+      response.end(body);
     } else {
-      const json = Buffer.from(encoded.json);
-      const length = encoded.chunks.reduce((sum, c) => sum + c.byteLength, json.byteLength);
-      response.writeHead(200, { 'content-type': 'application/octet-stream', [HEADER_LENGTH]: json.byteLength, 'content-length': length, ...close });
-      response.cork();
-      response.write(json);
-      for (const chunk of encoded.chunks) response.write(chunk);
-      response.end();
+      response.writeHead(200, { ...headers, 'content-length': length, ...(ready ? {} : { connection: 'close' }) });
+      if (!binary) response.end(json);
+      else {
+        response.cork();
+        response.write(json);
+        for (const chunk of encoded.chunks) response.write(chunk);
+        response.end();
+      }
     }
     metrics.recordSuccess(rowsOf(decoded.feeds), performance.now() - started, ran - runStarted);
   };

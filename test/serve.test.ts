@@ -12,6 +12,8 @@ import { gunzipSync, inflateSync } from 'node:zlib';
 import * as ort from 'onnxruntime-node';
 import { startServer, type InferenceServer, type ServeOptions } from '../src/serve/index.js';
 import { acceptedEncoding } from '../src/serve/compression.js';
+import { describeTritonModel } from '../src/triton/config.js';
+import { loadModel } from '../src/io/files.js';
 import { encodeModel } from '../src/io/codec.js';
 import { makeGraph, makeModel, makeNode, makeValueInfo } from '../src/graph/build.js';
 import { TensorProto_DataType as DT } from '../src/onnx.js';
@@ -75,7 +77,7 @@ test('the protocol documentation exchanges: health, server and model metadata, i
       assert.equal(response.status, 200, p);
       assert.equal(await response.text(), '', `${p}: an empty body`);
     }
-    assert.deepEqual(await (await get('/v2')).json(), { name: 'onnx-parallelize', version: '0.1.0', extensions: ['binary_tensor_data', 'statistics'] });
+    assert.deepEqual(await (await get('/v2')).json(), { name: 'onnx-parallelize', version: '0.1.0', extensions: ['binary_tensor_data', 'statistics', 'model_configuration'] });
     const metadata = {
       name: 'mymodel',
       versions: ['1'],
@@ -382,5 +384,46 @@ test('answers compressed as Accept-Encoding asks (gzip or deflate, JSON or binar
     assert.ok(small.body.byteLength < 1024, `${small.body.byteLength} bytes`);
   } finally {
     await server.close();
+  }
+});
+
+test("/config: the model's configuration as Triton's JSON, agreeing with onnx-parallelize triton's for the same model and devices", { timeout: 180_000 }, async () => {
+  const cases: Array<[string, NonNullable<ServeOptions['session']>]> = [
+    ['mlp', { devices: ['cpu', 'cpu'], batching: { maxBatch: 32, maxQueueDelayMs: 0.5, preferredBatch: [8, 16] } }],
+    ['two_in_two_out', { devices: ['cpu'] }],
+    ['scalar_side_input', { devices: ['cpu', 'cpu'] }],
+    ['lstm', { devices: ['cpu', 'cpu'] }],
+    ['fixed_batch2', { devices: ['cpu'] }],
+    ['mlp', { devices: ['cpu'], batching: false }],
+  ];
+  for (const [name, session] of cases) {
+    const server = await start({ model: fixture(name), session });
+    try {
+      const config = (await (await fetch(`${server.url}/v2/models/${name}/config`)).json()) as Record<string, any>;
+      assert.deepEqual(await (await fetch(`${server.url}/v2/models/${name}/versions/1/config`)).json(), config);
+      const exported = describeTritonModel(await loadModel(fixture(name)), { devices: session.devices!, name, ...(session.batching ? { maxBatch: session.batching.maxBatch ?? 64 } : {}) }).config;
+      const what = `${name} ${JSON.stringify(session)}`;
+      assert.equal(config['name'], name);
+      assert.equal(config['platform'], 'onnxruntime_onnx');
+      const batches = exported.maxBatchSize > 0 && session.batching !== false;
+      assert.equal(config['max_batch_size'] > 0, exported.maxBatchSize > 0, `${what}: batches as the export decides`);
+      if (session.batching && session.batching.maxBatch !== undefined) assert.equal(config['max_batch_size'], session.batching.maxBatch, what);
+      const tensors = (list: typeof exported.input): unknown[] => list.map((t) => ({ name: t.name, data_type: t.dataType, dims: t.dims, ...(t.reshape === undefined ? {} : { reshape: { shape: t.reshape } }) }));
+      const pick = (list: Array<Record<string, unknown>>): unknown[] => list.map(({ name: n, data_type, dims, reshape }) => ({ name: n, data_type, dims, ...(reshape === undefined ? {} : { reshape }) }));
+      assert.deepEqual(pick(config['input']), tensors(exported.input), `${what}: inputs`);
+      assert.deepEqual(pick(config['output']), tensors(exported.output), `${what}: outputs`);
+      assert.deepEqual(config['instance_group'].map((g: Record<string, unknown>) => [g['kind'], g['count'], g['gpus']]), exported.instanceGroup.map((g) => [g.kind, g.count, g.gpus]), `${what}: instances`);
+      if (batches) {
+        assert.deepEqual(config['dynamic_batching'], { preferred_batch_size: session.batching ? (session.batching.preferredBatch ?? []) : [], max_queue_delay_microseconds: session.batching ? Math.round((session.batching.maxQueueDelayMs ?? 0) * 1000) : 0 }, what);
+      } else assert.equal(config['dynamic_batching'], undefined, what);
+      // The model metadata's shapes are the config's dims with the batch dim first when it batches (as perf_analyzer reads them).
+      const metadata = (await (await fetch(`${server.url}/v2/models/${name}`)).json()) as { inputs: Array<{ shape: number[] }> };
+      metadata.inputs.forEach((input, k) => {
+        const dims = config['input'][k].reshape?.shape ?? config['input'][k].dims;
+        assert.deepEqual(input.shape, config['max_batch_size'] > 0 ? [-1, ...dims] : dims, `${what}: input ${k}`);
+      });
+    } finally {
+      await server.close();
+    }
   }
 });

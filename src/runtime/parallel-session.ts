@@ -237,6 +237,11 @@ export class ParallelSession {
     return sharedTensor(this.#outputSide, outputName, rows);
   }
 
+  /** The dynamic batching in force (`maxQueueDelayMs` filled in), or false when it is off. */
+  get batching(): BatchingOptions | false {
+    return this.scheduler.batching;
+  }
+
   /** Per device: requests, rows, runs, time inside onnxruntime and work waiting; plus totals and the queue. */
   stats(): SessionStats {
     return this.scheduler.stats();

@@ -172,6 +172,12 @@ export class Scheduler {
     this.mergeable = options.batching !== false && fixed === null && plan.outputs.every((o) => o.axis !== null);
   }
 
+  /** The dynamic batching in force (a copy), or false when it is off. */
+  get batching(): BatchingOptions | false {
+    const { batching } = this.options;
+    return batching === false ? false : { ...batching, ...(batching.preferredBatch === undefined ? {} : { preferredBatch: [...batching.preferredBatch] }) };
+  }
+
   get queued(): number {
     return this.queue.length;
   }

@@ -1,20 +1,22 @@
 /**
- * The protocol's HTTP paths: health, server and model metadata, inference, and Triton's statistics extension.
+ * The protocol's HTTP paths: health, server and model metadata, inference, and Triton's statistics and model
+ * configuration extensions.
  *
  *   GET  /v2/health/live | /v2/health/ready | /v2
  *   GET  /v2/models/NAME[/versions/VERSION]          model metadata
  *   GET  /v2/models/NAME[/versions/VERSION]/ready
+ *   GET  /v2/models/NAME[/versions/VERSION]/config   Triton's model configuration, as JSON
  *   POST /v2/models/NAME[/versions/VERSION]/infer
  *   GET  /v2/models[/NAME[/versions/VERSION]]/stats
  */
 export type Route =
   | { kind: 'live' | 'ready' | 'server' }
-  | { kind: 'model' | 'modelReady' | 'infer' | 'stats'; name: string | undefined; version: string | undefined };
+  | { kind: 'model' | 'modelReady' | 'modelConfig' | 'infer' | 'stats'; name: string | undefined; version: string | undefined };
 
 /** The method each kind of route answers. */
 export const methodOf = (route: Route): 'GET' | 'POST' => (route.kind === 'infer' ? 'POST' : 'GET');
 
-const endings = { ready: 'modelReady', infer: 'infer', stats: 'stats' } as const;
+const endings = { ready: 'modelReady', config: 'modelConfig', infer: 'infer', stats: 'stats' } as const;
 
 function decode(part: string): string | undefined {
   try {

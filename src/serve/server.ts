@@ -1,6 +1,6 @@
 /**
  * The inference server: one model behind the Open Inference Protocol (KServe V2) over HTTP/REST, with Triton's
- * binary data, statistics and metrics extensions, run by a ParallelSession whose dynamic batcher merges
+ * binary data, statistics, model configuration and metrics extensions, run by a ParallelSession whose dynamic batcher merges
  * concurrent requests. Its life: `startServer` creates the session and listens; `close()` turns readiness off at
  * once, answers the requests in progress for up to `drainMs`, then releases the session and stops listening.
  */
@@ -17,6 +17,7 @@ import { HttpError } from './errors.js';
 import { ModelMetrics, type FailureReason } from './metrics.js';
 import { decodeInferRequest } from './request.js';
 import { encodeInferResponse } from './response.js';
+import { servedModelConfig } from './model-config.js';
 import { methodOf, routeOf, type Route } from './routes.js';
 import { readSignature, type ModelSignature } from './signature.js';
 
@@ -81,7 +82,7 @@ export const DEFAULT_METRICS_PORT = 8002;
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_DRAIN_MS = 30_000;
 const SERVER_NAME = 'onnx-parallelize';
-const EXTENSIONS = ['binary_tensor_data', 'statistics'];
+const EXTENSIONS = ['binary_tensor_data', 'statistics', 'model_configuration'];
 const HEADER_LENGTH = 'inference-header-content-length';
 
 /** This package's version (dist/src/serve/server.js is three folders below package.json). */
@@ -228,6 +229,15 @@ async function serve(backend: InferenceBackend, signature: ModelSignature, name:
     inputs: signature.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape ?? [-1] })),
     outputs: signature.outputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape ?? [-1] })),
   });
+  const modelConfig = JSON.stringify(
+    servedModelConfig({
+      name,
+      signature,
+      devices: backend.devices,
+      plan: backend instanceof ParallelSession ? backend.plan : undefined,
+      batching: backend instanceof ParallelSession ? backend.batching : false,
+    }),
+  );
   const serverMetadata = { name: SERVER_NAME, version: serverVersion(), extensions: EXTENSIONS };
   let ready = true;
   let inFlight = 0;
@@ -301,6 +311,10 @@ async function serve(backend: InferenceBackend, signature: ModelSignature, name:
         return;
       case 'modelReady':
         return sendStatus(response, ready);
+      case 'modelConfig':
+        response.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(modelConfig) });
+        response.end(modelConfig);
+        return;
       case 'stats':
         return sendJson(response, 200, { model_stats: [metrics.tritonStats()] });
       case 'infer': {

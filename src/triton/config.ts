@@ -136,7 +136,7 @@ function tensorShape(kind: 'input' | 'output', info: ValueInfoProto): { dataType
  * Triton needs at least one dim, so a value with none left (a scalar, or a batch-only `[batch]` value of a model
  * that batches) is written `dims: [ 1 ]` with `reshape: { shape: [ ] }`, the shape the model sees.
  */
-function tritonDims(shape: Dim[], batched: boolean): Pick<TritonTensor, 'dims' | 'reshape'> {
+export function tritonDims(shape: Dim[], batched: boolean): Pick<TritonTensor, 'dims' | 'reshape'> {
   const dims = (batched ? shape.slice(1) : shape).map((d) => (typeof d === 'number' ? d : -1));
   return dims.length > 0 ? { dims } : { dims: [1], reshape: [] };
 }
@@ -156,7 +156,7 @@ function checkWholeNumber(option: string, value: number, min: number, max: numbe
 }
 
 /** One group per distinct device, in the order first given; a device's count is the sum of its weights. */
-function instanceGroups(devices: string[], weights: number[]): TritonInstanceGroup[] {
+export function instanceGroups(devices: string[], weights: number[]): TritonInstanceGroup[] {
   const counts = new Map<string, number>();
   devices.forEach((device, i) => counts.set(device, (counts.get(device) ?? 0) + weights[i]!));
   return [...counts].map(([device, count]) => {

@@ -109,6 +109,9 @@ test('bench --concurrency/--duration: a closed-loop load test per level, plain s
   assert.equal(stats.devices.reduce((n: number, d: { rows: number }) => n + d.rows, 0), stats.total.rows);
   assert.ok(stats.total.batches >= 1 && stats.total.batches <= stats.total.rows, JSON.stringify(stats));
   assert.ok(stats.total.busyMs > 0 && stats.queued === 0 && stats.rejected === 0, JSON.stringify(stats));
+  // The workers' time on inputs before and outputs after each run: measured, and small beside the runs themselves.
+  assert.ok(stats.total.inputMs > 0 && stats.total.outputMs > 0, JSON.stringify(stats.total));
+  assert.ok(stats.total.inputMs < stats.total.busyMs && stats.total.outputMs < stats.total.busyMs, JSON.stringify(stats.total));
   // Runs by size, counted over the timed requests only: they add up to the runs and the rows.
   const bySize = Object.entries(stats.total.batchSizes as Record<string, number>);
   assert.equal(bySize.reduce((n, [, runs]) => n + runs, 0), stats.total.batches, JSON.stringify(stats.total));

@@ -210,6 +210,8 @@ const countersSince = (before: Counters, after: Counters): Counters => ({
   rows: after.rows - before.rows,
   batches: after.batches - before.batches,
   busyMs: after.busyMs - before.busyMs,
+  inputMs: after.inputMs - before.inputMs,
+  outputMs: after.outputMs - before.outputMs,
   batchSizes: bySizeSince(before, after, 'batchSizes'),
   batchBusyMs: bySizeSince(before, after, 'batchBusyMs'),
   queueDepth: after.queueDepth,

@@ -59,11 +59,13 @@ function fetchesFor(places: Array<OutputPlace | undefined> | undefined, targets:
 async function run(id: number, dims: number[][], data: WireData[], cuts: Array<RowCut | undefined> | undefined, places: Array<OutputPlace | undefined> | undefined): Promise<void> {
   try {
     if (Atomics.load(init.released, 0) === 1) throw new Error('released before this run started');
+    const began = performance.now();
     const feeds: Record<string, ort.Tensor> = {};
     for (let i = 0; i < data.length; i++) {
       const input = inputs.feed(i, dims[i]!, data[i]!, cuts?.[i]);
       feeds[init.feedNames[i]!] = ortInputTensor(init.feedTypes[i]!, input.data as TypedData, input.dims);
     }
+    const inputMs = performance.now() - began;
     // After the inputs are taken: a test can then change shared data during the delay and see whether it was copied.
     if (delayMs > 0) Atomics.wait(sleeper, 0, 0, delayMs);
     const targets: Array<OutputTarget | undefined> = [];
@@ -76,7 +78,8 @@ async function run(id: number, dims: number[][], data: WireData[], cuts: Array<R
       if (places === undefined) throw error;
       throw new Error(`${messageOf(error)} (outputs were to be written into the tensors of options.outputs: do their dims match what the model gives?)`);
     }
-    const ms = performance.now() - start;
+    const ended = performance.now();
+    const ms = ended - start;
     const types: string[] = [];
     const outDims: number[][] = [];
     const outData: Array<WireData | null> = [];
@@ -95,7 +98,7 @@ async function run(id: number, dims: number[][], data: WireData[], cuts: Array<R
     });
     const outBuffers = transferables(outData);
     const returned = transferables(data).filter((b) => !outBuffers.includes(b));
-    answer({ type: 'result', id, types, dims: outDims, data: outData, ms, returned }, [...outBuffers, ...returned]);
+    answer({ type: 'result', id, types, dims: outDims, data: outData, ms, inputMs, outputMs: performance.now() - ended, returned }, [...outBuffers, ...returned]);
     // At once rather than at this worker's next collection, which large garbage would make frequent.
     freeBuffers(copies);
   } catch (error) {

@@ -15,6 +15,10 @@ export interface DeviceResult {
   data: Array<WireData | null>;
   /** Time inside onnxruntime. */
   ms: number;
+  /** The worker's time making the run's input tensors (cutting and copying rows) before it. */
+  inputMs: number;
+  /** The worker's time with the outputs after it (rows written into place, the answer made). */
+  outputMs: number;
 }
 
 interface Pending {
@@ -31,6 +35,9 @@ export interface DeviceCounters {
   batchSizes: Record<number, number>;
   /** Time inside onnxruntime by the runs' number of rows, in ms (Triton's batch_stats compute_infer). */
   batchBusyMs: Record<number, number>;
+  /** The worker's time on the runs' inputs before them and on their outputs after them, in ms (Triton's compute_input and compute_output). */
+  inputMs: number;
+  outputMs: number;
 }
 
 export interface DeviceStartOptions {
@@ -67,7 +74,7 @@ export class DeviceWorker {
   private typicalRoundTripMs = Infinity;
   /** Input buffers the worker handed back, reused for later copies. */
   private readonly spareBuffers: ArrayBuffer[] = [];
-  readonly counters: DeviceCounters = { requests: 0, rows: 0, batches: 0, busyMs: 0, batchSizes: {}, batchBusyMs: {} };
+  readonly counters: DeviceCounters = { requests: 0, rows: 0, batches: 0, busyMs: 0, batchSizes: {}, batchBusyMs: {}, inputMs: 0, outputMs: 0 };
   /** Recent runs' time inside onnxruntime, and from the main thread preparing each run to its answer being back. */
   readonly runTimes = new RecentTimes();
   readonly roundTrips = new RecentTimes();
@@ -251,8 +258,11 @@ export class DeviceWorker {
     } while (performance.now() < until);
   }
 
-  /** Counts a finished batch (`ms` inside onnxruntime, `roundTripMs` in all) and updates the measured throughput. */
-  record(requests: number, rows: number, ms: number, roundTripMs: number): void {
+  /**
+   * Counts a finished batch (`ms` inside onnxruntime, `inputMs` and `outputMs` on its inputs and outputs in the
+   * worker, `roundTripMs` in all) and updates the measured throughput.
+   */
+  record(requests: number, rows: number, ms: number, roundTripMs: number, inputMs = 0, outputMs = 0): void {
     const c = this.counters;
     this.runTimes.add(ms);
     this.roundTrips.add(roundTripMs);
@@ -261,6 +271,8 @@ export class DeviceWorker {
     c.rows += rows;
     c.batches += 1;
     c.busyMs += ms;
+    c.inputMs += inputMs;
+    c.outputMs += outputMs;
     c.batchSizes[rows] = (c.batchSizes[rows] ?? 0) + 1;
     c.batchBusyMs[rows] = (c.batchBusyMs[rows] ?? 0) + ms;
     if (rows > 0 && ms > 0) {

@@ -81,7 +81,7 @@ export type FromWorker =
    * `ms`: time inside onnxruntime; `returned`: the run's input buffers, handed back for later copies; `data[j]` is
    * null for an output written into its place.
    */
-  | { type: 'result'; id: number; types: string[]; dims: number[][]; data: Array<WireData | null>; ms: number; returned: ArrayBuffer[] }
+  | { type: 'result'; id: number; types: string[]; dims: number[][]; data: Array<WireData | null>; ms: number; inputMs: number; outputMs: number; returned: ArrayBuffer[] }
   | { type: 'error'; id: number; message: string }
   | { type: 'released' };
 

@@ -97,6 +97,10 @@ export interface DeviceStats {
   batchSizes: Record<number, number>;
   /** Time inside onnxruntime, in ms, by the runs' number of rows: `{ 32: 2400 }` is 2.4 s in runs of 32 rows. */
   batchBusyMs: Record<number, number>;
+  /** The device worker's time making the runs' input tensors before onnxruntime's run(), in ms. */
+  inputMs: number;
+  /** The device worker's time with the runs' outputs after run() (rows written into place, the answer made), in ms. */
+  outputMs: number;
   queueDepth: number;
 }
 
@@ -520,7 +524,7 @@ export class Scheduler {
 
   private complete(device: number, item: WorkItem, result: DeviceResult): void {
     const worker = this.workers[device]!;
-    worker.record(item.pieces.length, item.rows, result.ms, performance.now() - item.started);
+    worker.record(item.pieces.length, item.rows, result.ms, performance.now() - item.started, result.inputMs, result.outputMs);
     // An output written into its place comes back without data: the caller's tensor holds it (runs never merge such requests).
     const targets = item.pieces[0]!.request.targets;
     const outputs = this.plan.outputs.map((_, j) => {
@@ -634,12 +638,14 @@ export class Scheduler {
       medianRunMs: w.runTimes.median(),
       medianRoundTripMs: w.roundTrips.median(),
     }));
-    const total = { requests: 0, rows: 0, batches: 0, busyMs: 0, queueDepth: 0, batchSizes: {} as Record<number, number>, batchBusyMs: {} as Record<number, number> };
+    const total = { requests: 0, rows: 0, batches: 0, busyMs: 0, inputMs: 0, outputMs: 0, queueDepth: 0, batchSizes: {} as Record<number, number>, batchBusyMs: {} as Record<number, number> };
     for (const d of devices) {
       total.requests += d.requests;
       total.rows += d.rows;
       total.batches += d.batches;
       total.busyMs += d.busyMs;
+      total.inputMs += d.inputMs;
+      total.outputMs += d.outputMs;
       total.queueDepth += d.queueDepth;
       addBySize(total.batchSizes, d.batchSizes);
       addBySize(total.batchBusyMs, d.batchBusyMs);

@@ -2,10 +2,11 @@
  * What the server counts for its model, and the two views of it that Triton's clients read: Prometheus metrics
  * with Triton's names and labels (through prom-client), and the statistics extension's JSON.
  *
- * ParallelSession does not time each request's wait in its queue; it measures the time its devices spend inside
- * onnxruntime per run (stats().busyMs). A request's compute time is taken as the devices' mean time per run
- * over the last 100 ms or so (at most its own time inside the session), and its queue time as the rest of its
- * time inside the session; both add to what the request really took there.
+ * ParallelSession does not time each request's wait in its queue; it measures, per run, the time its devices spend
+ * inside onnxruntime (stats().busyMs) and on the run's inputs and outputs in their workers (inputMs, outputMs).
+ * A request's compute times (input, infer, output) are taken as the devices' mean times per run over the last
+ * 100 ms or so (together at most its own time inside the session), and its queue time as the rest of its time
+ * inside the session; they add up to what the request really took there.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { SessionStats } from '../runtime/parallel-session.js';
@@ -16,6 +17,13 @@ const failureReasons: FailureReason[] = ['REJECTED', 'CANCELED', 'BACKEND', 'OTH
 
 const REFRESH_MS = 100;
 
+/** Mean times of a run, in ms: inside onnxruntime, and on its inputs before and its outputs after. */
+interface RunTimes {
+  busyMs: number;
+  inputMs: number;
+  outputMs: number;
+}
+
 export class ModelMetrics {
   /** Successful requests, their rows, and their time end to end, inside the session, queued and computing. */
   success = 0;
@@ -23,6 +31,8 @@ export class ModelMetrics {
   successUs = 0;
   queueUs = 0;
   computeUs = 0;
+  computeInputUs = 0;
+  computeOutputUs = 0;
   readonly failures: Record<FailureReason, number> = { REJECTED: 0, CANCELED: 0, BACKEND: 0, OTHER: 0 };
   failureUs = 0;
   /** Requests inside the session now. */
@@ -30,10 +40,9 @@ export class ModelMetrics {
   /** When the last request was answered, in ms since the epoch (0: never). */
   lastInference = 0;
   readonly registry = new Registry();
-  #meanRunMs: number | undefined;
+  #meanRun: RunTimes | undefined;
   #refreshedAt = -Infinity;
-  #busyMs = 0;
-  #batches = 0;
+  #last: RunTimes & { batches: number } = { inputMs: 0, busyMs: 0, outputMs: 0, batches: 0 };
 
   constructor(
     readonly model: string,
@@ -73,7 +82,9 @@ export class ModelMetrics {
     counter('nv_inference_exec_count', 'Number of model executions performed (runs of merged or split batches)', () => this.executions());
     counter('nv_inference_request_duration_us', 'Cumulative inference request duration in microseconds', () => Math.round(this.successUs));
     counter('nv_inference_queue_duration_us', 'Cumulative inference queuing duration in microseconds', () => Math.round(this.queueUs));
+    counter('nv_inference_compute_input_duration_us', 'Cumulative compute input duration in microseconds', () => Math.round(this.computeInputUs));
     counter('nv_inference_compute_infer_duration_us', 'Cumulative compute inference duration in microseconds', () => Math.round(this.computeUs));
+    counter('nv_inference_compute_output_duration_us', 'Cumulative compute output duration in microseconds', () => Math.round(this.computeOutputUs));
     const pending = (): number => this.pending;
     new Gauge({
       name: 'nv_inference_pending_request_count',
@@ -93,12 +104,17 @@ export class ModelMetrics {
 
   /** A request answered: its rows, its time end to end and its time inside the session, in ms. */
   recordSuccess(rows: number, requestMs: number, runMs: number): void {
-    const computeMs = Math.min(runMs, this.meanRunMs() ?? runMs);
+    const mean = this.meanRun();
+    const computeMs = Math.min(runMs, mean?.busyMs ?? runMs);
+    const inputMs = Math.min(runMs - computeMs, mean?.inputMs ?? 0);
+    const outputMs = Math.min(runMs - computeMs - inputMs, mean?.outputMs ?? 0);
     this.success++;
     this.rows += rows;
     this.successUs += requestMs * 1000;
     this.computeUs += computeMs * 1000;
-    this.queueUs += (runMs - computeMs) * 1000;
+    this.computeInputUs += inputMs * 1000;
+    this.computeOutputUs += outputMs * 1000;
+    this.queueUs += (runMs - computeMs - inputMs - outputMs) * 1000;
     this.lastInference = Date.now();
   }
 
@@ -108,17 +124,18 @@ export class ModelMetrics {
     this.lastInference = Date.now();
   }
 
-  /** The devices' mean time per run lately, from the session's statistics (refreshed every REFRESH_MS). */
-  private meanRunMs(): number | undefined {
+  /** The devices' mean times per run lately, from the session's statistics (refreshed every REFRESH_MS). */
+  private meanRun(): RunTimes | undefined {
     if (this.sessionStats === undefined) return undefined;
     const now = performance.now();
-    if (now - this.#refreshedAt < REFRESH_MS && this.#meanRunMs !== undefined) return this.#meanRunMs;
-    const { busyMs, batches } = this.sessionStats().total;
-    if (batches > this.#batches) this.#meanRunMs = (busyMs - this.#busyMs) / (batches - this.#batches);
-    this.#busyMs = busyMs;
-    this.#batches = batches;
+    if (now - this.#refreshedAt < REFRESH_MS && this.#meanRun !== undefined) return this.#meanRun;
+    const { busyMs, inputMs, outputMs, batches } = this.sessionStats().total;
+    const last = this.#last;
+    const runs = batches - last.batches;
+    if (runs > 0) this.#meanRun = { busyMs: (busyMs - last.busyMs) / runs, inputMs: (inputMs - last.inputMs) / runs, outputMs: (outputMs - last.outputMs) / runs };
+    this.#last = { busyMs, inputMs, outputMs, batches };
     this.#refreshedAt = now;
-    return this.#meanRunMs;
+    return this.#meanRun;
   }
 
   /** The statistics extension's `model_stats` entry of the model. */
@@ -138,9 +155,9 @@ export class ModelMetrics {
         success: duration(this.success, this.successUs),
         fail: duration(failed, this.failureUs),
         queue: duration(this.success, this.queueUs),
-        compute_input: duration(this.success, 0),
+        compute_input: duration(this.success, this.computeInputUs),
         compute_infer: duration(this.success, this.computeUs),
-        compute_output: duration(this.success, 0),
+        compute_output: duration(this.success, this.computeOutputUs),
         cache_hit: duration(0, 0),
         cache_miss: duration(0, 0),
       },

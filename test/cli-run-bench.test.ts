@@ -61,12 +61,18 @@ test('bench: a table of throughput and latency, or --json', () => {
   assert.match(table.stdout, /single session\s+cpu\s+[\d.]+\s+[\d.]+\s+[\d.]+/);
   assert.match(table.stdout, /ParallelSession\s+cpu,cpu/);
   assert.match(table.stdout, /speed-up [\d.]+x on 2 devices, scaling efficiency \d+%/);
+  // Where the time went, per device: run(), round trip, their difference, and the worker's part of it.
+  assert.match(table.stdout, /device +run\(\) ms +round trip ms +difference ms +of which inputs ms +outputs ms\n +0 \(cpu\)( +\d+\.\d\d){5}\n +1 \(cpu\)( +\d+\.\d\d){5}\n/, table.stdout);
   const json = runCli(['bench', fixture('cnn'), '--devices', 'cpu,cpu', '--batch', '8', '--runs', '2', '--json']);
   assert.equal(json.status, 0, json.stderr);
   const report = JSON.parse(json.stdout);
   assert.equal(report.batch, 8);
   assert.ok(report.parallel.throughput > 0 && report.single.p95 >= report.single.p50);
   assert.equal(report.efficiency, report.speedup / 2);
+  // Batch 8 runs whole (at least 8 rows a share): a device that never ran has no times.
+  const ran = report.timing.filter((t: { runMs?: number }) => t.runMs !== undefined);
+  assert.ok(ran.length >= 1, JSON.stringify(report.timing));
+  for (const t of ran) assert.ok(t.roundTripMs >= t.runMs && t.inputMs > 0 && t.outputMs > 0, JSON.stringify(t));
   assert.equal(runCli(['bench', fixture('mlp'), '--devices', 'cpu', '--batch', '0']).status, 2);
 });
 

@@ -39,9 +39,9 @@ try { r = JSON.parse(fs.readFileSync(file, "utf8")); } catch {
   process.exit(0);
 }
 const ms = (v) => (v === undefined || v === null ? "-" : v.toFixed(2));
-const devices = (r.timing ?? []).map((t) => `${ms(t.runMs)}/${ms(t.roundTripMs)}`).join(", ");
+const devices = (r.timing ?? []).map((t) => `${ms(t.runMs)}/${ms(t.roundTripMs)} (in ${ms(t.inputMs)}, out ${ms(t.outputMs)})`).join(", ");
 console.log(`${label}: speed-up ${r.speedup.toFixed(2)}x, p50 plain ${ms(r.single.p50)} ms, ParallelSession ${ms(r.parallel.p50)} ms, ` +
-  `added ${ms(r.addedMs)} ms; run()/round trip ms per device: ${devices}`);
+  `added ${ms(r.addedMs)} ms; run()/round trip ms per device, with the worker's time on inputs and outputs: ${devices}`);
 ' "$@"
 }
 

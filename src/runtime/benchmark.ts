@@ -32,6 +32,9 @@ export interface DeviceTiming {
   runMs: number | undefined;
   /** Median time from the main thread preparing a run to its answer being back, ms. */
   roundTripMs: number | undefined;
+  /** Mean time of the device's worker on a run's inputs before it and on its outputs after it, ms: part of the difference. */
+  inputMs: number | undefined;
+  outputMs: number | undefined;
 }
 
 export interface BenchReport {
@@ -154,7 +157,8 @@ export async function benchmark(
     const s = stats(singleMs, options.batch);
     const p = stats(parallelMs, options.batch);
     const speedup = p.throughput / s.throughput;
-    const timing = parallel.stats().devices.map((d) => ({ device: d.device, runMs: d.medianRunMs, roundTripMs: d.medianRoundTripMs }));
+    const perRun = (ms: number, runs: number): number | undefined => (runs > 0 ? ms / runs : undefined);
+    const timing = parallel.stats().devices.map((d) => ({ device: d.device, runMs: d.medianRunMs, roundTripMs: d.medianRoundTripMs, inputMs: perRun(d.inputMs, d.batches), outputMs: perRun(d.outputMs, d.batches) }));
     const longestRun = Math.max(0, ...timing.map((t) => t.runMs ?? 0));
     return { batch: options.batch, runs: options.runs, devices: [...parallel.devices], ...noteOf(parallel), sharedInputs, sharedOutputs, single: { ...s, device }, parallel: p, speedup, efficiency: speedup / parallel.devices.length, timing, addedMs: p.p50 - longestRun };
   } finally {

@@ -32,19 +32,23 @@ function batchTable(report: BenchReport): string {
     ['ParallelSession', report.devices.join(','), report.parallel.throughput.toFixed(1), report.parallel.p50.toFixed(2), report.parallel.p95.toFixed(2)],
   ]);
   lines.push(`speed-up ${report.speedup.toFixed(2)}x on ${report.devices.length} devices, scaling efficiency ${(report.efficiency * 100).toFixed(0)}% (batch ${report.batch}, ${report.runs} runs each, interleaved${report.sharedInputs ? ', ParallelSession fed inputs on shared memory' : ''}${report.sharedOutputs ? ', outputs written in place' : ''})`);
-  lines.push('', 'where ParallelSession\'s time went (medians):');
+  lines.push('', 'where ParallelSession\'s time went (medians; inputs and outputs: means per run):');
   lines.push(...deviceTimes(report.timing).map((line) => `  ${line}`));
   lines.push(`  added by ParallelSession: ${report.addedMs.toFixed(2)} ms a run (its p50 less the longest median time inside onnxruntime)`);
   return lines.join('\n');
 }
 
-/** Per device: the median time inside onnxruntime's run() and the median round trip, and their difference. */
+/**
+ * Per device: the median time inside onnxruntime's run() and the median round trip, their difference, and the
+ * worker's mean time on a run's inputs and outputs, which are part of it (the rest is the messages between threads).
+ */
 function deviceTimes(timing: DeviceTiming[]): string[] {
+  const ms = (value: number | undefined): string => value?.toFixed(2) ?? '-';
   return table([
-    ['device', 'run() ms', 'round trip ms', 'difference ms'],
+    ['device', 'run() ms', 'round trip ms', 'difference ms', 'of which inputs ms', 'outputs ms'],
     ...timing.map((t, i) => {
       const known = t.runMs !== undefined && t.roundTripMs !== undefined;
-      return [`${i} (${t.device})`, t.runMs?.toFixed(2) ?? '-', t.roundTripMs?.toFixed(2) ?? '-', known ? (t.roundTripMs! - t.runMs!).toFixed(2) : '-'];
+      return [`${i} (${t.device})`, ms(t.runMs), ms(t.roundTripMs), known ? (t.roundTripMs! - t.runMs!).toFixed(2) : '-', ms(t.inputMs), ms(t.outputMs)];
     }),
   ]);
 }

@@ -40,7 +40,7 @@ function batchTable(report: BenchReport): string {
 
 /**
  * Per device: the median time inside onnxruntime's run() and the median round trip, their difference, and the
- * worker's mean time on a run's inputs and outputs, which are part of it (the rest is the messages between threads).
+ * worker's mean time on a run's inputs and outputs, its part of it (the rest is the main thread's, and the messages).
  */
 function deviceTimes(timing: DeviceTiming[]): string[] {
   const ms = (value: number | undefined): string => value?.toFixed(2) ?? '-';

@@ -262,7 +262,7 @@ export class DeviceWorker {
    * Counts a finished batch (`ms` inside onnxruntime, `inputMs` and `outputMs` on its inputs and outputs in the
    * worker, `roundTripMs` in all) and updates the measured throughput.
    */
-  record(requests: number, rows: number, ms: number, roundTripMs: number, inputMs = 0, outputMs = 0): void {
+  record(requests: number, rows: number, ms: number, roundTripMs: number, inputMs: number, outputMs: number): void {
     const c = this.counters;
     this.runTimes.add(ms);
     this.roundTrips.add(roundTripMs);

@@ -6,6 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import type { ModelProto, ValueInfoProto } from '../onnx.js';
 import { elemTypeOf, shapeOf } from '../graph/types.js';
+import { runtimeInputs } from '../transform/batch-axes.js';
 import { InputError } from '../errors.js';
 import { datatypeOfElemType } from './datatypes.js';
 
@@ -30,12 +31,11 @@ function tensorSignature(info: ValueInfoProto): TensorSignature {
   };
 }
 
-/** The signature of a decoded model: its graph inputs that are not initializers, and its graph outputs. */
+/** The signature of a decoded model: its graph inputs that are not initializers (dense or sparse), and its graph outputs. */
 export function signatureOf(model: ModelProto): ModelSignature {
   const graph = model.graph;
-  const initializers = new Set(graph?.initializer.map((t) => t.name));
   return {
-    inputs: (graph?.input ?? []).filter((i) => !initializers.has(i.name)).map(tensorSignature),
+    inputs: (graph === undefined ? [] : runtimeInputs(graph)).map(tensorSignature),
     outputs: (graph?.output ?? []).map(tensorSignature),
   };
 }

@@ -1,6 +1,6 @@
 /**
  * HTTP serving benchmark: `onnx-parallelize serve`'s server (src/serve) under load from autocannon, keep-alive,
- * batch-1 requests on the 4x1024 MLP, each server in a child process of its own. Contenders are timed pair by pair
+ * batch-1 requests on the 4x1024 MLP (cycling through 64 different rows), each server in a child process of its own. Contenders are timed pair by pair
  * in mirrored order (A B B A, then B A A B), BENCH_SECONDS (3) per run, BENCH_ROUNDS (3) rounds; the medians of
  * the per-pair ratios are printed with their quartiles.
  *  - concurrency 64, binary requests: the server on ParallelSession cpu,cpu against the same server on one plain
@@ -50,15 +50,17 @@ const stopChild = (server: Server): Promise<unknown> => new Promise((resolve) =>
 
 const x = new SeededRandom(1).floats(width);
 const path64 = '/v2/models/mlp-4x1024/infer';
+/** Distinct rows that the load cycles through: the same row every time would let V8's cache of number strings write a JSON answer's numbers for free. */
+const variants = Array.from({ length: 64 }, (_, k) => new SeededRandom(100 + k).floats(width));
 
-/** A batch-1 request: binary data both ways, or JSON both ways. */
-function requestOf(binary: boolean): { body: Buffer; headers: Record<string, string> } {
+/** A batch-1 request for row `row`: binary data both ways, or JSON both ways. */
+function requestOf(binary: boolean, row: Float32Array): { body: Buffer; headers: Record<string, string> } {
   if (!binary) {
-    return { body: Buffer.from(JSON.stringify({ inputs: [{ name: 'x', shape: [1, width], datatype: 'FP32', data: Array.from(x) }] })), headers: { 'content-type': 'application/json' } };
+    return { body: Buffer.from(JSON.stringify({ inputs: [{ name: 'x', shape: [1, width], datatype: 'FP32', data: Array.from(row) }] })), headers: { 'content-type': 'application/json' } };
   }
   const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'x', shape: [1, width], datatype: 'FP32', parameters: { binary_data_size: width * 4 } }], parameters: { binary_data_output: true } }));
   return {
-    body: Buffer.concat([header, Buffer.from(x.buffer, x.byteOffset, x.byteLength)]),
+    body: Buffer.concat([header, Buffer.from(row.buffer, row.byteOffset, row.byteLength)]),
     headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.byteLength) },
   };
 }
@@ -71,8 +73,8 @@ interface Contender {
 
 /** Requests per second answered with 200 in one autocannon run at `connections`. */
 async function load(c: Contender, connections: number, duration: number): Promise<number> {
-  const request = requestOf(c.binary);
-  const result = await autocannon({ url: `${c.server.url}${path64}`, connections, pipelining: 1, duration, method: 'POST', body: request.body, headers: request.headers });
+  const requests = variants.map((row) => ({ method: 'POST' as const, ...requestOf(c.binary, row) }));
+  const result = await autocannon({ url: `${c.server.url}${path64}`, connections, pipelining: 1, duration, requests });
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`${c.name}: ${result.non2xx} answers other than 2xx, ${result.errors} errors`);
   return result['2xx'] / (result.duration ?? duration);
 }
@@ -101,7 +103,7 @@ const spread = (values: number[], digits = 2): string => `quartiles ${quantile(v
 /** One binary request over a keep-alive connection, resolved when its answer has been read. */
 function httpSender(url: string): { send: () => Promise<void>; agent: http.Agent } {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const { body, headers } = requestOf(true);
+  const { body, headers } = requestOf(true, x);
   const target = new URL(`${url}${path64}`);
   const send = (): Promise<void> => new Promise((resolve, reject) => {
     const request = http.request({ host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent, headers: { ...headers, 'content-length': body.byteLength } }, (response) => {

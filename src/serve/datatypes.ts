@@ -43,6 +43,9 @@ export function datatypeOfElemType(elemType: TensorProto_DataType | undefined): 
   return triton === 'TYPE_STRING' ? 'BYTES' : triton.slice('TYPE_'.length);
 }
 
+/** Triton's config name of a protocol datatype, the inverse of datatypeOfElemType's naming (`INVALID` gives `TYPE_INVALID`). */
+export const tritonTypeOfDatatype = (datatype: string): string => (datatype === 'BYTES' ? 'TYPE_STRING' : `TYPE_${datatype}`);
+
 /** Bytes per element in binary data; BYTES elements have a length prefix each instead. */
 export const elementBytes: Record<Exclude<Datatype, 'BYTES'>, number> = {
   BOOL: 1,

@@ -7,11 +7,9 @@
  */
 import type { BatchingOptions } from '../runtime/scheduler.js';
 import type { ExecutionPlan } from '../transform/plan.js';
-import { instanceGroups, TRITON_PLATFORM, tritonDims } from '../triton/config.js';
+import { instanceGroups, MAX_INT32, TRITON_PLATFORM, tritonDims } from '../triton/config.js';
+import { tritonTypeOfDatatype } from './datatypes.js';
 import type { ModelSignature, TensorSignature } from './signature.js';
-
-/** Triton's max_batch_size is an int32: the server takes any batch, so a batching model without --max-batch gets this. */
-const MAX_INT32 = 2 ** 31 - 1;
 
 export interface ServedModel {
   name: string;
@@ -37,7 +35,7 @@ function batches(model: ServedModel): boolean {
 
 function tensorConfig(t: TensorSignature, batched: boolean): { name: string; data_type: string; dims: number[]; reshape?: { shape: number[] } } {
   const { dims, reshape } = t.shape === undefined ? { dims: [-1], reshape: undefined } : tritonDims(t.shape, batched);
-  return { name: t.name, data_type: t.datatype === 'BYTES' ? 'TYPE_STRING' : `TYPE_${t.datatype}`, dims, ...(reshape === undefined ? {} : { reshape: { shape: reshape } }) };
+  return { name: t.name, data_type: tritonTypeOfDatatype(t.datatype), dims, ...(reshape === undefined ? {} : { reshape: { shape: reshape } }) };
 }
 
 export function servedModelConfig(model: ServedModel): Record<string, unknown> {
@@ -48,6 +46,7 @@ export function servedModelConfig(model: ServedModel): Record<string, unknown> {
     platform: TRITON_PLATFORM,
     backend: 'onnxruntime',
     version_policy: { latest: { num_versions: 1 } },
+    // Triton's max_batch_size is an int32: the server takes any batch, so without --max-batch it is the largest.
     max_batch_size: batched ? Math.min(batching === false ? MAX_INT32 : (batching.maxBatch ?? MAX_INT32), MAX_INT32) : 0,
     input: model.signature.inputs.map((t) => ({ ...tensorConfig(t, batched), format: 'FORMAT_NONE', is_shape_tensor: false, allow_ragged_batch: false, optional: false })),
     output: model.signature.outputs.map((t) => ({ ...tensorConfig(t, batched), label_filename: '', is_shape_tensor: false })),

@@ -1,7 +1,7 @@
 /**
  * The inference server: one model behind the Open Inference Protocol (KServe V2) over HTTP/REST, with Triton's
- * binary data, statistics, model configuration and metrics extensions, run by a ParallelSession whose dynamic batcher merges
- * concurrent requests. Its life: `startServer` creates the session and listens; `close()` turns readiness off at
+ * binary data, statistics, model configuration and metrics extensions, run by a ParallelSession whose dynamic
+ * batcher merges concurrent requests. Its life: `startServer` creates the session and listens; `close()` turns readiness off at
  * once, answers the requests in progress for up to `drainMs`, then releases the session and stops listening.
  */
 import http from 'node:http';
@@ -169,7 +169,11 @@ function failureOf(error: unknown): { status: number; headers: Record<string, st
 }
 
 function sendJson(response: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
+  sendJsonText(response, status, JSON.stringify(body), headers);
+}
+
+/** JSON already written as text (metadata made once at start-up). */
+function sendJsonText(response: http.ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
   response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
   response.end(text);
 }
@@ -306,15 +310,11 @@ async function serve(backend: InferenceBackend, signature: ModelSignature, name:
     if (unknown !== undefined) return sendError(response, unknown.status, unknown.message);
     switch (route.kind) {
       case 'model':
-        response.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(modelMetadata) });
-        response.end(modelMetadata);
-        return;
+        return sendJsonText(response, 200, modelMetadata);
       case 'modelReady':
         return sendStatus(response, ready);
       case 'modelConfig':
-        response.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(modelConfig) });
-        response.end(modelConfig);
-        return;
+        return sendJsonText(response, 200, modelConfig);
       case 'stats':
         return sendJson(response, 200, { model_stats: [metrics.tritonStats()] });
       case 'infer': {

@@ -22,7 +22,7 @@ export const TRITON_PLATFORM = 'onnxruntime_onnx';
 /** `max_batch_size` of a model that batches, when --max-batch is not given. */
 export const DEFAULT_MAX_BATCH = 64;
 /** Triton's max_batch_size and preferred_batch_size are int32. */
-const MAX_INT32 = 2 ** 31 - 1;
+export const MAX_INT32 = 2 ** 31 - 1;
 /** Each instance is a whole copy of the model on its device: more than this per device is a mistake in --weights. */
 const MAX_INSTANCES_PER_DEVICE = 64;
 

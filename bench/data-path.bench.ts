@@ -14,8 +14,8 @@
  */
 import os from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { ParallelSession } from '../src/runtime/parallel-session.js';
-import { sharedBuffersAccepted } from '../src/runtime/shared-memory.js';
+import { ParallelSession } from '../src/runtime/session/parallel-session.js';
+import { sharedBuffersAccepted } from '../src/runtime/data/shared-memory.js';
 import { SeededRandom } from '../src/tensors/random.js';
 import { median, mlpModel } from './harness.js';
 

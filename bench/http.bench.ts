@@ -19,8 +19,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import * as ort from 'onnxruntime-node';
-import { ParallelSession } from '../src/runtime/parallel-session.js';
-import { closedLoop, summarize } from '../src/runtime/load-generator.js';
+import { ParallelSession } from '../src/runtime/session/parallel-session.js';
+import { closedLoop, summarize } from '../src/runtime/load/load-generator.js';
 import { SeededRandom } from '../src/tensors/random.js';
 import { median, mlpModel, quantile } from './harness.js';
 

@@ -20,8 +20,8 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { ParallelSession } from '../src/runtime/parallel-session.js';
-import { missingCudaProvider } from '../src/runtime/providers.js';
+import { ParallelSession } from '../src/runtime/session/parallel-session.js';
+import { missingCudaProvider } from '../src/runtime/gpu/providers.js';
 import { largeModel, median } from './harness.js';
 
 const MiB = 1 << 20;

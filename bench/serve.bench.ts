@@ -13,8 +13,8 @@
  */
 import os from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { ParallelSession } from '../src/runtime/parallel-session.js';
-import { closedLoop, summarize, type LoadRun, type LoadSummary } from '../src/runtime/load-generator.js';
+import { ParallelSession } from '../src/runtime/session/parallel-session.js';
+import { closedLoop, summarize, type LoadRun, type LoadSummary } from '../src/runtime/load/load-generator.js';
 import { SeededRandom } from '../src/tensors/random.js';
 import { BareBatchingPool } from './bare-batching-pool.js';
 import { median, mlpModel, quantile } from './harness.js';

@@ -13,7 +13,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import { ParallelSession } from '../src/runtime/parallel-session.js';
+import { ParallelSession } from '../src/runtime/session/parallel-session.js';
 import { SeededRandom } from '../src/tensors/random.js';
 import { MLP_WIDTH, median, mlpModel, quantile } from './harness.js';
 

@@ -8,7 +8,7 @@ export { readPlan, type ExecutionPlan } from './transform/plan.js';
 export { splitSizes } from './transform/split-sizes.js';
 export { parallelizeFile, defaultOutputPath, type ParallelizeFileOptions, type ParallelizeFileResult } from './parallelize-file.js';
 export { verifyParallel, type VerifyOptions, type VerifyResult } from './verify/verify.js';
-export { ParallelSession, QueueFullError, TimeoutError, type ParallelSessionOptions, type RunOptions, type BatchingOptions, type SessionStats, type DeviceStats, type DeviceTimes } from './runtime/parallel-session.js';
+export { ParallelSession, QueueFullError, TimeoutError, type ParallelSessionOptions, type RunOptions, type BatchingOptions, type SessionStats, type DeviceStats, type DeviceTimes } from './runtime/session/parallel-session.js';
 export {
   describeTritonModel,
   DEFAULT_MAX_BATCH,
@@ -21,8 +21,8 @@ export { formatModelConfig } from './triton/pbtxt.js';
 export { kserveManifest, type KServeOptions, type KServeManifest } from './triton/kserve.js';
 export { writeTritonEntry, type TritonEntryOptions, type TritonEntryResult } from './triton/repository.js';
 export { startServer, closeOnSignals, type ServeOptions, type InferenceServer, type InferenceBackend } from './serve/index.js';
-export { discoverGpus, type GpuInfo, type GpuInventory, type DiscoverOptions } from './runtime/gpus.js';
-export { type DeviceOptions } from './runtime/providers.js';
-export { type CudaProviderOptions } from './runtime/cuda-options.js';
+export { discoverGpus, type GpuInfo, type GpuInventory, type DiscoverOptions } from './runtime/gpu/gpus.js';
+export { type DeviceOptions } from './runtime/gpu/providers.js';
+export { type CudaProviderOptions } from './runtime/gpu/cuda-options.js';
 export { ArgumentError, ArgumentRangeError, DeviceError, InputError } from './errors.js';
 export type { ModelProto } from './onnx.js';

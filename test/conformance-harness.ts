@@ -12,7 +12,7 @@ import { decodeModel } from '../src/io/codec.js';
 import { InputError } from '../src/errors.js';
 import { tensorFromProto } from '../src/io/tensor-proto.js';
 import { parallelize } from '../src/transform/parallelize.js';
-import { createSession } from '../src/runtime/session-source.js';
+import { createSession } from '../src/runtime/session/session-source.js';
 import { verifyParallel } from '../src/verify/verify.js';
 import type { Comparison } from '../src/verify/compare.js';
 import { compareTensors, floatValues } from '../src/verify/compare.js';

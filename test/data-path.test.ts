@@ -6,11 +6,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
-import { ParallelSession } from '../src/runtime/parallel-session.js';
+import { ParallelSession } from '../src/runtime/session/parallel-session.js';
 import { ArgumentError } from '../src/errors.js';
-import { sharedBuffersAccepted } from '../src/runtime/shared-memory.js';
-import { WorkerInputs } from '../src/runtime/worker-inputs.js';
-import { WorkerOutputs } from '../src/runtime/worker-outputs.js';
+import { sharedBuffersAccepted } from '../src/runtime/data/shared-memory.js';
+import { WorkerInputs } from '../src/runtime/data/worker-inputs.js';
+import { WorkerOutputs } from '../src/runtime/data/worker-outputs.js';
 import { asOrtInputs } from '../src/tensors/ort-tensor.js';
 import { fixture } from './helpers.js';
 import { assertSame, feedsFor, type Feeds } from './session-helpers.js';

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { dump } from 'npyjs';
-import { missingCudaProvider } from '../src/runtime/providers.js';
+import { missingCudaProvider } from '../src/runtime/gpu/providers.js';
 import { envWith, fakeNvidiaSmi, MIXED, TWO_H200 } from './devices-helpers.js';
 import { cliPath, fixture, repoRoot, tempDir, type CliResult } from './helpers.js';
 

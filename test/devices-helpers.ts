@@ -5,7 +5,7 @@
  */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { NVIDIA_SMI_ARGS } from '../src/runtime/gpus.js';
+import { NVIDIA_SMI_ARGS } from '../src/runtime/gpu/gpus.js';
 import { tempDir } from './helpers.js';
 
 /** `nvidia-smi --query-gpu=index,name,memory.total,driver_version,pci.bus_id,uuid --format=csv,noheader,nounits` on two H200s. */

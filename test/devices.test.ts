@@ -4,12 +4,12 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ArgumentError, DeviceError } from '../src/errors.js';
 import { parseCudaOptions } from '../src/cli/parse.js';
-import { explainCudaFailure, parseCudaFailure, sessionFailure } from '../src/runtime/cuda-errors.js';
-import { normalizeCudaOption } from '../src/runtime/cuda-options.js';
-import { defaultDevices, discoverGpus, gpuInventory, missingGpuMessage, numberGpus, parseDriverInformation, parseDriverVersion, parseNvidiaSmi } from '../src/runtime/gpus.js';
-import { ParallelSession } from '../src/runtime/parallel-session.js';
-import { bindingFolder, checkDeviceOptions, cudaLoadProblem, cudaOptionsIgnored, deviceSessionOptions, missingCudaProvider } from '../src/runtime/providers.js';
-import { exportedSymbols, onnxruntimeVersionIn, sharedLibraryInfo } from '../src/runtime/shared-library.js';
+import { explainCudaFailure, parseCudaFailure, sessionFailure } from '../src/runtime/gpu/cuda-errors.js';
+import { normalizeCudaOption } from '../src/runtime/gpu/cuda-options.js';
+import { defaultDevices, discoverGpus, gpuInventory, missingGpuMessage, numberGpus, parseDriverInformation, parseDriverVersion, parseNvidiaSmi } from '../src/runtime/gpu/gpus.js';
+import { ParallelSession } from '../src/runtime/session/parallel-session.js';
+import { bindingFolder, checkDeviceOptions, cudaLoadProblem, cudaOptionsIgnored, deviceSessionOptions, missingCudaProvider } from '../src/runtime/gpu/providers.js';
+import { exportedSymbols, onnxruntimeVersionIn, sharedLibraryInfo } from '../src/runtime/gpu/shared-library.js';
 import { cudaCallMessage, envWith, fakeDriverFolder, fakeNvidiaSmi, H200_INFORMATION, MIXED, OPEN_DRIVER_VERSION, TWO_H200 } from './devices-helpers.js';
 import { fixture, repoRoot, tempDir } from './helpers.js';
 

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { ParallelSession } from '../src/index.js';
-import { missingCudaProvider } from '../src/runtime/providers.js';
+import { missingCudaProvider } from '../src/runtime/gpu/providers.js';
 import { compareTensors } from '../src/verify/compare.js';
 import { fixture, fixturesDir, repoRoot, tempDir } from './helpers.js';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closedLoop, percentile, summarize } from '../src/runtime/load-generator.js';
+import { closedLoop, percentile, summarize } from '../src/runtime/load/load-generator.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

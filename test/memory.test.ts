@@ -18,7 +18,7 @@ const script = (folder: string, fromBytes: boolean): string => `
   import { readFileSync } from 'node:fs';
   import * as ort from 'onnxruntime-node';
   const url = (p) => ${JSON.stringify(pathToFileURL(path.join(repoRoot, 'dist')).href)} + p;
-  const { ParallelSession } = await import(url('/src/runtime/parallel-session.js'));
+  const { ParallelSession } = await import(url('/src/runtime/session/parallel-session.js'));
   const width = 1024, file = ${JSON.stringify(folder)} + '/fifty.onnx';
   const rss = () => Number(/VmRSS:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
   const settle = () => new Promise((resolve) => setTimeout(resolve, 500));

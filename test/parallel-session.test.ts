@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
 import { ArgumentError } from '../src/errors.js';
-import { ParallelSession } from '../src/runtime/parallel-session.js';
-import { missingCudaProvider } from '../src/runtime/providers.js';
+import { ParallelSession } from '../src/runtime/session/parallel-session.js';
+import { missingCudaProvider } from '../src/runtime/gpu/providers.js';
 import { loadModel } from '../src/io/files.js';
 import { encodeModel } from '../src/io/codec.js';
 import { parallelize } from '../src/transform/parallelize.js';
@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { copyFileSync, writeFileSync } from 'node:fs';
-import { createSession } from '../src/runtime/session-source.js';
+import { createSession } from '../src/runtime/session/session-source.js';
 import { fixture, fixtureNames, fixturesDir, repoRoot, tempDir } from './helpers.js';
 import { assertSame, feedsFor, type Feeds } from './session-helpers.js';
 
@@ -229,7 +229,7 @@ test('string and int64 tensors cross the worker threads', async () => {
 
 test('an idle session does not keep the process alive: a script that never calls release() still exits', () => {
   const script = `
-    import { ParallelSession } from ${JSON.stringify(pathToFileURL(path.join(repoRoot, 'dist/src/runtime/parallel-session.js')).href)};
+    import { ParallelSession } from ${JSON.stringify(pathToFileURL(path.join(repoRoot, 'dist/src/runtime/session/parallel-session.js')).href)};
     import * as ort from 'onnxruntime-node';
     const session = await ParallelSession.create(${JSON.stringify(fixture('mlp'))}, { devices: ['cpu', 'cpu'] });
     const out = await session.run({ x: new ort.Tensor('float32', new Float32Array(5 * 16), [5, 16]) });

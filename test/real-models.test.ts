@@ -14,7 +14,7 @@ import { encodeModel } from '../src/io/codec.js';
 import { forEachGraph } from '../src/graph/walk.js';
 import { parallelize } from '../src/transform/parallelize.js';
 import { verifyParallel } from '../src/verify/verify.js';
-import { ParallelSession } from '../src/runtime/parallel-session.js';
+import { ParallelSession } from '../src/runtime/session/parallel-session.js';
 import { compareTensors } from '../src/verify/compare.js';
 import { SeededRandom } from '../src/tensors/random.js';
 

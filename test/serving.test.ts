@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
-import { ParallelSession, QueueFullError, TimeoutError } from '../src/runtime/parallel-session.js';
+import { ParallelSession, QueueFullError, TimeoutError } from '../src/runtime/session/parallel-session.js';
 import { loadModel } from '../src/io/files.js';
 import { encodeModel } from '../src/io/codec.js';
 import { concreteDims, inputShape, randomFeeds } from '../src/tensors/feeds.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
-import { AxisJoin, combineTensors, concatAlongAxis, sliceAlongAxis, stack } from '../src/runtime/tensor-ops.js';
+import { AxisJoin, combineTensors, concatAlongAxis, sliceAlongAxis, stack } from '../src/runtime/data/tensor-ops.js';
 
 const t = (values: number[], dims: number[]): ort.Tensor => new ort.Tensor('float32', Float32Array.from(values), dims);
 const values = (tensor: ort.Tensor): number[] => Array.from(tensor.data as Float32Array);

@@ -1,8 +1,8 @@
 /** Option builders shared by the commands, and their conversion to library options. */
 import type { Argv } from 'yargs';
 import { ArgumentError, InputError } from '../errors.js';
-import { describeGpus, gpuInventory, missingGpuMessage } from '../runtime/gpus.js';
-import type { ParallelSessionOptions } from '../runtime/parallel-session.js';
+import { describeGpus, gpuInventory, missingGpuMessage } from '../runtime/gpu/gpus.js';
+import type { ParallelSessionOptions } from '../runtime/session/parallel-session.js';
 import { gpuDevices } from '../transform/options.js';
 import { parseAxes, parseCombine, parseCudaOptions, parseDevices, parseGpus, parseWeights, type CudaOptionArgs } from './parse.js';
 

@@ -1,6 +1,6 @@
 /** Parsing of the CLI's NAME=VALUE lists, with errors that quote the option. */
 import { InputError } from '../errors.js';
-import { normalizeCudaOption } from '../runtime/cuda-options.js';
+import { normalizeCudaOption } from '../runtime/gpu/cuda-options.js';
 import { combineModes, MAX_DEVICES, type CombineMode } from '../transform/options.js';
 
 function pairs(option: string, values: readonly string[] | undefined): Array<[string, string]> {

@@ -9,7 +9,7 @@
  * inside the session; they add up to what the request really took there.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { SessionStats } from '../runtime/parallel-session.js';
+import type { SessionStats } from '../runtime/session/parallel-session.js';
 
 /** Why a request failed, as Triton's `reason` label says it. */
 export type FailureReason = 'REJECTED' | 'CANCELED' | 'BACKEND' | 'OTHER';

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import type * as ort from 'onnxruntime-node';
 import { ArgumentError, ArgumentRangeError, messageOf } from '../errors.js';
-import { ParallelSession, QueueFullError, TimeoutError, type ParallelSessionOptions, type RunOptions, type SessionStats } from '../runtime/parallel-session.js';
+import { ParallelSession, QueueFullError, TimeoutError, type ParallelSessionOptions, type RunOptions, type SessionStats } from '../runtime/session/parallel-session.js';
 import { checkModelName, defaultModelName } from '../triton/names.js';
 import { acceptedEncoding, compress, decompress, MIN_COMPRESSED_BYTES } from './compression.js';
 import { connectionClosed } from './connection-closed.js';

@@ -13,7 +13,7 @@ import { decideAxes, runtimeInputs } from '../transform/batch-axes.js';
 import { checkOptions, type CombineMode } from '../transform/options.js';
 import { readPlan } from '../transform/plan.js';
 import { integerWeights } from '../transform/split-sizes.js';
-import type { CudaProviderOptions } from '../runtime/cuda-options.js';
+import type { CudaProviderOptions } from '../runtime/gpu/cuda-options.js';
 import { tritonCudaParameters } from './cuda-parameters.js';
 import { tritonDataType, type TritonDataType } from './data-types.js';
 import { checkModelName } from './names.js';

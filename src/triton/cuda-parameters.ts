@@ -6,7 +6,7 @@
  * as is an option for one GPU only: the parameters apply to the whole model.
  */
 import { InputError } from '../errors.js';
-import { CUDA_OPTIONS, normalizeCudaOption, type CudaProviderOptions } from '../runtime/cuda-options.js';
+import { CUDA_OPTIONS, normalizeCudaOption, type CudaProviderOptions } from '../runtime/gpu/cuda-options.js';
 
 /** How the backend reads each option it takes from `parameters`: onnxruntime's value to the parameter's string. */
 const TRITON_PARAMETERS: Readonly<Record<string, (value: string) => string>> = {

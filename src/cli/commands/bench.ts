@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { InputError } from '../../errors.js';
-import type { BenchReport, DeviceTiming, LoadReport } from '../../runtime/benchmark.js';
-import type { LoadSummary } from '../../runtime/load-generator.js';
+import type { BenchReport, DeviceTiming, LoadReport } from '../../runtime/load/benchmark.js';
+import type { LoadSummary } from '../../runtime/load/load-generator.js';
 import { jsonOption, modelArgument, noteDevices, sessionFromArgs, sessionOptions, type SessionArgs } from '../options.js';
 import { progressBar } from '../progress.js';
 
@@ -135,7 +135,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
     if (!load && args.batch === undefined) throw new InputError('--batch is required (the rows of every run), or give --concurrency and --duration for a load test of single-row requests');
     const concurrency = args.concurrency === undefined ? [1] : parseConcurrency(args.concurrency);
     const session = await sessionFromArgs(args);
-    const { benchmark, loadBenchmark } = await import('../../runtime/benchmark.js'); // loads onnxruntime only for this command
+    const { benchmark, loadBenchmark } = await import('../../runtime/load/benchmark.js'); // loads onnxruntime only for this command
     const bar = progressBar('bench');
     const progress = (done: number, total: number): void => bar.update(done, total);
     if (load) {

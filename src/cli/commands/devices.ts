@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
-import { formatMemory, type GpuInventory } from '../../runtime/gpus.js';
-import type { MachineReport } from '../../runtime/machine.js';
-import type { CudaProviderStatus } from '../../runtime/providers.js';
+import { formatMemory, type GpuInventory } from '../../runtime/gpu/gpus.js';
+import type { MachineReport } from '../../runtime/gpu/machine.js';
+import type { CudaProviderStatus } from '../../runtime/gpu/providers.js';
 import { EXIT_VERIFY_FAILED } from '../exit.js';
 import { devicesLabel, jsonOption, type PlacementArgs } from '../options.js';
 import { parseDevices, parseGpus } from '../parse.js';
@@ -98,7 +98,7 @@ export const devicesCommand: CommandModule<object, DevicesArgs> = {
       .example('$0 devices --gpus 2', 'a deployment preflight: exit 0 when cuda:0 and cuda:1 can run a session, else 1 with each problem and its fix') as unknown as Argv<DevicesArgs>,
   handler: async (args) => {
     const devices = devicesToCheck(args);
-    const { machineReport } = await import('../../runtime/machine.js'); // loads onnxruntime only for this command
+    const { machineReport } = await import('../../runtime/gpu/machine.js'); // loads onnxruntime only for this command
     const report = await machineReport(devices === undefined ? undefined : { asked: devicesLabel(args), devices });
     process.stdout.write(args.json ? `${JSON.stringify(json(report), null, 2)}\n` : `${describe(report)}\n`);
     if (report.check !== undefined && !report.check.ok) process.exitCode = EXIT_VERIFY_FAILED;

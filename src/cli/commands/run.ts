@@ -19,7 +19,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .example('$0 run model.parallel.onnx --input x=batch.npy -o out/', 'on the devices the rewritten model is tagged with')
       .example('$0 run model.onnx --devices cpu,cpu --input x=batch.npy -o out/', 'a plain model, parallelized on the fly') as unknown as Argv<RunArgs>,
   handler: async (args) => {
-    const { runFiles } = await import('../../runtime/run-files.js'); // loads onnxruntime only for this command
+    const { runFiles } = await import('../../runtime/session/run-files.js'); // loads onnxruntime only for this command
     const result = await runFiles(args.model, parseFiles('input', args.input), args.output, await sessionFromArgs(args));
     noteDevices(result.deviceNote);
     if (args.json) {

@@ -16,7 +16,7 @@ import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type * as ort from 'onnxruntime-node';
-import { ArgumentError } from '../errors.js';
+import { ArgumentError } from '../../errors.js';
 import { checkDeviceOptions, type DeviceOptions } from './providers.js';
 
 export interface GpuInfo {

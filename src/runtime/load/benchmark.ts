@@ -7,15 +7,15 @@
  *    another: onnxruntime-node runs a session on the JS thread), which is what a user has without batching.
  */
 import * as ort from 'onnxruntime-node';
-import { encodeModel } from '../io/codec.js';
-import { loadModel } from '../io/files.js';
-import { dimsForBatch, inputShape, randomFeeds } from '../tensors/feeds.js';
-import { readPlan } from '../transform/plan.js';
-import { ParallelSession, type DeviceStats, type ParallelSessionOptions, type SessionStats } from './parallel-session.js';
-import { replicaModel } from './extract.js';
-import { deviceSessionOptions } from './providers.js';
+import { encodeModel } from '../../io/codec.js';
+import { loadModel } from '../../io/files.js';
+import { dimsForBatch, inputShape, randomFeeds } from '../../tensors/feeds.js';
+import { readPlan } from '../../transform/plan.js';
+import { ParallelSession, type DeviceStats, type ParallelSessionOptions, type SessionStats } from '../session/parallel-session.js';
+import { replicaModel } from '../session/extract.js';
+import { deviceSessionOptions } from '../gpu/providers.js';
 import { closedLoop, percentile, summarize, type LoadRun, type LoadSummary } from './load-generator.js';
-import { ArgumentError } from '../errors.js';
+import { ArgumentError } from '../../errors.js';
 
 type Feeds = Record<string, ort.Tensor>;
 

@@ -4,7 +4,7 @@
  * block of the caller's tensor (rows along axis 0, or the whole tensor), onnxruntime writes them in place.
  * Otherwise it writes into a buffer this worker keeps from run to run, and the worker copies the rows into place.
  */
-import type { OutputPlace } from './messages.js';
+import type { OutputPlace } from '../session/messages.js';
 import { bytesOf, placeRows, product, viewLike, type View } from './row-copy.js';
 import { sharedBuffersAccepted } from './shared-memory.js';
 

@@ -3,12 +3,12 @@ import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_thread
 import * as ort from 'onnxruntime-node';
 import type { DeviceInit, DeviceSource, FromWorker, OutputPlace, RowCut, ToWorker, WireData } from './messages.js';
 import { ownBuffer, transferables, weightBuffers } from './messages.js';
-import { freeBuffers } from './free-buffers.js';
+import { freeBuffers } from '../data/free-buffers.js';
 import { withExternalData } from './external-files.js';
-import { ortInputTensor } from '../tensors/ort-tensor.js';
-import type { TypedData } from '../tensors/ort-types.js';
-import { WorkerInputs } from './worker-inputs.js';
-import { WorkerOutputs, type OutputTarget } from './worker-outputs.js';
+import { ortInputTensor } from '../../tensors/ort-tensor.js';
+import type { TypedData } from '../../tensors/ort-types.js';
+import { WorkerInputs } from '../data/worker-inputs.js';
+import { WorkerOutputs, type OutputTarget } from '../data/worker-outputs.js';
 
 const init = workerData as DeviceInit;
 const port = parentPort!;

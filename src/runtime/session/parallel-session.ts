@@ -6,19 +6,19 @@
  */
 import type { ResourceLimits } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
-import { outputTargets, sharedTensor, type TensorSide } from './shared-tensors.js';
-import type { ValueInfoProto } from '../onnx.js';
-import { fixedBatchOf, type ExecutionPlan } from '../transform/plan.js';
-import { integerWeights } from '../transform/split-sizes.js';
-import type { CombineMode } from '../transform/options.js';
-import { ArgumentError, DeviceError } from '../errors.js';
-import { feedChecker } from './check-feeds.js';
+import { outputTargets, sharedTensor, type TensorSide } from '../data/shared-tensors.js';
+import type { ValueInfoProto } from '../../onnx.js';
+import { fixedBatchOf, type ExecutionPlan } from '../../transform/plan.js';
+import { integerWeights } from '../../transform/split-sizes.js';
+import type { CombineMode } from '../../transform/options.js';
+import { ArgumentError, DeviceError } from '../../errors.js';
+import { feedChecker } from '../data/check-feeds.js';
 import { DeviceWorker } from './device.js';
-import { freeBuffers } from './free-buffers.js';
+import { freeBuffers } from '../data/free-buffers.js';
 import { weightBuffers, type DeviceSource } from './messages.js';
 import { planInWorker } from './planner.js';
-import { checkDeviceOptions, missingCudaProvider, parseDevice, type DeviceOptions } from './providers.js';
-import { checkSessionDevices, defaultDevices, gpuInventory } from './gpus.js';
+import { checkDeviceOptions, missingCudaProvider, parseDevice, type DeviceOptions } from '../gpu/providers.js';
+import { checkSessionDevices, defaultDevices, gpuInventory } from '../gpu/gpus.js';
 import type { ExternalFile } from './external-files.js';
 import { QueueFullError, Scheduler, type BatchingOptions, type Feeds, type SessionStats } from './scheduler.js';
 

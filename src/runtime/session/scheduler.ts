@@ -9,12 +9,12 @@
  * Each caller gets back exactly its own rows: views of the run's outputs where the batch axis is the first.
  */
 import * as ort from 'onnxruntime-node';
-import { fixedBatchOf, type ExecutionPlan } from '../transform/plan.js';
-import { splitOffsets, splitSizes } from '../transform/split-sizes.js';
+import { fixedBatchOf, type ExecutionPlan } from '../../transform/plan.js';
+import { splitOffsets, splitSizes } from '../../transform/split-sizes.js';
 import type { DeviceResult, DeviceWorker } from './device.js';
-import { gatherRows, pieceInput, wireData } from './batch-data.js';
+import { gatherRows, pieceInput, wireData } from '../data/batch-data.js';
 import type { OutputPlace, RowCut, WireData } from './messages.js';
-import { AxisJoin, combineTensors, rowCutter } from './tensor-ops.js';
+import { AxisJoin, combineTensors, rowCutter } from '../data/tensor-ops.js';
 
 export type Feeds = Record<string, ort.Tensor>;
 

@@ -5,8 +5,8 @@ import type { DeviceSource, FromWorker, OutputPlace, RowCut, ToWorker, WireData 
 import { RecentTimes } from './recent-times.js';
 import { transferables, weightBuffers } from './messages.js';
 import type { ExternalFile } from './external-files.js';
-import { deviceSessionOptions, deviceStartProblem, type DeviceOptions } from './providers.js';
-import { sessionFailure } from './cuda-errors.js';
+import { deviceSessionOptions, deviceStartProblem, type DeviceOptions } from '../gpu/providers.js';
+import { sessionFailure } from '../gpu/cuda-errors.js';
 
 export interface DeviceResult {
   types: string[];

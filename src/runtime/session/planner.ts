@@ -1,9 +1,9 @@
 /** Runs the planning worker (planner-worker.ts) and turns its answer back into a device plan. */
 import { Worker } from 'node:worker_threads';
 import { fromBinary } from '@bufbuild/protobuf';
-import { ValueInfoProtoSchema, type ValueInfoProto } from '../onnx.js';
-import { ArgumentError, DeviceError, InputError } from '../errors.js';
-import type { ExecutionPlan } from '../transform/plan.js';
+import { ValueInfoProtoSchema, type ValueInfoProto } from '../../onnx.js';
+import { ArgumentError, DeviceError, InputError } from '../../errors.js';
+import type { ExecutionPlan } from '../../transform/plan.js';
 import type { DevicePlan, PlanOptions } from './device-plan.js';
 import type { DeviceSource } from './messages.js';
 

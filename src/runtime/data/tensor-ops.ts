@@ -1,8 +1,8 @@
 /** Slicing and joining onnxruntime tensors along an axis, on typed arrays. */
 import * as ort from 'onnxruntime-node';
 import { product } from './row-copy.js';
-import { allocate, type TypedData } from '../tensors/ort-types.js';
-import { float16Bits, float16Storage, float16Values, float32ToHalfArray, isFloat16Array, type Float16ArrayLike } from '../tensors/float16.js';
+import { allocate, type TypedData } from '../../tensors/ort-types.js';
+import { float16Bits, float16Storage, float16Values, float32ToHalfArray, isFloat16Array, type Float16ArrayLike } from '../../tensors/float16.js';
 
 /**
  * Copies `length` elements of `from` at `fromAt` into `to` at `toAt` (typed arrays or, for strings, arrays).

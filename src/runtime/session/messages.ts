@@ -4,7 +4,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { ExternalFile } from './external-files.js';
-import { viewLike, type View } from './row-copy.js';
+import { viewLike, type View } from '../data/row-copy.js';
 
 /**
  * The data of one tensor: a typed array on a buffer that is transferred (a copy made for the run, or the caller's

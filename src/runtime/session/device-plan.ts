@@ -4,14 +4,14 @@
  * model: the original, for a plain model (from its own file when it was given as a path), or replica 0 of a model
  * rewritten by onnx-parallelize (its replicas differ only in names).
  */
-import type { ModelProto, ValueInfoProto } from '../onnx.js';
-import { elemTypeOf } from '../graph/types.js';
-import { parallelize } from '../transform/parallelize.js';
-import { readPlan, type ExecutionPlan } from '../transform/plan.js';
-import type { CombineMode } from '../transform/options.js';
+import type { ModelProto, ValueInfoProto } from '../../onnx.js';
+import { elemTypeOf } from '../../graph/types.js';
+import { parallelize } from '../../transform/parallelize.js';
+import { readPlan, type ExecutionPlan } from '../../transform/plan.js';
+import type { CombineMode } from '../../transform/options.js';
 import { replicaModel } from './extract.js';
-import { ortTypeFor } from '../tensors/ort-types.js';
-import { ArgumentError } from '../errors.js';
+import { ortTypeFor } from '../../tensors/ort-types.js';
+import { ArgumentError } from '../../errors.js';
 
 export interface PlanOptions {
   devices?: string[];

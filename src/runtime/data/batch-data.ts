@@ -4,8 +4,8 @@
  * shared with it where they are on a SharedArrayBuffer.
  */
 import * as ort from 'onnxruntime-node';
-import type { RowCut, WireData } from './messages.js';
-import { copyOf } from './messages.js';
+import type { RowCut, WireData } from '../session/messages.js';
+import { copyOf } from '../session/messages.js';
 import { concatAlongAxis, sliceAlongAxis } from './tensor-ops.js';
 import { copyRows, rowsByteLength, type View } from './row-copy.js';
 import { isShared } from './shared-memory.js';

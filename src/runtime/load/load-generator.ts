@@ -4,7 +4,7 @@
  * spent. Latency is measured per request from the moment it is issued until it resolves (queueing included),
  * throughput as finished requests over the time from the first issue to the last completion.
  */
-import { ArgumentRangeError } from '../errors.js';
+import { ArgumentRangeError } from '../../errors.js';
 
 export interface ClosedLoopOptions {
   /** Requests outstanding at once (whole number >= 1). */

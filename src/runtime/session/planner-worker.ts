@@ -6,11 +6,11 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { toBinary } from '@bufbuild/protobuf';
-import { ValueInfoProtoSchema } from '../onnx.js';
-import { decodeModel } from '../io/codec.js';
-import { loadModel } from '../io/files.js';
+import { ValueInfoProtoSchema } from '../../onnx.js';
+import { decodeModel } from '../../io/codec.js';
+import { loadModel } from '../../io/files.js';
 import { planDevices } from './device-plan.js';
-import { ArgumentError } from '../errors.js';
+import { ArgumentError } from '../../errors.js';
 import { sessionSource } from './session-source.js';
 import { weightBuffers, type DeviceSource } from './messages.js';
 import type { PlannerInit, PlannerResult } from './planner.js';

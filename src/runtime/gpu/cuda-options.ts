@@ -3,7 +3,7 @@
  * UpdateCUDAProviderOptions and Python's provider_options take them): names and values checked early, with
  * onnxruntime's wording for an unknown name, and normalized to the strings onnxruntime parses.
  */
-import { ArgumentError } from '../errors.js';
+import { ArgumentError } from '../../errors.js';
 
 /** Option values as the library takes them: strings (as on the command line), numbers or booleans. */
 export type CudaOptionValue = string | number | boolean;

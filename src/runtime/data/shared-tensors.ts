@@ -3,13 +3,13 @@
  * and allocateOutput), and the check of an output tensor a caller gives to be written in place.
  */
 import * as ort from 'onnxruntime-node';
-import type { ValueInfoProto } from '../onnx.js';
-import { elemTypeOf, shapeOf } from '../graph/types.js';
-import { elementSize } from '../graph/build.js';
+import type { ValueInfoProto } from '../../onnx.js';
+import { elemTypeOf, shapeOf } from '../../graph/types.js';
+import { elementSize } from '../../graph/build.js';
 import { product } from './row-copy.js';
 import { isShared } from './shared-memory.js';
-import { allocate, ortTypeOf } from '../tensors/ort-types.js';
-import { ArgumentError, ArgumentRangeError } from '../errors.js';
+import { allocate, ortTypeOf } from '../../tensors/ort-types.js';
+import { ArgumentError, ArgumentRangeError } from '../../errors.js';
 
 /** The most bytes one shared tensor may take (V8 refuses larger SharedArrayBuffers on some platforms). */
 const MAX_SHARED_BYTES = 2 ** 32;

@@ -3,11 +3,11 @@
  * replica's outputs to the parts the host feeds it, with the initializers and shared inputs they read.
  */
 import { clone } from '@bufbuild/protobuf';
-import { ValueInfoProtoSchema, type GraphProto, type ModelProto, type NodeProto, type ValueInfoProto } from '../onnx.js';
-import { withFields } from '../graph/copy.js';
-import { subgraphsOf } from '../graph/walk.js';
-import type { ExecutionPlan } from '../transform/plan.js';
-import { ArgumentError } from '../errors.js';
+import { ValueInfoProtoSchema, type GraphProto, type ModelProto, type NodeProto, type ValueInfoProto } from '../../onnx.js';
+import { withFields } from '../../graph/copy.js';
+import { subgraphsOf } from '../../graph/walk.js';
+import type { ExecutionPlan } from '../../transform/plan.js';
+import { ArgumentError } from '../../errors.js';
 
 /** Names a node reads: its inputs and the outer-scope values its bodies use. */
 export function namesRead(node: NodeProto): string[] {

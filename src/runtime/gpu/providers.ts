@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as ort from 'onnxruntime-node';
-import { ArgumentError, messageOf } from '../errors.js';
+import { ArgumentError, messageOf } from '../../errors.js';
 import { normalizeCudaOptions, type CudaProviderOptions } from './cuda-options.js';
 import { exportedSymbols, sharedLibraryInfo } from './shared-library.js';
 

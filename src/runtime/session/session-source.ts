@@ -10,12 +10,12 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { TensorProto_DataLocation, type ModelProto, type TensorProto } from '../onnx.js';
-import { encodeModel } from '../io/codec.js';
-import { externalReference, externalReferences, insideFolder, sourceFolderOf } from '../io/external-data.js';
-import { makeEntry } from '../graph/build.js';
-import { withFields } from '../graph/copy.js';
-import { InputError } from '../errors.js';
+import { TensorProto_DataLocation, type ModelProto, type TensorProto } from '../../onnx.js';
+import { encodeModel } from '../../io/codec.js';
+import { externalReference, externalReferences, insideFolder, sourceFolderOf } from '../../io/external-data.js';
+import { makeEntry } from '../../graph/build.js';
+import { withFields } from '../../graph/copy.js';
+import { InputError } from '../../errors.js';
 import { withExternalData, type ExternalFile } from './external-files.js';
 
 export type { ExternalFile } from './external-files.js';

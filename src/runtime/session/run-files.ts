@@ -2,8 +2,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type * as ort from 'onnxruntime-node';
-import { InputError } from '../errors.js';
-import { npyFromTensor, readNpy } from '../io/npy.js';
+import { InputError } from '../../errors.js';
+import { npyFromTensor, readNpy } from '../../io/npy.js';
 import { ParallelSession, type ParallelSessionOptions } from './parallel-session.js';
 
 export interface RunFilesResult {

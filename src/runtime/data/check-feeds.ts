@@ -1,11 +1,11 @@
 /** Checks the feeds of a run against the model's inputs, with a TypeError that names the input, before any work. */
 import type * as ort from 'onnxruntime-node';
-import type { ValueInfoProto } from '../onnx.js';
-import { elemTypeOf, shapeOf } from '../graph/types.js';
-import { ortTypeOf } from '../tensors/ort-types.js';
-import { isFloat16Array } from '../tensors/float16.js';
-import type { ExecutionPlan } from '../transform/plan.js';
-import { ArgumentError } from '../errors.js';
+import type { ValueInfoProto } from '../../onnx.js';
+import { elemTypeOf, shapeOf } from '../../graph/types.js';
+import { ortTypeOf } from '../../tensors/ort-types.js';
+import { isFloat16Array } from '../../tensors/float16.js';
+import type { ExecutionPlan } from '../../transform/plan.js';
+import { ArgumentError } from '../../errors.js';
 
 /** What a feed must be, worked out once per session from the model's inputs and the plan. */
 interface InputSpec {

@@ -4,10 +4,10 @@
  */
 import os from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { makeGraph, makeModel, makeNode, makeValueInfo } from '../graph/build.js';
-import { encodeModel } from '../io/codec.js';
-import { TensorProto_DataType } from '../onnx.js';
-import { messageOf } from '../errors.js';
+import { makeGraph, makeModel, makeNode, makeValueInfo } from '../../graph/build.js';
+import { encodeModel } from '../../io/codec.js';
+import { TensorProto_DataType } from '../../onnx.js';
+import { messageOf } from '../../errors.js';
 import { explainCudaFailure } from './cuda-errors.js';
 import { gpuInventory, missingGpuMessage, type GpuInventory } from './gpus.js';
 import { cudaProviderStatus, deviceSessionOptions, type CudaProviderStatus } from './providers.js';

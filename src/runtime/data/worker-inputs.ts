@@ -4,7 +4,7 @@
  * run takes along axis 0 are a view. Where it cannot be read in place (Node 20, or rows along another axis), the
  * worker copies its rows once into a buffer of its own, kept from run to run, so no buffer is allocated per run.
  */
-import type { RowCut, WireData } from './messages.js';
+import type { RowCut, WireData } from '../session/messages.js';
 import { copyRows, product, rowsByteLength, type View } from './row-copy.js';
 import { sharedBuffersAccepted } from './shared-memory.js';
 

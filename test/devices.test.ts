@@ -8,7 +8,7 @@ import { explainCudaFailure, parseCudaFailure, sessionFailure } from '../src/run
 import { normalizeCudaOption } from '../src/runtime/gpu/cuda-options.js';
 import { defaultDevices, discoverGpus, gpuInventory, missingGpuMessage, numberGpus, parseDriverInformation, parseDriverVersion, parseNvidiaSmi } from '../src/runtime/gpu/gpus.js';
 import { ParallelSession } from '../src/runtime/session/parallel-session.js';
-import { bindingFolder, checkDeviceOptions, cudaLoadProblem, cudaOptionsIgnored, deviceSessionOptions, missingCudaProvider } from '../src/runtime/gpu/providers.js';
+import { bindingFolder, checkDeviceOptions, cudaLoadProblem, deviceSessionOptions, missingCudaProvider } from '../src/runtime/gpu/providers.js';
 import { exportedSymbols, onnxruntimeVersionIn, sharedLibraryInfo } from '../src/runtime/gpu/shared-library.js';
 import { cudaCallMessage, envWith, fakeDriverFolder, fakeNvidiaSmi, H200_INFORMATION, MIXED, OPEN_DRIVER_VERSION, TWO_H200 } from './devices-helpers.js';
 import { fixture, repoRoot, tempDir } from './helpers.js';
@@ -180,7 +180,7 @@ test('CUDA option values as onnxruntime parses them, and errors quoting the opti
     ['cudnn_conv_algo_search', 3, /must be one of EXHAUSTIVE, HEURISTIC, DEFAULT \(got 3\)/],
     ['use_tf32', 'yes', /use_tf32 must be 1 or 0 \(true or false\)/],
     ['device_id', 1, /device_id cannot be set here: each device sets its own/],
-    ['user_compute_stream', '0x1', /cannot be passed to a worker/],
+    ['user_compute_stream', '0x1', /^here: user_compute_stream cannot be set here: it is a CUDA stream, and it is an address in one process/],
   ];
   for (const [name, value, message] of refused) assert.throws(() => normalizeCudaOption(where, name, value), (e: unknown) => e instanceof ArgumentError && message.test(e.message), `${name}=${String(value)}`);
 });
@@ -193,19 +193,11 @@ test('options.deviceOptions and executionProviders cuda options are checked befo
   await assert.rejects(ParallelSession.create(fixture('mlp'), { devices: ['cpu'], deviceOptions: { 'cuda:0': { gpu_mem_limit: 1 } } }), /options.deviceOptions: 'cuda:0' is not one of the session's devices \(cpu\)/);
 });
 
-test("onnxruntime-node 1.30's binding passes no CUDA option but the device id: options are refused at create, naming the device, instead of dropped", async () => {
-  // The binding names each option it reads; this one holds deviceId and none of the CUDA provider's option names.
-  const binding = readFileSync(path.join(bindingFolder(), 'onnxruntime_binding.node')).toString('latin1');
-  assert.ok(binding.includes('deviceId\0'));
-  assert.deepEqual(cudaOptionsIgnored({ gpu_mem_limit: '1', use_tf32: '0' }), ['gpu_mem_limit', 'use_tf32']);
-  // A binding that reads gpu_mem_limit by name passes it on; the options it does not name are still refused.
-  const reading = tempDir();
-  writeFileSync(path.join(reading, 'onnxruntime_binding.node'), 'x\0deviceId\0gpu_mem_limit\0y');
-  assert.deepEqual(cudaOptionsIgnored({ gpu_mem_limit: '1', use_tf32: '0' }, reading), ['use_tf32']);
-  await assert.rejects(ParallelSession.create(fixture('mlp'), { devices: ['cuda:0', 'cuda:1'], deviceOptions: { 'cuda:1': { gpu_mem_limit: '5GB' } } }), (error: unknown) => {
+test('every CUDA option reaches onnxruntime: without the provider, a device given CUDA options fails as a missing provider does, naming the device', { skip: missingCudaProvider() === undefined && 'this machine has the CUDA provider' }, async () => {
+  await assert.rejects(ParallelSession.create(fixture('mlp'), { devices: ['cuda:0', 'cuda:1'], deviceOptions: { 'cuda:1': { gpu_mem_limit: '5GB', enable_cuda_graph: true } } }), (error: unknown) => {
     assert.ok(error instanceof DeviceError, String(error));
-    assert.match(error.message, /device cuda:1 \(replica 1\): the CUDA provider option gpu_mem_limit cannot reach onnxruntime: onnxruntime-node \d+\.\d+\.\d+ hands its CUDA provider only the device id .* would be silently ignored; leave it out/);
-    assert.doesNotMatch(error.message.split('\n').find((l) => l.includes('cuda:0 (replica 0)')) ?? '', /gpu_mem_limit/);
+    assert.match(error.message, /device cuda:1 \(replica 1\): the CUDA execution provider is not installed: libonnxruntime_providers_shared\.so and libonnxruntime_providers_cuda\.so missing in .*--onnxruntime-node-install=cuda12/);
+    assert.doesNotMatch(error.message, /gpu_mem_limit|passes only|silently ignored/);
     return true;
   });
 });

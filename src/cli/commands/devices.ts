@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { formatMemory, type GpuInventory } from '../../runtime/gpu/gpus.js';
 import type { MachineReport } from '../../runtime/gpu/machine.js';
-import type { CudaProviderStatus } from '../../runtime/gpu/providers.js';
+import type { CudaProviderStatus, TensorrtProviderStatus } from '../../runtime/gpu/providers.js';
 import { EXIT_VERIFY_FAILED } from '../exit.js';
 import { devicesLabel, jsonOption, type PlacementArgs } from '../options.js';
 import { parseDevices, parseGpus } from '../parse.js';
@@ -48,21 +48,52 @@ function providerLines(provider: CudaProviderStatus): string[] {
     if (provider.versionProblem !== undefined) lines.push(`  version: ${provider.versionProblem}`);
     if (provider.cudnn !== undefined) lines.push(`  cuDNN: ${provider.cudnn.found ? `${provider.cudnn.library} found` : provider.cudnn.problem}`);
   }
-  lines.push(`  CUDA options (gpu_mem_limit, ...): ${provider.cudaOptionsReachOnnxruntime ? 'passed to onnxruntime' : `not passed: onnxruntime-node ${provider.onnxruntimeNode} hands its CUDA provider only the device id`}`);
+  lines.push(`  CUDA provider options: ${provider.options}`);
   return lines;
+}
+
+function tensorrtLines(provider: TensorrtProviderStatus): string[] {
+  const lines = [`TensorRT provider, in ${provider.folder}:`];
+  if (!provider.installed) lines.push(`  installed: no: ${provider.installProblem!.replace(/^the TensorRT execution provider is not installed: /, '')}`);
+  else {
+    lines.push('  installed: yes');
+    lines.push(`  loads: ${provider.loads === true ? 'yes' : `no: ${provider.loadProblem}`}`);
+  }
+  lines.push(`  TensorRT provider options: ${provider.options}`);
+  return lines;
+}
+
+/** The GPU providers that are installed here, by name. */
+function installedProviders(report: MachineReport): string[] {
+  return [...(report.cudaProvider.installed ? ['CUDA'] : []), ...(report.tensorrtProvider.installed ? ['TensorRT'] : [])];
 }
 
 /** The report as JSON: the GPU list first, then how it was read; the provider with its first problem. */
 function json(report: MachineReport): unknown {
-  const { gpus: inventory, cudaProvider: provider } = report;
+  const { gpus: inventory, cudaProvider: provider, tensorrtProvider: tensorrt } = report;
   const { gpus, ...discovery } = inventory;
   const problem = provider.installProblem ?? provider.loadProblem ?? (provider.cudnn?.found === false ? provider.cudnn.problem : undefined) ?? provider.versionProblem ?? null;
-  return { gpus: gpus.map((g) => ({ device: `cuda:${g.index}`, ...g })), gpuDiscovery: discovery, cudaProvider: { ...provider, problem }, cpu: report.cpu, check: report.check ?? null };
+  return {
+    gpus: gpus.map((g) => ({ device: `cuda:${g.index}`, ...g })),
+    gpuDiscovery: discovery,
+    installedProviders: installedProviders(report),
+    cudaProvider: { ...provider, problem },
+    tensorrtProvider: { ...tensorrt, problem: tensorrt.installProblem ?? tensorrt.loadProblem ?? null },
+    cpu: report.cpu,
+    check: report.check ?? null,
+  };
 }
 
 function describe(report: MachineReport): string {
   const { cpu, check } = report;
-  const lines = [...gpuLines(report.gpus), ...providerLines(report.cudaProvider), `CPU: ${cpu.model}, ${cpu.cores} cores (${cpu.available} available to this process)`];
+  const installed = installedProviders(report);
+  const lines = [
+    ...gpuLines(report.gpus),
+    ...providerLines(report.cudaProvider),
+    ...tensorrtLines(report.tensorrtProvider),
+    `providers installed: ${installed.length === 0 ? 'none for GPUs (every device runs on the CPU)' : installed.join(', ')}`,
+    `CPU: ${cpu.model}, ${cpu.cores} cores (${cpu.available} available to this process)`,
+  ];
   if (check !== undefined) {
     const named = check.devices.length === 0 ? '' : ` (${check.devices.join(', ')})`;
     if (check.ok) lines.push(`check ${check.asked}${named}: usable${check.tried.length === 0 ? '' : `; a session was created and run on ${check.tried.join(', ')}`}`);
@@ -89,12 +120,12 @@ function devicesToCheck(args: DevicesArgs): string[] | 'all' | undefined {
 
 export const devicesCommand: CommandModule<object, DevicesArgs> = {
   command: 'devices',
-  describe: 'What this machine can run on: its GPUs as CUDA numbers them, the CUDA provider (installed, loads, built for), the CPU. With --gpus or --devices: check that those can be used (exit 1 otherwise)',
+  describe: 'What this machine can run on: its GPUs as CUDA numbers them, the CUDA and TensorRT providers (installed, loads, built for; which options reach onnxruntime), the CPU. With --gpus or --devices: check that those can be used (exit 1 otherwise)',
   builder: (yargs) =>
     jsonOption(yargs as Argv<object>)
       .option('gpus', { type: 'string', describe: "check cuda:0 .. cuda:N-1 (or 'all': every GPU found)" })
       .option('devices', { type: 'string', array: true, describe: 'check these devices, e.g. cuda:0,cuda:1 or cpu (repeatable)' })
-      .example('$0 devices', 'list the GPUs, the CUDA provider and the CPU')
+      .example('$0 devices', 'list the GPUs, the CUDA and TensorRT providers and the CPU')
       .example('$0 devices --gpus 2', 'a deployment preflight: exit 0 when cuda:0 and cuda:1 can run a session, else 1 with each problem and its fix') as unknown as Argv<DevicesArgs>,
   handler: async (args) => {
     const devices = devicesToCheck(args);

@@ -1,5 +1,5 @@
 /**
- * What this machine can run on: its GPUs as CUDA numbers them, the CUDA provider's state, the CPU; and a check that
+ * What this machine can run on: its GPUs as CUDA numbers them, the CUDA and TensorRT providers' state, the CPU; and a check that
  * given devices can be used (each problem with its fix), ending with a tiny session created and run on each GPU.
  */
 import os from 'node:os';
@@ -10,7 +10,7 @@ import { TensorProto_DataType } from '../../onnx.js';
 import { messageOf } from '../../errors.js';
 import { explainCudaFailure } from './cuda-errors.js';
 import { gpuInventory, missingGpuMessage, type GpuInventory } from './gpus.js';
-import { cudaProviderStatus, deviceSessionOptions, type CudaProviderStatus } from './providers.js';
+import { cudaProviderStatus, deviceSessionOptions, tensorrtProviderStatus, type CudaProviderStatus, type TensorrtProviderStatus } from './providers.js';
 
 export interface CpuInfo {
   model: string;
@@ -39,6 +39,7 @@ export interface DeviceCheck {
 export interface MachineReport {
   gpus: GpuInventory;
   cudaProvider: CudaProviderStatus;
+  tensorrtProvider: TensorrtProviderStatus;
   cpu: CpuInfo;
   check?: DeviceCheck;
 }
@@ -106,11 +107,11 @@ export async function checkDevices(asked: string, devices: string[], gpus: GpuIn
   return { asked, devices, ok: problems.length === 0, problems, tried };
 }
 
-/** The report of `onnx-parallelize devices`: GPUs, the CUDA provider, the CPU, and the check of `check` when given. */
+/** The report of `onnx-parallelize devices`: GPUs, the CUDA and TensorRT providers, the CPU, and the check of `check` when given. */
 export async function machineReport(check?: { asked: string; devices: string[] | 'all' }): Promise<MachineReport> {
   const gpus = await gpuInventory();
   const cudaProvider = cudaProviderStatus();
-  const report: MachineReport = { gpus, cudaProvider, cpu: cpuInfo() };
+  const report: MachineReport = { gpus, cudaProvider, tensorrtProvider: tensorrtProviderStatus(), cpu: cpuInfo() };
   if (check !== undefined) {
     if (check.devices === 'all' && gpus.gpus.length === 0) {
       const why = gpus.counted ? `this machine has no GPU that CUDA can see${gpus.notes.length > 0 ? ` (${gpus.notes.join('; ')})` : ''}; give --devices cpu` : `no NVIDIA GPU found (${gpus.notes[0] ?? 'nothing could be read'}); ${NO_DRIVER_FIX}`;

@@ -25,7 +25,10 @@ test('devices on a machine without GPUs or CUDA provider: exit 0, a clear report
   assert.match(text.stdout, /^GPUs: none found: nvidia-smi is not on PATH, and \/proc\/driver\/nvidia is missing, so no NVIDIA driver is loaded$/m);
   assert.match(text.stdout, /^CUDA provider of onnxruntime-node \d+\.\d+\.\d+, onnxruntime \d+\.\d+\.\d+, in .*napi-v6\/linux\/x64:$/m);
   assert.match(text.stdout, /^ {2}installed: no: libonnxruntime_providers_shared\.so and libonnxruntime_providers_cuda\.so missing in .*--onnxruntime-node-install=cuda12$/m);
-  assert.match(text.stdout, /^ {2}CUDA options \(gpu_mem_limit, \.\.\.\): not passed: onnxruntime-node \d+\.\d+\.\d+ hands its CUDA provider only the device id$/m);
+  assert.match(text.stdout, /^ {2}CUDA provider options: all, through onnxruntime's C API \(UpdateCUDAProviderOptions\)$/m);
+  assert.match(text.stdout, /^TensorRT provider, in .*napi-v6\/linux\/x64:\n {2}installed: no: libonnxruntime_providers_tensorrt\.so missing in .*--onnxruntime-node-install=cuda12; or run on CUDA alone.*\n {2}TensorRT provider options: all, through onnxruntime's C API \(UpdateTensorRTProviderOptions\)$/m);
+  assert.match(text.stdout, /^providers installed: none for GPUs \(every device runs on the CPU\)$/m);
+  assert.doesNotMatch(text.stdout, /only the device id|not passed/);
   assert.match(text.stdout, /^CPU: .+, \d+ cores \(\d+ available to this process\)$/m);
 
   const json = cli(['devices', '--json'], tempDir());
@@ -35,7 +38,10 @@ test('devices on a machine without GPUs or CUDA provider: exit 0, a clear report
   assert.deepEqual([report.gpuDiscovery.source, report.gpuDiscovery.counted], ['none', false]);
   assert.equal(report.cudaProvider.installed, false);
   assert.match(report.cudaProvider.problem, /^the CUDA execution provider is not installed: .* missing in .*\. Install it on a machine with CUDA 12 and cuDNN 9: /);
-  assert.equal(report.cudaProvider.cudaOptionsReachOnnxruntime, false);
+  assert.equal(report.cudaProvider.options, "all, through onnxruntime's C API (UpdateCUDAProviderOptions)");
+  assert.deepEqual(report.installedProviders, []);
+  assert.deepEqual([report.tensorrtProvider.installed, report.tensorrtProvider.options], [false, "all, through onnxruntime's C API (UpdateTensorRTProviderOptions)"]);
+  assert.match(report.tensorrtProvider.problem, /^the TensorRT execution provider is not installed: libonnxruntime_providers_tensorrt\.so missing in /);
   assert.ok(report.cpu.cores >= 1);
   assert.equal(report.check, null);
 });
@@ -129,14 +135,20 @@ test('run and bench with no devices on a plain model: the CPU where no GPU is fo
   assert.match(bench.stderr, /^onnx-parallelize: no devices given: using the CPU: no GPU found/);
 });
 
-test('--cuda-option on run and bench: errors quote the entry (exit 2); options the installed onnxruntime-node would drop are refused naming the device', () => {
+test('--cuda-option and --tensorrt-option on run and bench: errors quote the entry (exit 2); without the providers, the missing provider named with its device and fix', () => {
   const two = fakeNvidiaSmi(TWO_H200);
   const cases: Array<[string[], RegExp]> = [
     [['--devices', 'cuda:0', '--cuda-option', 'gpu_mem_limit=lots'], /^onnx-parallelize: --cuda-option gpu_mem_limit=lots: gpu_mem_limit must be a number of bytes, such as 5000000000, 5e9 or 8GiB \(got 'lots'\)\n$/],
     [['--devices', 'cuda:0', '--cuda-option', 'gpu_mem_limit=1GB@cuda:1'], /^onnx-parallelize: --cuda-option gpu_mem_limit=1GB@cuda:1: cuda:1 is not one of the devices given \(cuda:0\)\n$/],
-    [['--devices', 'cpu,cpu', '--cuda-option', 'use_tf32=0'], /^onnx-parallelize: --cuda-option use_tf32=0: CUDA options apply to cuda:K devices, and the devices given are cpu, cpu\n$/],
-    [['--devices', 'cuda:0', '--cuda-option', 'gpu_mem_limit=2GiB@cuda:0'], /device cuda:0 \(replica 0\): the CUDA provider option gpu_mem_limit cannot reach onnxruntime: onnxruntime-node \d+\.\d+\.\d+ hands its CUDA provider only the device id/],
+    [['--devices', 'cpu,cpu', '--cuda-option', 'use_tf32=0'], /^onnx-parallelize: --cuda-option use_tf32=0: GPU provider options apply to cuda:K devices, and the devices given are cpu, cpu\n$/],
+    [['--devices', 'cuda:0', '--tensorrt-option', 'trt_fp16=1'], /^onnx-parallelize: --tensorrt-option trt_fp16=1: Unknown provider option: "trt_fp16" \(the TensorRT provider's options are /],
+    [['--devices', 'cuda:0', '--tensorrt-option', 'trt_builder_optimization_level=9'], /^onnx-parallelize: --tensorrt-option trt_builder_optimization_level=9: trt_builder_optimization_level must be a whole number from 0 to 5 \(got '9'\)\n$/],
+    [['--devices', 'cpu', '--tensorrt'], /^onnx-parallelize: --tensorrt: GPU provider options apply to cuda:K devices, and the devices given are cpu\n$/],
   ];
+  if (noProvider) {
+    cases.push([['--devices', 'cuda:0', '--cuda-option', 'gpu_mem_limit=2GiB@cuda:0', '--cuda-option', 'use_tf32=0'], /device cuda:0 \(replica 0\): the CUDA execution provider is not installed: .*--onnxruntime-node-install=cuda12/]);
+    cases.push([['--devices', 'cuda:0', '--tensorrt-option', 'trt_fp16_enable=1'], /device cuda:0 \(replica 0\): the CUDA execution provider is not installed: .*; and the TensorRT execution provider is not installed: libonnxruntime_providers_tensorrt\.so missing in /]);
+  }
   for (const [args, message] of cases) {
     const result = cli(['bench', fixture('mlp'), '--batch', '4', '--runs', '2', ...args], two);
     assert.equal(result.status, 2, `${args.join(' ')}: ${result.stdout}`);

@@ -4,7 +4,8 @@ import { ArgumentError, InputError } from '../errors.js';
 import { describeGpus, gpuInventory, missingGpuMessage } from '../runtime/gpu/gpus.js';
 import type { ParallelSessionOptions } from '../runtime/session/parallel-session.js';
 import { gpuDevices } from '../transform/options.js';
-import { parseAxes, parseCombine, parseCudaOptions, parseDevices, parseGpus, parseWeights, type CudaOptionArgs } from './parse.js';
+import { parseAxes, parseCombine, parseCudaOptions, parseDevices, parseGpus, parseTensorrtOptions, parseWeights, type ProviderOptionArgs } from './parse.js';
+import type { DeviceOptions } from '../runtime/gpu/providers.js';
 
 export const modelArgument = <T>(yargs: Argv<T>) =>
   yargs.positional('model', { type: 'string', demandOption: true, describe: 'path of the .onnx model' });
@@ -60,28 +61,80 @@ export async function missingDevices(args: PlacementArgs, devices: readonly stri
   return missingGpuMessage(devicesLabel(args), devices, await gpuInventory());
 }
 
-export interface CudaArgs {
+export interface ProviderArgs {
   'cuda-option'?: string[];
+  tensorrt?: boolean;
+  'tensorrt-option'?: string[];
 }
 
-/** --cuda-option KEY=VALUE[@cuda:K]: CUDA provider options for every CUDA device, or one. */
-export const cudaOptions = <T>(yargs: Argv<T>) =>
-  yargs.option('cuda-option', {
-    type: 'string',
-    array: true,
-    describe: 'a CUDA provider option for every CUDA device (KEY=VALUE) or one (KEY=VALUE@cuda:K), e.g. gpu_mem_limit=8GiB@cuda:1 (repeatable)',
-  });
+/** --cuda-option, --tensorrt, --tensorrt-option: the GPU providers' options, for every CUDA device or one. */
+export const providerOptions = <T>(yargs: Argv<T>) =>
+  yargs
+    .option('cuda-option', {
+      type: 'string',
+      array: true,
+      describe: 'a CUDA provider option for every CUDA device (KEY=VALUE) or one (KEY=VALUE@cuda:K), e.g. gpu_mem_limit=8GiB@cuda:1 (repeatable)',
+    })
+    .option('tensorrt', { type: 'boolean', describe: 'run TensorRT first on every CUDA device, CUDA taking the nodes it does not (needs the TensorRT provider)' })
+    .option('tensorrt-option', {
+      type: 'string',
+      array: true,
+      describe: 'a TensorRT provider option for every CUDA device (KEY=VALUE: TensorRT on all) or one (KEY=VALUE@cuda:K: TensorRT there), e.g. trt_fp16_enable=1 (repeatable)',
+    });
 
-export function cudaOptionsFromArgs(args: CudaArgs): CudaOptionArgs {
-  return parseCudaOptions(args['cuda-option']);
+export interface ProviderOptionsFromArgs {
+  cuda: ProviderOptionArgs;
+  tensorrt: ProviderOptionArgs & {
+    /** Whether every CUDA device runs TensorRT (--tensorrt, or a --tensorrt-option without @). */
+    everyDevice: boolean;
+  };
 }
 
-export interface SessionArgs extends PlacementArgs, CudaArgs {
+export function providerOptionsFromArgs(args: ProviderArgs): ProviderOptionsFromArgs {
+  const tensorrt = parseTensorrtOptions(args['tensorrt-option']);
+  return { cuda: parseCudaOptions(args['cuda-option']), tensorrt: { ...tensorrt, everyDevice: args.tensorrt === true || Object.keys(tensorrt.all).length > 0 } };
+}
+
+/** The session options and per-device options that the provider flags ask for. */
+function providerSessionOptions({ cuda, tensorrt }: ProviderOptionsFromArgs): Pick<ParallelSessionOptions, 'sessionOptions' | 'deviceOptions'> {
+  const executionProviders = [...(tensorrt.everyDevice ? [{ name: 'tensorrt', ...tensorrt.all }] : []), ...(Object.keys(cuda.all).length === 0 ? [] : [{ name: 'cuda', ...cuda.all }])];
+  const devices = [...new Set([...Object.keys(cuda.perDevice), ...Object.keys(tensorrt.perDevice)])];
+  const deviceOptions: DeviceOptions = Object.fromEntries(
+    devices.map((device) => [device, { ...cuda.perDevice[device], ...(tensorrt.perDevice[device] === undefined ? {} : { tensorrt: tensorrt.perDevice[device] }) }]),
+  );
+  return {
+    ...(executionProviders.length === 0 ? {} : { sessionOptions: { executionProviders } }),
+    ...(devices.length === 0 ? {} : { deviceOptions }),
+  };
+}
+
+/** The flag and entry that gave options for `device`, for messages: `--cuda-option gpu_mem_limit=1GB@cuda:3`. */
+function entryFor(args: ProviderArgs, device: string): string {
+  for (const flag of ['cuda-option', 'tensorrt-option'] as const) {
+    const entry = args[flag]?.find((v) => v.trim().endsWith(`@${device}`));
+    if (entry !== undefined) return `--${flag} ${entry}`;
+  }
+  return `...@${device}`;
+}
+
+/** Refuses provider flags that name devices outside `devices`, or that apply to no CUDA device at all. */
+function checkProviderDevices(args: ProviderArgs, options: ProviderOptionsFromArgs, devices: readonly string[] | undefined): void {
+  if (devices === undefined) return;
+  const given = [...(args['cuda-option'] ?? []).map((e) => `--cuda-option ${e}`), ...(args.tensorrt === true ? ['--tensorrt'] : []), ...(args['tensorrt-option'] ?? []).map((e) => `--tensorrt-option ${e}`)];
+  if (given.length > 0 && !devices.some((d) => d.startsWith('cuda:'))) {
+    throw new InputError(`${given[0]}: GPU provider options apply to cuda:K devices, and the devices given are ${devices.join(', ')}`);
+  }
+  for (const device of new Set([...Object.keys(options.cuda.perDevice), ...Object.keys(options.tensorrt.perDevice)])) {
+    if (!devices.includes(device)) throw new InputError(`${entryFor(args, device)}: ${device} is not one of the devices given (${devices.join(', ')})`);
+  }
+}
+
+export interface SessionArgs extends PlacementArgs, ProviderArgs {
   'max-batch-per-device'?: number;
 }
 
 export const sessionOptions = <T>(yargs: Argv<T>) =>
-  cudaOptions(placementOptions(yargs)).option('max-batch-per-device', { type: 'number', describe: 'run each device share in micro-batches of at most this many rows' });
+  providerOptions(placementOptions(yargs)).option('max-batch-per-device', { type: 'number', describe: 'run each device share in micro-batches of at most this many rows' });
 
 /**
  * ParallelSession options from the command line (devices may come from a rewritten model's tags). A GPU this
@@ -91,14 +144,8 @@ export async function sessionFromArgs(args: SessionArgs): Promise<ParallelSessio
   const devices = await devicesFromArgs(args, false);
   const missing = await missingDevices(args, devices);
   if (missing !== undefined) throw new ArgumentError(missing);
-  const cuda = cudaOptionsFromArgs(args);
-  if (devices !== undefined && args['cuda-option'] !== undefined && !devices.some((d) => d.startsWith('cuda:'))) {
-    throw new InputError(`--cuda-option ${args['cuda-option'][0]}: CUDA options apply to cuda:K devices, and the devices given are ${devices.join(', ')}`);
-  }
-  for (const device of Object.keys(cuda.perDevice)) {
-    const entry = args['cuda-option']?.find((v) => v.trim().endsWith(`@${device}`)) ?? `...@${device}`;
-    if (devices !== undefined && !devices.includes(device)) throw new InputError(`--cuda-option ${entry}: ${device} is not one of the devices given (${devices.join(', ')})`);
-  }
+  const providers = providerOptionsFromArgs(args);
+  checkProviderDevices(args, providers, devices);
   const weights = parseWeights(args.weights);
   const axes = args.axis === undefined ? undefined : parseAxes(args.axis);
   const combine = args.combine === undefined ? undefined : parseCombine(args.combine);
@@ -110,8 +157,7 @@ export async function sessionFromArgs(args: SessionArgs): Promise<ParallelSessio
     ...(axes === undefined ? {} : { axes }),
     ...(combine === undefined ? {} : { combine }),
     ...(maxBatch === undefined ? {} : { maxBatchPerDevice: maxBatch }),
-    ...(Object.keys(cuda.all).length === 0 ? {} : { sessionOptions: { executionProviders: [{ name: 'cuda', ...cuda.all }] } }),
-    ...(Object.keys(cuda.perDevice).length === 0 ? {} : { deviceOptions: cuda.perDevice }),
+    ...providerSessionOptions(providers),
   };
 }
 

@@ -1,6 +1,7 @@
 /** Parsing of the CLI's NAME=VALUE lists, with errors that quote the option. */
 import { InputError } from '../errors.js';
 import { normalizeCudaOption } from '../runtime/gpu/cuda-options.js';
+import { normalizeTensorrtOption } from '../runtime/gpu/tensorrt-options.js';
 import { combineModes, MAX_DEVICES, type CombineMode } from '../transform/options.js';
 
 function pairs(option: string, values: readonly string[] | undefined): Array<[string, string]> {
@@ -57,24 +58,35 @@ export function parseGpus(value: string | number): number | 'all' {
   return Number(text);
 }
 
-/** --cuda-option values: options for every CUDA device, and per device (`KEY=VALUE@cuda:K`), normalized. */
-export interface CudaOptionArgs {
+/** --cuda-option or --tensorrt-option values: options for every CUDA device, and per device (`KEY=VALUE@cuda:K`), normalized. */
+export interface ProviderOptionArgs {
   all: Record<string, string>;
   perDevice: Record<string, Record<string, string>>;
 }
+export type CudaOptionArgs = ProviderOptionArgs;
 
-/** `--cuda-option KEY=VALUE[@cuda:K]` (repeatable); each checked as onnxruntime's CUDA provider takes it. */
-export function parseCudaOptions(values: readonly string[] | undefined): CudaOptionArgs {
-  const parsed: CudaOptionArgs = { all: {}, perDevice: {} };
+/** `--FLAG KEY=VALUE[@cuda:K]` (repeatable); each checked by `normalize` as onnxruntime's provider takes it. */
+function parseProviderOptions(flag: string, example: string, values: readonly string[] | undefined, normalize: (where: string, name: string, value: string) => string): ProviderOptionArgs {
+  const parsed: ProviderOptionArgs = { all: {}, perDevice: {} };
   for (const entry of values ?? []) {
     const match = /^([^=@]+)=(.*?)(?:@([^@=]*))?$/.exec(entry.trim());
-    if (match === null || match[2] === '') throw new InputError(`--cuda-option ${entry}: expected KEY=VALUE, or KEY=VALUE@cuda:K for one device (e.g. gpu_mem_limit=8GiB@cuda:1)`);
+    if (match === null || match[2] === '') throw new InputError(`${flag} ${entry}: expected KEY=VALUE, or KEY=VALUE@cuda:K for one device (e.g. ${example})`);
     const [, key, value, device] = match;
-    if (device !== undefined && !/^cuda:\d+$/.test(device)) throw new InputError(`--cuda-option ${entry}: '${device}' is not a CUDA device; give @cuda:K, or no @ for every CUDA device`);
+    if (device !== undefined && !/^cuda:\d+$/.test(device)) throw new InputError(`${flag} ${entry}: '${device}' is not a CUDA device; give @cuda:K, or no @ for every CUDA device`);
     const scope = device === undefined ? parsed.all : (parsed.perDevice[device] ??= {});
     const name = key!.trim();
-    if (name in scope) throw new InputError(`--cuda-option ${entry}: ${name} is given twice${device === undefined ? '' : ` for ${device}`}`);
-    scope[name] = normalizeCudaOption(`--cuda-option ${entry}`, name, value!);
+    if (name in scope) throw new InputError(`${flag} ${entry}: ${name} is given twice${device === undefined ? '' : ` for ${device}`}`);
+    scope[name] = normalize(`${flag} ${entry}`, name, value!);
   }
   return parsed;
+}
+
+/** `--cuda-option KEY=VALUE[@cuda:K]` (repeatable); each checked as onnxruntime's CUDA provider takes it. */
+export function parseCudaOptions(values: readonly string[] | undefined): ProviderOptionArgs {
+  return parseProviderOptions('--cuda-option', 'gpu_mem_limit=8GiB@cuda:1', values, normalizeCudaOption);
+}
+
+/** `--tensorrt-option KEY=VALUE[@cuda:K]` (repeatable); each checked as onnxruntime's TensorRT provider takes it. */
+export function parseTensorrtOptions(values: readonly string[] | undefined): ProviderOptionArgs {
+  return parseProviderOptions('--tensorrt-option', 'trt_fp16_enable=1@cuda:1', values, normalizeTensorrtOption);
 }

@@ -14,7 +14,9 @@ import { checkOptions, type CombineMode } from '../transform/options.js';
 import { readPlan } from '../transform/plan.js';
 import { integerWeights } from '../transform/split-sizes.js';
 import type { CudaProviderOptions } from '../runtime/gpu/cuda-options.js';
-import { tritonCudaParameters } from './cuda-parameters.js';
+import type { TensorrtProviderOptions } from '../runtime/gpu/tensorrt-options.js';
+import { tritonCudaSettings, type TritonAccelerator } from './cuda-parameters.js';
+import { tritonTensorrtAccelerator } from './tensorrt-parameters.js';
 import { tritonDataType, type TritonDataType } from './data-types.js';
 import { checkModelName } from './names.js';
 
@@ -44,11 +46,16 @@ export interface TritonOptions {
   /** The dynamic batcher's `preferred_batch_size` list. */
   preferredBatch?: number[];
   /**
-   * CUDA provider options for every GPU instance, written as model `parameters` where Triton's ONNX Runtime backend
-   * reads them (cudnn_conv_algo_search, gpu_mem_limit, arena_extend_strategy, do_copy_in_default_stream); any other
-   * option is refused with the reason.
+   * CUDA provider options for every GPU instance, written where Triton's ONNX Runtime backend reads them: four as
+   * model `parameters` (cudnn_conv_algo_search, gpu_mem_limit, arena_extend_strategy, do_copy_in_default_stream), the
+   * others in the "cuda" execution accelerator.
    */
   cudaOptions?: CudaProviderOptions;
+  /**
+   * TensorRT first on every GPU instance, with these TensorRT provider options, written as the "tensorrt" execution
+   * accelerator under the backend's keys; an option it has no key for is refused with the reason. Absent: CUDA alone.
+   */
+  tensorrtOptions?: TensorrtProviderOptions;
 }
 
 export interface TritonTensor {
@@ -82,8 +89,10 @@ export interface TritonModelConfig {
   output: TritonTensor[];
   instanceGroup: TritonInstanceGroup[];
   dynamicBatching: TritonDynamicBatching | null;
-  /** Model parameters (`parameters { key: ... value: { string_value: ... } }`): the CUDA options Triton's backend reads. */
+  /** Model parameters (`parameters { key: ... value: { string_value: ... } }`): the CUDA options Triton's backend reads there. */
   parameters: Record<string, string>;
+  /** `optimization { execution_accelerators { gpu_execution_accelerator [...] } }`: TensorRT, and the other CUDA options. */
+  gpuExecutionAccelerators: TritonAccelerator[];
 }
 
 interface TensorReport extends TritonTensor {
@@ -112,6 +121,7 @@ export interface TritonReport {
   instanceGroups: TritonInstanceGroup[];
   dynamicBatching: TritonDynamicBatching | null;
   parameters: Record<string, string>;
+  gpuExecutionAccelerators: TritonAccelerator[];
 }
 
 export interface TritonDescription {
@@ -198,7 +208,13 @@ export function describeTritonModel(model: ModelProto, options: TritonOptions): 
   }
   const weights = integerWeights(options.weights ?? options.devices.map(() => 1));
   const groups = instanceGroups(options.devices, weights);
-  const parameters = tritonCudaParameters(options.cudaOptions ?? {}, options.devices);
+  const cuda = tritonCudaSettings(options.cudaOptions ?? {}, options.devices);
+  const parameters = cuda.parameters;
+  const tensorrt = options.tensorrtOptions === undefined ? undefined : tritonTensorrtAccelerator(options.tensorrtOptions, options.devices);
+  if (tensorrt !== undefined && !options.devices.some((d) => d.startsWith('cuda:'))) {
+    throw new InputError(`--tensorrt: the entry has no GPU instance (devices ${options.devices.join(', ')}), so TensorRT would run nowhere; leave it out`);
+  }
+  const gpuExecutionAccelerators = [tensorrt, cuda.accelerator].filter((a): a is TritonAccelerator => a !== undefined);
 
   const axes = decideAxes(graph, runtimeInputs(graph), options.axes ?? {}, options.combine ?? {});
   const inputs = axes.inputs.map((a) => ({ ...tensorShape('input', a.info), name: a.info.name, axis: a.axis, batch: a.batchDim, reason: a.reason }));
@@ -231,6 +247,7 @@ export function describeTritonModel(model: ModelProto, options: TritonOptions): 
       instanceGroup: groups,
       dynamicBatching,
       parameters,
+      gpuExecutionAccelerators,
     },
     report: {
       name: options.name,
@@ -243,6 +260,7 @@ export function describeTritonModel(model: ModelProto, options: TritonOptions): 
       instanceGroups: groups,
       dynamicBatching,
       parameters,
+      gpuExecutionAccelerators,
     },
   };
 }

@@ -1,5 +1,6 @@
 /** Writing a TritonModelConfig as config.pbtxt: Protocol Buffers text format of Triton's `inference.ModelConfig`. */
 import type { TritonDynamicBatching, TritonInstanceGroup, TritonModelConfig, TritonTensor } from './config.js';
+import type { TritonAccelerator } from './cuda-parameters.js';
 
 const utf8 = new TextEncoder();
 
@@ -45,6 +46,16 @@ function dynamicBatchingFields(batching: TritonDynamicBatching): string[] {
   ];
 }
 
+function acceleratorFields(accelerator: TritonAccelerator): string[] {
+  return [`name: ${quoteText(accelerator.name)}`, ...Object.entries(accelerator.parameters).map(([key, value]) => `parameters { key: ${quoteText(key)} value: ${quoteText(value)} }`)];
+}
+
+/** `optimization { execution_accelerators { gpu_execution_accelerator [ ... ] } }`, or nothing without accelerators. */
+function optimizationFields(accelerators: TritonAccelerator[]): string[] {
+  if (accelerators.length === 0) return [];
+  return ['optimization {', ...indent(['execution_accelerators {', ...indent(messageList('gpu_execution_accelerator', accelerators.map(acceleratorFields))), '}']), '}'];
+}
+
 export function formatModelConfig(config: TritonModelConfig): string {
   const lines = [
     `name: ${quoteText(config.name)}`,
@@ -54,6 +65,7 @@ export function formatModelConfig(config: TritonModelConfig): string {
     ...messageList('output', config.output.map(tensorFields)),
     ...messageList('instance_group', config.instanceGroup.map(groupFields)),
     ...(config.dynamicBatching === null ? [] : ['dynamic_batching {', ...indent(dynamicBatchingFields(config.dynamicBatching)), '}']),
+    ...optimizationFields(config.gpuExecutionAccelerators),
     ...Object.entries(config.parameters).flatMap(([key, value]) => ['parameters {', ...indent([`key: ${quoteText(key)}`, `value: { string_value: ${quoteText(value)} }`]), '}']),
   ];
   return `${lines.join('\n')}\n`;

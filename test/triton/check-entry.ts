@@ -35,6 +35,8 @@ export interface DecodedConfig {
   dynamic_batching?: { preferred_batch_size: number[]; max_queue_delay_microseconds: number };
   /** Model parameters: key to string_value. */
   parameters: Record<string, string>;
+  /** optimization.execution_accelerators.gpu_execution_accelerator: name and parameters of each. */
+  gpu_execution_accelerator: Array<{ name: string; parameters: Record<string, string> }>;
 }
 
 function protoc(args: string[], input?: string): Buffer {
@@ -73,7 +75,12 @@ export function parseConfig(text: string): DecodedConfig {
   });
   const batching = json['dynamic_batching'] as Record<string, unknown> | undefined;
   const parameters = (json['parameters'] ?? {}) as Record<string, { string_value: string }>;
+  const accelerators = ((json['optimization'] as { execution_accelerators?: { gpu_execution_accelerator?: unknown[] } } | undefined)?.execution_accelerators?.gpu_execution_accelerator ?? []) as Array<{
+    name: string;
+    parameters?: Record<string, string>;
+  }>;
   return {
+    gpu_execution_accelerator: accelerators.map((a) => ({ name: a.name, parameters: a.parameters ?? {} })),
     parameters: Object.fromEntries(Object.entries(parameters).map(([key, value]) => [key, value.string_value])),
     name: json['name'] as string,
     platform: json['platform'] as string,

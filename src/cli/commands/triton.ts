@@ -1,11 +1,11 @@
 import type { Argv, CommandModule } from 'yargs';
 import { InputError } from '../../errors.js';
 import { DEFAULT_REPOSITORY, writeTritonEntry, type TritonEntryResult } from '../../triton/repository.js';
-import { refusePerDeviceCudaOptions } from '../../triton/cuda-parameters.js';
-import { cudaOptions, cudaOptionsFromArgs, devicesFromArgs, jsonOption, missingDevices, modelArgument, placementOptions, type CudaArgs, type PlacementArgs } from '../options.js';
+import { refusePerDeviceOptions } from '../../triton/cuda-parameters.js';
+import { devicesFromArgs, jsonOption, missingDevices, modelArgument, placementOptions, providerOptions, providerOptionsFromArgs, type PlacementArgs, type ProviderArgs } from '../options.js';
 import { parseAxes, parseCombine, parseWeights } from '../parse.js';
 
-interface TritonArgs extends PlacementArgs, CudaArgs {
+interface TritonArgs extends PlacementArgs, ProviderArgs {
   model: string;
   repo: string;
   name?: string;
@@ -44,6 +44,11 @@ function describe(result: TritonEntryResult, input: string): string {
   lines.push(`instances: ${groups.join(', ')}`);
   const parameters = Object.entries(report.parameters);
   if (parameters.length > 0) lines.push(`parameters (CUDA, every GPU instance): ${parameters.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  for (const accelerator of report.gpuExecutionAccelerators) {
+    const options = Object.entries(accelerator.parameters);
+    const name = accelerator.name === 'tensorrt' ? 'TensorRT' : 'CUDA';
+    lines.push(`accelerator ${accelerator.name} (${name}, every GPU instance)${options.length === 0 ? '' : `: ${options.map(([k, v]) => `${k} ${v}`).join(', ')}`}`);
+  }
   if (result.kserve !== null) {
     const gpus = result.kserve.gpus === 0 ? 'no GPU' : `${result.kserve.gpus} GPU${result.kserve.gpus === 1 ? '' : 's'}`;
     lines.push(`kserve: ${result.kserve.file}: InferenceService ${result.kserve.serviceName}, ${gpus} per pod`);
@@ -55,7 +60,7 @@ export const tritonCommand: CommandModule<object, TritonArgs> = {
   command: 'triton <model>',
   describe: 'Write a Triton Inference Server model-repository entry for MODEL (config.pbtxt + 1/model.onnx), and a KServe manifest',
   builder: (yargs) =>
-    cudaOptions(placementOptions(jsonOption(modelArgument(yargs as Argv<object>))))
+    providerOptions(placementOptions(jsonOption(modelArgument(yargs as Argv<object>))))
       .option('repo', { type: 'string', default: DEFAULT_REPOSITORY, describe: 'the model repository folder (created when missing)' })
       .option('name', { type: 'string', describe: "the model's folder and name in the repository (default: the file's stem)" })
       .option('max-batch', { type: 'number', describe: `max_batch_size when the model can take Triton's batching (default 64)` })
@@ -66,11 +71,13 @@ export const tritonCommand: CommandModule<object, TritonArgs> = {
       .option('force', { type: 'boolean', default: false, describe: 'replace an existing entry (and manifest)' })
       .example('$0 triton model.onnx --gpus 2', 'model_repository/model: one instance on each of GPU 0 and GPU 1')
       .example('$0 triton model.onnx --devices cuda:0,cuda:1 --weights 2,1 --max-batch 32 --preferred-batch 8,16', 'two instances on GPU 0, one on GPU 1')
+      .example('$0 triton model.onnx --gpus 2 --tensorrt-option trt_fp16_enable=1 --cuda-option gpu_mem_limit=8GiB', 'TensorRT in FP16 on each GPU, CUDA capped at 8 GiB')
       .example('$0 triton model.onnx --gpus 4 --kserve isvc.yaml --storage-uri s3://bucket/model_repository', 'and a KServe manifest: one pod with 4 GPUs per replica') as unknown as Argv<TritonArgs>,
   handler: async (args) => {
     const devices = (await devicesFromArgs(args, true))!;
-    refusePerDeviceCudaOptions(args['cuda-option']);
-    const cuda = cudaOptionsFromArgs(args);
+    refusePerDeviceOptions('--cuda-option', args['cuda-option']);
+    refusePerDeviceOptions('--tensorrt-option', args['tensorrt-option']);
+    const { cuda, tensorrt } = providerOptionsFromArgs(args);
     // The entry is often written for another machine (a Triton server, a KServe pod): a GPU missing here is a warning.
     const missing = await missingDevices(args, devices);
     const warnings = missing === undefined ? [] : [`${missing}; the entry is written all the same, for a machine that has them`];
@@ -93,6 +100,7 @@ export const tritonCommand: CommandModule<object, TritonArgs> = {
       ...(args.kserve === undefined ? {} : { kserve: { file: args.kserve, storageUri: storageUri! } }),
       force: args.force,
       cudaOptions: cuda.all,
+      ...(tensorrt.everyDevice ? { tensorrtOptions: tensorrt.all } : {}),
     });
     if (args.json) process.stdout.write(`${JSON.stringify({ entry: result.entry, files: result.files, replaced: result.replaced, kserve: result.kserve, ...result.report, warnings }, null, 2)}\n`);
     else process.stdout.write(`${describe(result, args.model)}\n`);

@@ -22,7 +22,8 @@ export { kserveManifest, type KServeOptions, type KServeManifest } from './trito
 export { writeTritonEntry, type TritonEntryOptions, type TritonEntryResult } from './triton/repository.js';
 export { startServer, closeOnSignals, type ServeOptions, type InferenceServer, type InferenceBackend } from './serve/index.js';
 export { discoverGpus, type GpuInfo, type GpuInventory, type DiscoverOptions } from './runtime/gpu/gpus.js';
-export { type DeviceOptions } from './runtime/gpu/providers.js';
+export { deviceProviders, type DeviceOptions, type DeviceProviderOptions, type DeviceProviders } from './runtime/gpu/providers.js';
 export { type CudaProviderOptions } from './runtime/gpu/cuda-options.js';
+export { type TensorrtProviderOptions } from './runtime/gpu/tensorrt-options.js';
 export { ArgumentError, ArgumentRangeError, DeviceError, InputError } from './errors.js';
 export type { ModelProto } from './onnx.js';

@@ -13,6 +13,10 @@ import { describeTritonModel, formatModelConfig } from '../src/index.js';
 import { cliPath, fixture, fixtureNames, fixturesDir, runCli, tempDir } from './helpers.js';
 import { envWith, fakeNvidiaSmi, TWO_H200 } from './devices-helpers.js';
 import { checkEntry, parseConfig, type DecodedConfig } from './triton/check-entry.js';
+import { CUDA_OPTIONS } from '../src/runtime/gpu/cuda-options.js';
+import { TENSORRT_OPTIONS } from '../src/runtime/gpu/tensorrt-options.js';
+import { TRITON_TENSORRT_OPTIONS } from '../src/triton/tensorrt-parameters.js';
+import { sampleFor } from './provider-option-samples.js';
 
 const folders: string[] = [];
 after(() => {
@@ -403,27 +407,78 @@ test('a failure at the last step (the manifest cannot be renamed into place) put
   assert.equal((await checkEntry(path.join(first.repo, 'mlp'), fixture('mlp'))).instance_group.length, 1, 'the old entry is back');
 });
 
-test('--cuda-option: the options Triton\'s ONNX Runtime backend reads as model parameters are written there, as it reads them', async () => {
+test('--cuda-option: every CUDA option, where Triton\'s ONNX Runtime backend reads it: four as model parameters, the others in the "cuda" accelerator', async () => {
+  const accelerated = Object.entries(CUDA_OPTIONS).filter(([name]) => !['gpu_mem_limit', 'cudnn_conv_algo_search', 'arena_extend_strategy', 'do_copy_in_default_stream'].includes(name));
   const { config, stdout } = await tritonEntry('mlp', [
     '--gpus', '2',
     '--cuda-option', 'gpu_mem_limit=4GiB',
     '--cuda-option', 'cudnn_conv_algo_search=HEURISTIC',
     '--cuda-option', 'arena_extend_strategy=kSameAsRequested',
     '--cuda-option', 'do_copy_in_default_stream=false',
+    ...accelerated.flatMap(([name, kind]) => ['--cuda-option', `${name}=${sampleFor(kind).given}`]),
   ]);
   // The backend reads cudnn_conv_algo_search and arena_extend_strategy as numbers (0 = EXHAUSTIVE / kNextPowerOfTwo).
   assert.deepEqual(config.parameters, { gpu_mem_limit: '4294967296', cudnn_conv_algo_search: '1', arena_extend_strategy: '1', do_copy_in_default_stream: '0' });
   assert.match(stdout, /parameters \(CUDA, every GPU instance\): gpu_mem_limit 4294967296, cudnn_conv_algo_search 1, arena_extend_strategy 1, do_copy_in_default_stream 0/);
+  // Every other option as onnxruntime parses it: the backend hands the accelerator's keys to UpdateCUDAProviderOptions.
+  assert.deepEqual(config.gpu_execution_accelerator, [{ name: 'cuda', parameters: Object.fromEntries(accelerated.map(([name, kind]) => [name, sampleFor(kind).normalized])) }]);
+  assert.match(stdout, /accelerator cuda \(CUDA, every GPU instance\): cudnn_conv_use_max_workspace 1, /);
   const plain = await tritonEntry('mlp', ['--gpus', '1']);
-  assert.deepEqual(plain.config.parameters, {});
+  assert.deepEqual([plain.config.parameters, plain.config.gpu_execution_accelerator], [{}, []]);
+  assert.doesNotMatch(readFileSync(path.join(plain.repo, 'mlp', 'config.pbtxt'), 'utf8'), /optimization/);
 });
 
-test('--cuda-option the backend does not read from parameters, for one GPU only, or with no GPU instance: refused with the reason (exit 2)', () => {
+test('--tensorrt and --tensorrt-option: the "tensorrt" accelerator under the keys Triton\'s backend reads, CUDA beside it', async () => {
+  const { config, stdout, repo } = await tritonEntry('mlp', [
+    '--gpus', '2',
+    '--tensorrt-option', 'trt_fp16_enable=1',
+    '--tensorrt-option', 'trt_int8_enable=0',
+    '--tensorrt-option', 'trt_max_workspace_size=2GiB',
+    '--tensorrt-option', 'trt_engine_cache_enable=true',
+    '--tensorrt-option', 'trt_engine_cache_path=/models/trt cache',
+    '--tensorrt-option', 'trt_int8_use_native_calibration_table=0',
+    '--tensorrt-option', 'trt_builder_optimization_level=3',
+    '--tensorrt-option', 'trt_auxiliary_streams=-1',
+    '--tensorrt-option', 'trt_profile_min_shapes=x:1x16',
+    '--cuda-option', 'use_tf32=0',
+  ]);
+  assert.deepEqual(config.gpu_execution_accelerator, [
+    {
+      name: 'tensorrt',
+      parameters: {
+        precision_mode: 'FP16',
+        max_workspace_size_bytes: String(2 * 2 ** 30),
+        trt_engine_cache_enable: '1',
+        trt_engine_cache_path: '/models/trt cache',
+        int8_use_native_calibration_table: '0',
+        trt_builder_optimization_level: '3',
+        trt_auxiliary_streams: '-1',
+        trt_profile_min_shapes: 'x:1x16',
+      },
+    },
+    { name: 'cuda', parameters: { use_tf32: '0' } },
+  ]);
+  assert.match(stdout, /accelerator tensorrt \(TensorRT, every GPU instance\): precision_mode FP16, max_workspace_size_bytes 2147483648, /);
+  assert.match(readFileSync(path.join(repo, 'mlp', 'config.pbtxt'), 'utf8'), /optimization \{\n {2}execution_accelerators \{\n {4}gpu_execution_accelerator \[\n {6}\{\n {8}name: "tensorrt"\n {8}parameters \{ key: "precision_mode" value: "FP16" \}/);
+  // Every option the backend has a key for is written under it.
+  for (const name of TRITON_TENSORRT_OPTIONS.filter((n) => !n.endsWith('16_enable') && n !== 'trt_int8_enable')) {
+    const accelerator = describeTritonModel(await loadModel(fixture('mlp')), { devices: ['cuda:0'], name: 'mlp', tensorrtOptions: { [name]: sampleFor(TENSORRT_OPTIONS[name]!).given } }).config.gpuExecutionAccelerators[0]!;
+    assert.deepEqual(Object.values(accelerator.parameters), [sampleFor(TENSORRT_OPTIONS[name]!).normalized], name);
+  }
+  const bare = await tritonEntry('mlp', ['--gpus', '1', '--tensorrt']);
+  assert.deepEqual(bare.config.gpu_execution_accelerator, [{ name: 'tensorrt', parameters: {} }]);
+});
+
+test('provider options Triton\'s backend cannot take, for one GPU only, or with no GPU instance: refused with the reason (exit 2)', () => {
   const cases: Array<[string[], RegExp]> = [
-    [['--gpus', '2', '--cuda-option', 'use_tf32=0'], /^onnx-parallelize: --cuda-option use_tf32=0: Triton's ONNX Runtime backend reads only cudnn_conv_algo_search, gpu_mem_limit, arena_extend_strategy, do_copy_in_default_stream from a model's parameters; leave use_tf32 out of the export/],
+    [['--gpus', '2', '--tensorrt-option', 'trt_engine_hw_compatible=1'], /^onnx-parallelize: --tensorrt-option trt_engine_hw_compatible=1: Triton's ONNX Runtime backend has no parameter for trt_engine_hw_compatible \(it takes TensorRT's trt_fp16_enable, trt_bf16_enable, trt_int8_enable, trt_max_workspace_size, .*\); leave it out of the export\n$/],
+    [['--gpus', '2', '--tensorrt-option', 'trt_fp16_enable=1', '--tensorrt-option', 'trt_int8_enable=1'], /^onnx-parallelize: --tensorrt-option: Triton's ONNX Runtime backend takes one precision \(precision_mode\), and trt_fp16_enable \(FP16\) and trt_int8_enable \(INT8\) are both on; keep one\n$/],
     [['--gpus', '2', '--cuda-option', 'gpu_mem_limit=1GB@cuda:1'], /^onnx-parallelize: --cuda-option gpu_mem_limit=1GB@cuda:1: Triton applies a model's parameters to every instance on every GPU, so an option cannot differ per GPU; give it without @cuda:1\n$/],
-    [['--devices', 'cpu', '--cuda-option', 'gpu_mem_limit=1GB'], /the entry has no GPU instance \(devices cpu\), so CUDA options would apply to nothing; leave them out/],
+    [['--gpus', '2', '--tensorrt-option', 'trt_fp16_enable=1@cuda:0'], /^onnx-parallelize: --tensorrt-option trt_fp16_enable=1@cuda:0: Triton applies a model's parameters to every instance on every GPU/],
+    [['--devices', 'cpu', '--cuda-option', 'gpu_mem_limit=1GB'], /the entry has no GPU instance \(devices cpu\), so GPU provider options would apply to nothing; leave them out/],
+    [['--devices', 'cpu', '--tensorrt'], /^onnx-parallelize: --tensorrt: the entry has no GPU instance \(devices cpu\), so TensorRT would run nowhere; leave it out\n$/],
     [['--gpus', '1', '--cuda-option', 'gpu_mem_limit=much'], /--cuda-option gpu_mem_limit=much: gpu_mem_limit must be a number of bytes/],
+    [['--gpus', '1', '--cuda-option', 'user_compute_stream=1'], /--cuda-option user_compute_stream=1: user_compute_stream cannot be set here: it is a CUDA stream/],
   ];
   for (const [args, message] of cases) {
     const run = triton(fixture('mlp'), args);

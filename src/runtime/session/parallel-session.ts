@@ -38,10 +38,11 @@ export interface ParallelSessionOptions {
   combine?: Record<string, CombineMode>;
   /**
    * Passed to every device's InferenceSession (the execution provider is set per device). CUDA provider options in a
-   * `{ name: 'cuda', ... }` entry of `executionProviders` go to every CUDA device, each with its own deviceId.
+   * `{ name: 'cuda', ... }` entry of `executionProviders` go to every CUDA device, each with its own device_id; a
+   * `{ name: 'tensorrt', ... }` entry runs TensorRT first on every CUDA device, with its options.
    */
   sessionOptions?: ort.InferenceSession.SessionOptions;
-  /** CUDA provider options of one device over those in sessionOptions: `{ 'cuda:1': { gpu_mem_limit: 5e9 } }`. */
+  /** Provider options of one device over those in sessionOptions: `{ 'cuda:1': { gpu_mem_limit: 5e9, tensorrt: { trt_fp16_enable: true } } }`. */
   deviceOptions?: DeviceOptions;
   /** The most rows one device runs at once; larger shares run in micro-batches of this size. */
   maxBatchPerDevice?: number;

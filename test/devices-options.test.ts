@@ -7,7 +7,7 @@ import { sessionFromArgs } from '../src/cli/options.js';
 import { parseTensorrtOptions } from '../src/cli/parse.js';
 import { CUDA_OPTIONS, CUDA_REFUSED, normalizeCudaOption } from '../src/runtime/gpu/cuda-options.js';
 import type { OptionKind } from '../src/runtime/gpu/option-values.js';
-import { checkDeviceOptions, deviceProviders, deviceSessionOptions, missingCudaProvider, missingTensorrtProvider, type DeviceOptions } from '../src/runtime/gpu/providers.js';
+import { checkDeviceOptions, deviceProviders, deviceSessionOptions, missingCudaProvider, missingTensorrtProvider, tensorrtProviderStatus, type DeviceOptions } from '../src/runtime/gpu/providers.js';
 import { normalizeTensorrtOption, TENSORRT_OPTIONS, TENSORRT_REFUSED } from '../src/runtime/gpu/tensorrt-options.js';
 import { ParallelSession } from '../src/runtime/session/parallel-session.js';
 import { fakeNvidiaSmi, MIXED } from './devices-helpers.js';
@@ -159,4 +159,16 @@ test('--cuda-option, --tensorrt and --tensorrt-option KEY=VALUE[@cuda:K] become 
   }
   assert.deepEqual(parseTensorrtOptions(['trt_fp16_enable=true', 'trt_dla_core=1@cuda:1']), { all: { trt_fp16_enable: '1' }, perDevice: { 'cuda:1': { trt_dla_core: '1' } } });
   assert.throws(() => parseTensorrtOptions(['trt_fp16_enable']), /: --tensorrt-option trt_fp16_enable: expected KEY=VALUE, or KEY=VALUE@cuda:K for one device \(e.g. trt_fp16_enable=1@cuda:1\)$/);
+});
+
+test('the TensorRT provider read without a GPU: missing (with the fix), or installed but its libnvinfer not found (the dynamic loader\'s words)', () => {
+  const elf = path.join(repoRoot, 'test', 'elf');
+  // test/elf/build.sh: a stand-in TensorRT provider that needs libnvinfer.so.10, as the real one does.
+  const status = tensorrtProviderStatus(path.join(elf, 'tensorrt-without-libnvinfer'));
+  assert.deepEqual([status.installed, status.loads], [true, false]);
+  assert.match(status.loadProblem!, /^libnvinfer\.so\.10 is not found; put the TensorRT \(libnvinfer\), CUDA and cuDNN libraries that the provider was built against on LD_LIBRARY_PATH \(the dynamic loader: .*libnvinfer\.so\.10: cannot open shared object file/);
+  assert.equal(status.options, "all, through onnxruntime's C API (UpdateTensorRTProviderOptions)");
+  const missing = tensorrtProviderStatus(path.join(elf, 'binds-to-shared'));
+  assert.equal(missing.installed, false);
+  assert.match(missing.installProblem!, /^the TensorRT execution provider is not installed: libonnxruntime_providers_tensorrt\.so missing in .*binds-to-shared\. Install it on a machine with CUDA 12, cuDNN 9 and TensorRT 10: node node_modules\/onnxruntime-node\/script\/install --onnxruntime-node-install=cuda12; or run on CUDA alone/);
 });

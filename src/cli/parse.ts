@@ -63,7 +63,6 @@ export interface ProviderOptionArgs {
   all: Record<string, string>;
   perDevice: Record<string, Record<string, string>>;
 }
-export type CudaOptionArgs = ProviderOptionArgs;
 
 /** `--FLAG KEY=VALUE[@cuda:K]` (repeatable); each checked by `normalize` as onnxruntime's provider takes it. */
 function parseProviderOptions(flag: string, example: string, values: readonly string[] | undefined, normalize: (where: string, name: string, value: string) => string): ProviderOptionArgs {

@@ -155,6 +155,17 @@ export function checkDeviceOptions(devices: readonly string[] | undefined, base:
   }
 }
 
+/** Whether the TensorRT provider loads, read once: loading it brings in TensorRT's own large libraries. */
+let tensorrtLoads: { problem: string | undefined } | undefined;
+
+/** Why the TensorRT provider cannot run here (not installed, or its libraries not found), or undefined. */
+function tensorrtProblem(): string | undefined {
+  const missing = missingTensorrtProvider();
+  if (missing !== undefined) return missing;
+  tensorrtLoads ??= { problem: tensorrtLoadProblem() };
+  return tensorrtLoads.problem === undefined ? undefined : `the TensorRT provider cannot load: ${tensorrtLoads.problem}`;
+}
+
 /**
  * Why a device cannot start, before anything is made for it, or undefined: for a CUDA device, a CUDA provider that
  * is not installed, and, where the device runs TensorRT, a TensorRT provider that is not installed or cannot load.
@@ -162,9 +173,7 @@ export function checkDeviceOptions(devices: readonly string[] | undefined, base:
 export function deviceStartProblem(device: string, base: ort.InferenceSession.SessionOptions = {}, deviceOptions: DeviceOptions = {}): string | undefined {
   const providers = deviceProviders(device, base, deviceOptions);
   if (providers.cuda === undefined) return undefined;
-  const tensorrtLoad = providers.tensorrt === undefined ? undefined : tensorrtLoadProblem();
-  const tensorrt = providers.tensorrt === undefined ? undefined : (missingTensorrtProvider() ?? (tensorrtLoad === undefined ? undefined : `the TensorRT provider cannot load: ${tensorrtLoad}`));
-  const problems = [missingCudaProvider(), tensorrt];
+  const problems = [missingCudaProvider(), providers.tensorrt === undefined ? undefined : tensorrtProblem()];
   const found = problems.filter((p): p is string => p !== undefined);
   return found.length === 0 ? undefined : found.join('; and ');
 }

@@ -255,6 +255,11 @@ test('CUDA failures from onnxruntime become one line: device, cause, fix; onnxru
     ],
     ['Invalid device ID: 7, must be between 0 (inclusive) and 2 (exclusive).', /^cuda:1 does not exist; this machine has 2 GPUs/],
     ['[ONNXRuntimeError] : 1 : FAIL : provider_options_utils.h:146 Parse Unknown provider option: "gpu_mem_limt".', /^onnxruntime's CUDA provider has no option "gpu_mem_limt" \(Unknown provider option\); leave it out$/],
+    ['[ONNXRuntimeError] : 1 : FAIL : provider_options_utils.h:146 Parse Unknown provider option: "trt_load_user_initializer".', /^onnxruntime's TensorRT provider has no option "trt_load_user_initializer" \(Unknown provider option\); leave it out$/],
+    [
+      'onnxruntime::ProviderLibrary::Get() [ONNXRuntimeError] : 1 : FAIL : Failed to load library libonnxruntime_providers_tensorrt.so with error: libnvinfer.so.10: cannot open shared object file: No such file or directory',
+      /^the TensorRT provider cannot load: libnvinfer\.so\.10 is not found; put the TensorRT \(libnvinfer\), CUDA and cuDNN libraries it was built for on LD_LIBRARY_PATH \(the dynamic loader: libnvinfer\.so\.10: cannot open/,
+    ],
   ];
   for (const [message, expected] of cases) assert.match(explainCudaFailure('cuda:1', message) ?? '(not explained)', expected, message);
   if (missingCudaProvider() !== undefined) {

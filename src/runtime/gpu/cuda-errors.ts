@@ -3,10 +3,11 @@
  * onnxruntime reports them as C++ text (`... onnxruntime::CudaCall(...) [with ERRTYPE = cudaError; ...] CUDA failure
  * 101: invalid device ordinal ; GPU=0 ; hostname=... ; file=... ; line=... ; expr=cudaSetDevice(info_.device_id);`,
  * or `Failed to load library libonnxruntime_providers_cuda.so with error: libcublasLt.so.13: cannot open shared
- * object file: ...`). The rewritten error keeps onnxruntime's full text as its `cause`.
+ * object file: ...`; the TensorRT provider's likewise). The rewritten error keeps onnxruntime's full text as its `cause`.
  */
 import { describeGpus, lastGpuInventory } from './gpus.js';
 import { cudaLoadProblem, parseDevice } from './providers.js';
+import { tensorrtLoadProblem } from './provider-libraries.js';
 
 /** What onnxruntime's CudaCall reported: the library (CUDA, CUBLAS, CUDNN, ...), its error code and text. */
 export interface CudaFailure {
@@ -81,6 +82,11 @@ export function explainCudaFailure(device: string, message: string): string | un
   // onnxruntime's own checks of the device id (SetCurrentGpuDeviceId, the CUDA provider's options).
   if (/Invalid device (id|ID)\b/.test(message)) return missingDevice(device);
   const load = /Failed to load library (\S+) with error: ([^\n]*)/.exec(message);
+  if (load !== null && /providers_tensorrt/.test(load[1]!)) {
+    const missing = /([^\s:]+\.so[.\d]*): cannot open shared object file/.exec(load[2]!);
+    if (missing !== null && missing[1] !== load[1]) return `the TensorRT provider cannot load: ${missing[1]} is not found; put the TensorRT (libnvinfer), CUDA and cuDNN libraries it was built for on LD_LIBRARY_PATH (the dynamic loader: ${load[2]!.trim()})`;
+    return `the TensorRT provider cannot load: ${tensorrtLoadProblem() ?? load[2]!.trim()}`;
+  }
   if (load !== null) {
     const missing = /([^\s:]+\.so[.\d]*): cannot open shared object file/.exec(load[2]!);
     if (missing !== null && missing[1] !== load[1]) return `the CUDA provider cannot load: ${missing[1]} is not found; put the CUDA and cuDNN libraries it was built for on LD_LIBRARY_PATH (the dynamic loader: ${load[2]!.trim()})`;
@@ -90,7 +96,7 @@ export function explainCudaFailure(device: string, message: string): string | un
     return `the CUDA provider cannot load: ${cudaLoadProblem() ?? 'it is installed but could not be loaded; check that the CUDA and cuDNN libraries are on LD_LIBRARY_PATH'}`;
   }
   const option = /Unknown provider option: "([^"]*)"/.exec(message);
-  if (option !== null) return `onnxruntime's CUDA provider has no option "${option[1]}" (Unknown provider option); leave it out`;
+  if (option !== null) return `onnxruntime's ${option[1]!.startsWith('trt_') ? 'TensorRT' : 'CUDA'} provider has no option "${option[1]}" (Unknown provider option); leave it out`;
   return undefined;
 }
 

@@ -85,7 +85,11 @@ export async function scanRepository(root: string): Promise<RepositoryScan> {
   }
   const scan: RepositoryScan = { models: [], skipped: [], failed: [] };
   const names = [];
-  for (const d of dirents) if (d.isDirectory() || (d.isSymbolicLink() && (await isFolder(path.join(root, d.name))))) names.push(d.name);
+  for (const d of dirents) {
+    // Hidden folders (.git, a writer's temporary folders) are not models.
+    if (d.name.startsWith('.')) continue;
+    if (d.isDirectory() || (d.isSymbolicLink() && (await isFolder(path.join(root, d.name))))) names.push(d.name);
+  }
   for (const name of names.sort()) {
     try {
       const result = await readEntry(path.join(root, name), name, undefined);

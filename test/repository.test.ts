@@ -311,3 +311,26 @@ test('triton --kserve into a new repository, and everything triton writes reads 
   assert.match(refused.stderr, /the folder .*sub does not exist/);
   assert.ok(!existsSync(other));
 });
+
+test("a configuration that does not fit its model fails as Triton's backend fails it", async () => {
+  const root = repository();
+  const io = (input: string, output = 'output { name: "y" data_type: TYPE_FP32 dims: [ 8 ] }'): string => `max_batch_size: 8\n${input}\n${output}`;
+  const x = 'input { name: "x" data_type: TYPE_FP32 dims: [ 16 ] }';
+  entry(root, 'fits', { '1': 'mlp' }, io(x));
+  entry(root, 'two_inputs', { '1': 'mlp' }, io(`${x}\ninput { name: "z" data_type: TYPE_FP32 dims: [ 1 ] }`));
+  entry(root, 'unknown_input', { '1': 'mlp' }, io('input { name: "image" data_type: TYPE_FP32 dims: [ 16 ] }'));
+  entry(root, 'wrong_type', { '1': 'mlp' }, io('input { name: "x" data_type: TYPE_INT64 dims: [ 16 ] }'));
+  entry(root, 'wrong_rank', { '1': 'mlp' }, io('input { name: "x" data_type: TYPE_FP32 dims: [ 4, 4 ] }'));
+  entry(root, 'wrong_dims', { '1': 'mlp' }, io(x, 'output { name: "y" data_type: TYPE_FP32 dims: [ 9 ] }'));
+  entry(root, 'reshaped', { '1': 'mlp' }, io('input { name: "x" data_type: TYPE_FP32 dims: [ 4, 4 ] reshape { shape: [ 16 ] } }'));
+  entry(root, 'fixed_batching', { '1': 'fixed_batch2' }, 'max_batch_size: 2\ninput { name: "x" data_type: TYPE_FP32 dims: [ 4, 6 ] }\noutput { name: "y" data_type: TYPE_FP32 dims: [ 5 ] }');
+  const scan = await scanRepository(root);
+  assert.deepEqual(scan.models.map((m) => m.name).sort(), ['fits', 'reshaped']);
+  const failed = Object.fromEntries(scan.failed.map((f) => [f.name, f.reason]));
+  assert.equal(failed['two_inputs'], "unable to load model 'two_inputs', configuration expects 2 inputs, model provides 1");
+  assert.equal(failed['unknown_input'], "unexpected inference input 'image', allowed inputs are: x");
+  assert.equal(failed['wrong_type'], "unable to load model 'wrong_type', configuration expects datatype TYPE_INT64 for input 'x', model provides TYPE_FP32");
+  assert.match(failed['wrong_rank']!, /^model 'wrong_rank', tensor 'x': the model expects 2 dimensions \(shape \[-1,16\]\) but the model configuration specifies 3 dimensions \(an initial batch dimension because max_batch_size > 0/);
+  assert.equal(failed['wrong_dims'], "model 'wrong_dims', tensor 'y': the model expects dims [-1,8] but the model configuration specifies dims [-1,9]");
+  assert.match(failed['fixed_batching']!, /^model 'fixed_batching', tensor 'x': for the model to support batching the shape should have at least 1 dimension and the first dimension must be -1; but shape expected by the model is \[2,4,6\]/);
+});

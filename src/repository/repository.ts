@@ -9,6 +9,7 @@ import path from 'node:path';
 import { InputError, messageOf } from '../errors.js';
 import { defaultModelName } from '../triton/names.js';
 import { autoComplete, describeModelFile, needsAutoComplete } from './auto-complete.js';
+import { configMismatch } from './config-check.js';
 import { supportedGpus } from './gpus.js';
 import { modelConfigFromJson, parseModelConfig, type ModelConfig } from './model-config.js';
 import { ModelLoadError, type ModelSource } from './model-source.js';
@@ -31,6 +32,19 @@ export interface LoadOverride {
   config?: string;
   /** `file:VERSION/PATH` (or `VERSION/PATH`) to the file's bytes; needs `config`. */
   files?: Record<string, Uint8Array>;
+}
+
+/**
+ * The configuration completed from the model file (where it lists no inputs or outputs), checked against the model
+ * as Triton's backend checks it, and normalized. The latest version's file is read: it is the one Triton's
+ * backend completes a configuration from when a model has one version, and versions of one model share it.
+ */
+async function completeFromModel(given: ModelConfig, modelFile: string): Promise<ModelConfig> {
+  const described = await describeModelFile(modelFile);
+  const config = needsAutoComplete(given) ? autoComplete(given, described) : given;
+  const mismatch = configMismatch(config, described);
+  if (mismatch !== undefined) throw new InputError(mismatch);
+  return normalizeConfig(config, await supportedGpus());
 }
 
 type EntryResult = { kind: 'model'; model: ModelSource } | { kind: 'skipped'; reason: string };
@@ -70,8 +84,7 @@ async function readEntry(entry: string, name: string, override: ModelConfig | un
   for (const source of sources) {
     if (!(await isFile(source.modelFile))) throw new Error(`version ${source.version} has no model file ${source.modelFile} (default_model_filename '${config.default_model_filename}')`);
   }
-  if (needsAutoComplete(config)) config = autoComplete(config, await describeModelFile(sources.at(-1)!.modelFile));
-  config = normalizeConfig(config, await supportedGpus());
+  config = await completeFromModel(config, sources.at(-1)!.modelFile);
   return { kind: 'model', model: { name, versions: sources, config, ...(override === undefined && given !== undefined ? { configFile } : {}) } };
 }
 
@@ -131,8 +144,6 @@ export async function readRepositoryModel(root: string, name: string, override: 
 export async function modelFromFile(file: string): Promise<ModelSource> {
   const name = defaultModelName(file);
   if (!(await isFile(file))) throw new InputError(`${file}: no such model file`);
-  let config = completeBackendFields({ default_model_filename: path.basename(file) }, name);
-  config = autoComplete(config, await describeModelFile(file));
-  config = normalizeConfig(config, await supportedGpus());
+  const config = await completeFromModel(completeBackendFields({ default_model_filename: path.basename(file) }, name), file);
   return { name, versions: [{ version: '1', modelFile: file }], config };
 }

@@ -22,6 +22,7 @@ import {
   scanRepository,
   servingPolicyOf,
   sessionOptionsOf,
+  sourceMetadata,
   type ModelConfig,
 } from '../src/repository/index.js';
 import { normalizeInstanceGroups } from '../src/repository/normalize.js';
@@ -138,6 +139,15 @@ test("auto-complete from the fixtures, as Triton's onnxruntime backend completes
   assert.equal(mlp.platform, 'onnxruntime_onnx');
   assert.equal(mlp.default_model_filename, 'model.onnx');
   assert.equal(mlp.name, 'mlp');
+  // Metadata as Triton gives it: the batch as -1 in front, datatypes by the protocol's names.
+  assert.deepEqual(sourceMetadata(scan.models.find((m) => m.name === 'mlp')!), {
+    name: 'mlp',
+    versions: ['1'],
+    platform: 'onnxruntime_onnx',
+    inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 16] }],
+    outputs: [{ name: 'y', datatype: 'FP32', shape: [-1, 8] }],
+  });
+  assert.deepEqual(sourceMetadata(scan.models.find((m) => m.name === 'scalar_side_input')!).inputs[1], { name: 'gain', datatype: 'FP32', shape: [1] });
 
   // A fixed batch: no batching, the full shapes.
   const fixed = config('fixed_batch2');

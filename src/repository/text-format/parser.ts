@@ -146,7 +146,7 @@ export function parseTextFormat(text: string, type: protobuf.Type): JsonObject {
     const resolved = field.resolvedType;
     if (resolved instanceof protobuf.Enum) return parseEnum(field, resolved);
     if (isIntegerType(field.type)) return parseInteger(field);
-    if (isFloatType(field.type)) return parseFloat(field);
+    if (isFloatType(field.type)) return parseFloatValue(field);
     if (field.type === 'bool') return parseBool(field);
     if (field.type === 'string' || field.type === 'bytes') {
       const first = peek();
@@ -180,8 +180,7 @@ export function parseTextFormat(text: string, type: protobuf.Type): JsonObject {
     return 'problem' in result ? fail(token, `field "${field.name}": ${result.problem}`) : result.value;
   }
 
-  function parseFloat(field: protobuf.Field): unknown {
-    const start = peek();
+  function parseFloatValue(field: protobuf.Field): unknown {
     const negative = trySymbol('-');
     const token = next();
     let value: number;
@@ -190,7 +189,6 @@ export function parseTextFormat(text: string, type: protobuf.Type): JsonObject {
     else if (token.kind === 'identifier' && /^(inf|infinity)$/i.test(token.text)) value = Infinity;
     else if (token.kind === 'identifier' && /^nan$/i.test(token.text)) value = NaN;
     else return fail(token, `expected a number for field "${field.name}" (${field.type}), got ${describeToken(token)}`);
-    void start;
     return floatOf(negative ? -value : value);
   }
 

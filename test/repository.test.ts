@@ -16,6 +16,7 @@ import * as ort from 'onnxruntime-node';
 import { ParallelSession } from '../src/runtime/session/parallel-session.js';
 import {
   AUTO_COMPLETE_MAX_BATCH,
+  modelFingerprint,
   modelFromFile,
   parseModelConfig,
   readRepositoryModel,
@@ -280,6 +281,19 @@ test('load overrides: a JSON configuration, file overrides in a temporary folder
   assert.deepEqual(loadFolders(), before, 'no temporary folder is left behind');
 });
 
+test('a model fingerprint changes when its files change, for polling', async () => {
+  const root = repository();
+  entry(root, 'mlp', { '1': 'mlp' });
+  const first = await modelFingerprint(root, 'mlp');
+  assert.equal(first, await modelFingerprint(root, 'mlp'));
+  entry(root, 'mlp', { '2': 'mlp' });
+  const second = await modelFingerprint(root, 'mlp');
+  assert.notEqual(second, first);
+  writeFileSync(path.join(root, 'mlp', 'config.pbtxt'), 'max_batch_size: 2');
+  assert.notEqual(await modelFingerprint(root, 'mlp'), second);
+  assert.equal(await modelFingerprint(root, 'gone'), undefined);
+});
+
 test('a lone .onnx file is a model: named by its stem, version 1, its configuration completed', async () => {
   const model = await modelFromFile(fixture('two_in_two_out'));
   assert.equal(model.name, 'two_in_two_out');
@@ -287,6 +301,12 @@ test('a lone .onnx file is a model: named by its stem, version 1, its configurat
   assert.equal(model.config.max_batch_size, 4);
   assert.deepEqual(model.config.output!.map((t) => [t.name, t.dims]), [['score', [4]], ['gated', [4]]]);
   await assert.rejects(modelFromFile(path.join(repository(), 'none.onnx')), /none\.onnx: no such model file/);
+  // A configuration to start from (a server's options): kept, and the rest completed from the model.
+  const given = await modelFromFile(fixture('mlp'), { name: 'served', max_batch_size: 64, instance_group: [{ kind: 'KIND_CPU', count: 1 }], dynamic_batching: { max_queue_delay_microseconds: 100 } });
+  assert.equal(given.name, 'served');
+  assert.deepEqual(sessionOptionsOf(given.config), { devices: ['cpu'], batching: { maxBatch: 64, maxQueueDelayMs: 0.1, preferredBatch: [64] }, sessionOptions: {} });
+  assert.deepEqual(given.config.input, [{ name: 'x', data_type: 'TYPE_FP32', dims: [16] }]);
+  await assert.rejects(modelFromFile(fixture('fixed_batch2'), { max_batch_size: 8 }), /autofill failed for model 'fixed_batch2'/);
 });
 
 test('triton --kserve into a new repository, and everything triton writes reads back through the scanner', async () => {

@@ -140,10 +140,39 @@ export async function readRepositoryModel(root: string, name: string, override: 
   }
 }
 
-/** A lone ONNX file as a model source: named by its stem, version 1, its configuration completed from the model. */
-export async function modelFromFile(file: string): Promise<ModelSource> {
-  const name = defaultModelName(file);
+/**
+ * A lone ONNX file as a model source: named by its stem (or `given.name`), version 1, its configuration completed
+ * from the model. `given` is a configuration to start from, as a config.pbtxt would give it (a server's options:
+ * `max_batch_size`, `instance_group`, `dynamic_batching`, ...).
+ */
+export async function modelFromFile(file: string, given: ModelConfig = {}): Promise<ModelSource> {
+  const name = given.name === undefined || given.name === '' ? defaultModelName(file) : given.name;
   if (!(await isFile(file))) throw new InputError(`${file}: no such model file`);
-  const config = await completeFromModel(completeBackendFields({ default_model_filename: path.basename(file) }, name), file);
+  const config = await completeFromModel(completeBackendFields({ default_model_filename: path.basename(file), ...given }, name), file);
   return { name, versions: [{ version: '1', modelFile: file }], config };
+}
+
+/**
+ * What changes when a model of the repository changes, for polling (Triton's --model-control-mode=poll reloads a
+ * model whose files changed): the path, size and modification time of every file under ROOT/NAME, or undefined
+ * when the folder is gone.
+ */
+export async function modelFingerprint(root: string, name: string): Promise<string | undefined> {
+  const entries: string[] = [];
+  const walk = async (folder: string, relative: string): Promise<void> => {
+    const dirents = await fs.readdir(folder, { withFileTypes: true });
+    for (const d of dirents.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const file = path.join(folder, d.name);
+      const stat = await fs.stat(file).catch(() => undefined);
+      if (stat === undefined) continue;
+      if (stat.isDirectory()) await walk(file, `${relative}${d.name}/`);
+      else entries.push(`${relative}${d.name}:${stat.size}:${stat.mtimeMs}`);
+    }
+  };
+  try {
+    await walk(path.join(root, name), '');
+  } catch {
+    return undefined;
+  }
+  return entries.join('\n');
 }

@@ -81,12 +81,15 @@ test('the corners of the text format: separators, brackets, lists, maps, escapes
     // Empty text, and only a comment.
     '',
     '# nothing else\n',
+    // Booleans as 0 or 1 in any base; a surrogate pair written as two escapes.
+    'response_cache { enable: 0x1 } input { name: "\\ud83d\\ude00" optional: 00 }',
     // A map keyed by integers.
     'dynamic_batching { priority_levels: 2 priority_queue_policy { key: 1 value { timeout_action: DELAY default_timeout_microseconds: 100 } } priority_queue_policy { key: 2 value { max_queue_size: 3 } } }',
   ];
   for (const [i, text] of texts.entries()) sameAsProtoc(text, `corner ${i}`);
   assert.equal(parseModelConfig(texts[3]!, 'x').name, 'itsAB\u00e9\n\t\\"modèle');
-  assert.deepEqual(parseModelConfig(texts[4]!, 'x').version_policy, { specific: { versions: [16, 15, 9223372036854775807, -9223372036854775808] } });
+  // Numbers past 2^53 stay decimal strings where Triton writes numbers: a JavaScript number would change them.
+  assert.deepEqual(parseModelConfig(texts[4]!, 'x').version_policy, { specific: { versions: [16, 15, '9223372036854775807', '-9223372036854775808'] } });
 });
 
 test('what protoc refuses is refused, naming the file, line and column and what was expected', () => {
@@ -105,7 +108,10 @@ test('what protoc refuses is refused, naming the file, line and column and what 
     ['name: "abc', '1:7', /string literal is not closed on its line/],
     ['name "a"', '1:6', /expected ':' after field "name", got '"a"'/],
     ['input { dims: [ 1 ] reshape: 3 }', '1:30', /expected '\{' or '<' to open a inference\.ModelTensorReshape, got '3'/],
-    ['version_policy { specific { versions: [ -1 ] } }\ninstance_group { count: -1 gpus: -3 }\nmodel_warmup { batch_size: -1 }', '3:28', /-1 is out of range for uint32/],
+    ['version_policy { specific { versions: [ -1 ] } }\ninstance_group { count: -1 gpus: -3 }\nmodel_warmup { batch_size: -1 }', '3:28', /field "batch_size" is unsigned \(uint32\): a negative number is not allowed/],
+    ['response_cache { enable: 2 }', '1:26', /expected true or false for field "enable", got '2'/],
+    ['sequence_batching { control_input { control { fp32_false_true: 0x1 } } }', '1:64', /expected a decimal number for field "fp32_false_true" \(float\), got '0x1'/],
+    ['model_warmup { batch_size: 4294967296 }', '1:28', /4294967296 is out of range for uint32/],
     ['name: "\\q"', '1:8', /invalid escape sequence in string literal: \\q/],
     ['response_cache { enable: yes }', '1:26', /expected true or false for field "enable", got 'yes'/],
     ['parameters { key: "a" key: "b" }', '1:23', /non-repeated field "key" is specified multiple times/],
@@ -205,4 +211,56 @@ test("Triton's JSON of a configuration: every scalar, list and map written, 64-b
   const graphSpec = tritonConfigJson(parseModelConfig('optimization { cuda { graph_spec { batch_size: 2 input { key: "x" value { dim: [ 3 ] } } } } }', 'm'))['optimization'] as Record<string, any>;
   assert.deepEqual(graphSpec['cuda']['graph_spec'][0]['input']['x']['dim'], ['3']);
   assert.deepEqual(tritonConfigJson(parseModelConfig('model_transaction_policy { decoupled: true } response_cache { enable: true }', 'x'))['response_cache'], { enable: true });
+});
+
+/** A seeded generator, so that a failure can be replayed. */
+function random(seed: number): () => number {
+  let state = seed;
+  return () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
+}
+
+test('mutated configurations: the parser accepts exactly what protoc accepts, with the same values', () => {
+  const next = random(20_251_207);
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
+  const files = corpusFiles();
+  const pieces = ['{', '}', '<', '>', '[', ']', ':', ',', ';', '"', "'", '-', '0x1F', '07', '08', '1.5', '.5', '2f', '1e5', 'inf', 'nan', 'true', 't', '\\', '#', '\n', ' ', 'KIND_GPU', 'TYPE_FP32', '99999999999', '-1', 'key', 'value', 'name', 'max_batch_size'];
+  const slots: Array<[string, string]> = [
+    ['max_batch_size: ', ''], ['input { dims: ', ' }'], ['dynamic_batching { max_queue_delay_microseconds: ', ' }'], ['model_warmup { batch_size: ', ' }'], ['name: ', ''],
+    ['response_cache { enable: ', ' }'], ['instance_group { kind: ', ' }'], ['sequence_batching { control_input { control { fp32_false_true: ', ' } } }'],
+    ['optimization { graph { level: ', ' } }'], ['parameters { key: ', ' }'], ['dynamic_batching { priority_queue_policy { key: ', ' } }'], ['version_policy { specific { versions: ', ' } }'],
+  ];
+  const values = ['0', '-0', '00', '07', '08', '0x0', '0X1f', '0xffffffffffffffff', '0x10000000000000000', '-0x1', '1', '-1', '2147483647', '2147483648', '-2147483649', '4294967295', '4294967296',
+    '9223372036854775807', '9223372036854775808', '18446744073709551615', '18446744073709551616', '1.', '1.0', '.5', '1e10', '1E-3', '1.5f', 'inf', 'INF', 'infinity', '-inf', 'nan', 'true', 'True', 't', 'False',
+    '"x"', "'x'", '"a""b"', '"\\0"', '"\\1234"', '"\\x4"', '"\\x414"', '"\\u00e9"', '"\\U0001F600"', '"\\?"', '"\\a\\b\\f\\v"', 'KIND_CPU', '2', '-2', '99', 'kind_gpu', '[1]', '[ ]', '[1,]', '[,]', '[1 2]', '[-1, -2]', '[ "a" ]'];
+  const texts: string[] = [];
+  for (let i = 0; i < 250; i++) {
+    let text = readFileSync(pick(files), 'utf8');
+    for (let k = 1 + Math.floor(next() * 3); k > 0; k--) {
+      const at = Math.floor(next() * text.length);
+      text = next() < 0.4 ? text.slice(0, at) + text.slice(at + 1 + Math.floor(next() * 5)) : text.slice(0, at) + pick(pieces) + text.slice(at);
+    }
+    texts.push(text);
+  }
+  for (let i = 0; i < 250; i++) {
+    const [before, after] = pick(slots);
+    texts.push(`${before}${pick(values)}${after}`);
+  }
+  let accepted = 0;
+  for (const [i, text] of texts.entries()) {
+    const reference = protocEncode(text);
+    let parsed: ModelConfig | Error;
+    try {
+      parsed = parseModelConfig(text, 'mutated');
+    } catch (error) {
+      parsed = error as Error;
+    }
+    assert.equal(!(parsed instanceof Error), reference.ok, `text ${i} ${JSON.stringify(text)}: protoc ${reference.ok ? 'accepts' : `refuses (${reference.error.trim()})`}, the parser ${parsed instanceof Error ? `refuses (${parsed.message})` : 'accepts'}`);
+    if (parsed instanceof Error) {
+      assert.match(parsed.message, /^mutated:\d+:\d+: /);
+    } else {
+      accepted++;
+      assert.deepEqual(decoded(encodeJson(parsed)), decoded((reference as { bytes: Uint8Array }).bytes), `text ${i} ${JSON.stringify(text)}`);
+    }
+  }
+  assert.ok(accepted > 100 && accepted < texts.length - 100, `${accepted} of ${texts.length} accepted: both kinds are tried`);
 });

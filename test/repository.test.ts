@@ -156,10 +156,15 @@ test("auto-complete from the fixtures, as Triton's onnxruntime backend completes
   assert.deepEqual(fixed.input, [{ name: 'x', data_type: 'TYPE_FP32', dims: [2, 4, 6] }]);
   assert.equal(fixed.dynamic_batching, undefined);
 
-  // A scalar side input: no batching; the scalar is dims [1] with an empty reshape.
-  const scalar = config('scalar_side_input');
+  // A scalar side input: no batching; the scalar is dims [1] (Triton refuses an empty reshape without batching),
+  // which the model sees as a scalar.
+  const scalarSource = scan.models.find((m) => m.name === 'scalar_side_input')!;
+  const scalar = scalarSource.config;
   assert.equal(scalar.max_batch_size, 0);
-  assert.deepEqual(scalar.input![1], { name: 'gain', data_type: 'TYPE_FP32', dims: [1], reshape: { shape: [] } });
+  assert.deepEqual(scalar.input![1], { name: 'gain', data_type: 'TYPE_FP32', dims: [1] });
+  assert.deepEqual(scalarSource.signature.inputs[1], { name: 'gain', dataType: 'TYPE_FP32', shape: [] });
+  assert.deepEqual(servingPolicyOf(scalar, scalarSource.signature).inputs[1], { name: 'gain', dataType: 'TYPE_FP32', dims: [1], reshape: [] });
+  assert.deepEqual(servingPolicyOf(scalar).inputs[1], { name: 'gain', dataType: 'TYPE_FP32', dims: [1] });
   assert.deepEqual(scalar.input![0]!.dims, [-1, 32]);
 
   // Batch on axis 1 (recurrent state): Triton batches on axis 0 only, so no batching and full dims.
@@ -332,7 +337,8 @@ test('triton --kserve into a new repository, and everything triton writes reads 
 
   const scalar = scan.models.find((m) => m.name === 'scalar_side_input')!;
   assert.deepEqual(sessionOptionsOf(scalar.config).devices, ['cpu']);
-  assert.deepEqual(servingPolicyOf(scalar.config).inputs[1], { name: 'gain', dataType: 'TYPE_FP32', dims: [1], reshape: [] });
+  assert.deepEqual(scalar.config.input![1], { name: 'gain', data_type: 'TYPE_FP32', dims: [1] });
+  assert.deepEqual(servingPolicyOf(scalar.config, scalar.signature).inputs[1], { name: 'gain', dataType: 'TYPE_FP32', dims: [1], reshape: [] });
 
   // A manifest in a folder that is neither there nor the repository is still refused, and leaves nothing behind.
   const other = path.join(repository(), 'repo2');
@@ -353,6 +359,12 @@ test("a configuration that does not fit its model fails as Triton's backend fail
   entry(root, 'wrong_rank', { '1': 'mlp' }, io('input { name: "x" data_type: TYPE_FP32 dims: [ 4, 4 ] }'));
   entry(root, 'wrong_dims', { '1': 'mlp' }, io(x, 'output { name: "y" data_type: TYPE_FP32 dims: [ 9 ] }'));
   entry(root, 'reshaped', { '1': 'mlp' }, io('input { name: "x" data_type: TYPE_FP32 dims: [ 4, 4 ] reshape { shape: [ 16 ] } }'));
+  entry(root, 'no_dims', { '1': 'mlp' }, io('input { name: "x" data_type: TYPE_FP32 }'));
+  entry(root, 'zero_dim', { '1': 'mlp' }, io('input { name: "x" data_type: TYPE_FP32 dims: [ 0 ] }'));
+  entry(root, 'bad_reshape', { '1': 'mlp' }, io('input { name: "x" data_type: TYPE_FP32 dims: [ 4, 3 ] reshape { shape: [ 16 ] } }'));
+  entry(root, 'no_type', { '1': 'mlp' }, io('input { name: "x" dims: [ 16 ] }'));
+  entry(root, 'preferred', { '1': 'mlp' }, `${io(x)}\ndynamic_batching { preferred_batch_size: [ 4, 16 ] }`);
+  entry(root, 'negative', { '1': 'mlp' }, 'max_batch_size: -1');
   entry(root, 'fixed_batching', { '1': 'fixed_batch2' }, 'max_batch_size: 2\ninput { name: "x" data_type: TYPE_FP32 dims: [ 4, 6 ] }\noutput { name: "y" data_type: TYPE_FP32 dims: [ 5 ] }');
   const scan = await scanRepository(root);
   assert.deepEqual(scan.models.map((m) => m.name).sort(), ['fits', 'reshaped']);
@@ -362,5 +374,11 @@ test("a configuration that does not fit its model fails as Triton's backend fail
   assert.equal(failed['wrong_type'], "unable to load model 'wrong_type', configuration expects datatype TYPE_INT64 for input 'x', model provides TYPE_FP32");
   assert.match(failed['wrong_rank']!, /^model 'wrong_rank', tensor 'x': the model expects 2 dimensions \(shape \[-1,16\]\) but the model configuration specifies 3 dimensions \(an initial batch dimension because max_batch_size > 0/);
   assert.equal(failed['wrong_dims'], "model 'wrong_dims', tensor 'y': the model expects dims [-1,8] but the model configuration specifies dims [-1,9]");
+  assert.equal(failed['no_dims'], "model input 'x' must specify 'dims' for no_dims");
+  assert.equal(failed['zero_dim'], "model input 'x' dimension must be integer >= 1, or -1 to indicate a variable-size dimension for zero_dim");
+  assert.equal(failed['bad_reshape'], "model input 'x' has different size for dims and reshape for bad_reshape");
+  assert.equal(failed['no_type'], "model input 'x' must specify 'data_type' for no_type");
+  assert.equal(failed['preferred'], 'dynamic batching preferred size must be <= max batch size for preferred');
+  assert.equal(failed['negative'], "'max_batch_size' must be non-negative value for negative");
   assert.match(failed['fixed_batching']!, /^model 'fixed_batching', tensor 'x': for the model to support batching the shape should have at least 1 dimension and the first dimension must be -1; but shape expected by the model is \[2,4,6\]/);
 });

@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ParallelSession } from '../src/runtime/session/parallel-session.js';
+import { writeTritonEntry } from '../src/triton/repository.js';
 import {
   AUTO_COMPLETE_MAX_BATCH,
   modelFingerprint,
@@ -27,7 +28,7 @@ import {
   type ModelConfig,
 } from '../src/repository/index.js';
 import { normalizeInstanceGroups } from '../src/repository/normalize.js';
-import { fixture, runCli, tempDir } from './helpers.js';
+import { fixture, fixtureNames, runCli, tempDir } from './helpers.js';
 
 const folders: string[] = [];
 after(() => {
@@ -381,4 +382,33 @@ test("a configuration that does not fit its model fails as Triton's backend fail
   assert.equal(failed['preferred'], 'dynamic batching preferred size must be <= max batch size for preferred');
   assert.equal(failed['negative'], "'max_batch_size' must be non-negative value for negative");
   assert.match(failed['fixed_batching']!, /^model 'fixed_batching', tensor 'x': for the model to support batching the shape should have at least 1 dimension and the first dimension must be -1; but shape expected by the model is \[2,4,6\]/);
+});
+
+test('every entry triton writes for the fixtures reads back: same inputs, outputs, batching and devices', async () => {
+  const root = repository();
+  const written = new Map<string, string[]>();
+  for (const name of fixtureNames()) {
+    for (const [suffix, devices] of [['cpu', ['cpu']], ['gpus', ['cuda:0', 'cuda:1']]] as const) {
+      const entryName = `${name}_${suffix}`;
+      try {
+        await writeTritonEntry(fixture(name), { devices: [...devices], name: entryName, repository: root });
+        written.set(entryName, [...devices]);
+      } catch (error) {
+        assert.equal((error as Error).name, 'InputError', `${entryName}: ${(error as Error).message}`); // a model the writer refuses, with the reason
+      }
+    }
+  }
+  assert.ok(written.size >= fixtureNames().length, `${written.size} entries written`);
+  const scan = await scanRepository(root);
+  assert.deepEqual(scan.failed, []);
+  assert.deepEqual(scan.skipped, []);
+  assert.deepEqual(scan.models.map((m) => m.name).sort(), [...written.keys()].sort());
+  for (const model of scan.models) {
+    const text = readFileSync(model.configFile!, 'utf8');
+    const written = parseModelConfig(text, model.configFile!);
+    assert.deepEqual(model.config.input, written.input, `${model.name}: inputs as written`);
+    assert.deepEqual(model.config.output, written.output, `${model.name}: outputs as written`);
+    assert.equal(model.config.max_batch_size, written.max_batch_size ?? 0, `${model.name}: max_batch_size`);
+    assert.deepEqual(sessionOptionsOf(model.config).devices, model.name.endsWith('_cpu') ? ['cpu'] : ['cuda:0', 'cuda:1'], `${model.name}: devices`);
+  }
 });

@@ -66,7 +66,7 @@ export function sessionOptionsOf(config: ModelConfig, base: ParallelSessionOptio
   const sessionOptions: ort.InferenceSession.SessionOptions = { ...base.sessionOptions };
   const { options: cuda, others } = cudaOptionsFromTritonParameters(config.parameters ?? {});
   for (const key of others) {
-    const apply = SESSION_PARAMETERS[key];
+    const apply = Object.hasOwn(SESSION_PARAMETERS, key) ? SESSION_PARAMETERS[key] : undefined;
     if (apply !== undefined) apply(config.parameters![key]!.string_value ?? '', sessionOptions);
   }
   if (Object.keys(cuda).length > 0 && devices.some((d) => d.startsWith('cuda:'))) {
@@ -131,7 +131,7 @@ export function servingPolicyOf(config: ModelConfig, signature?: ModelSource['si
   const accelerators = (config['optimization'] as { execution_accelerators?: unknown } | undefined)?.execution_accelerators;
   if (accelerators !== undefined) unsupported.push('optimization.execution_accelerators (the CUDA or CPU provider runs the model)');
   const { others } = cudaOptionsFromTritonParameters(config.parameters ?? {});
-  for (const key of others) if (SESSION_PARAMETERS[key] === undefined) unsupported.push(`parameters '${key}'`);
+  for (const key of others) if (!Object.hasOwn(SESSION_PARAMETERS, key)) unsupported.push(`parameters '${key}'`);
   return {
     maxBatchSize: config.max_batch_size ?? 0,
     inputs: servedTensors(config.input, signature?.inputs, config.max_batch_size ?? 0),

@@ -412,3 +412,26 @@ test('every entry triton writes for the fixtures reads back: same inputs, output
     assert.deepEqual(sessionOptionsOf(model.config).devices, model.name.endsWith('_cpu') ? ['cpu'] : ['cuda:0', 'cuda:1'], `${model.name}: devices`);
   }
 });
+
+test('a model rewritten by onnx-parallelize is a model too: described from its signature, on the devices it was rewritten for', { timeout: 120_000 }, async () => {
+  const folder = repository();
+  const rewritten = path.join(folder, 'mlp.parallel.onnx');
+  const run = runCli([fixture('mlp'), '--devices', 'cpu,cpu', '-o', rewritten]);
+  assert.equal(run.status, 0, run.stderr);
+  const model = await modelFromFile(rewritten);
+  assert.equal(model.name, 'mlp.parallel');
+  assert.equal(model.config.max_batch_size, 4);
+  assert.deepEqual(model.config.input, [{ name: 'x', data_type: 'TYPE_FP32', dims: [16] }]);
+  assert.deepEqual(model.config.instance_group, [{ name: 'mlp.parallel_0', kind: 'KIND_CPU', count: 2 }]);
+  const session = await ParallelSession.create(rewritten, sessionOptionsOf(model.config));
+  try {
+    assert.deepEqual(session.devices, ['cpu', 'cpu']);
+    const result = await session.run({ x: new ort.Tensor('float32', new Float32Array(4 * 16).fill(1), [4, 16]) });
+    assert.deepEqual(result['y']!.dims, [4, 8]);
+  } finally {
+    await session.release();
+  }
+  // Placed by the configuration, it runs where the configuration says.
+  const placed = await modelFromFile(rewritten, { instance_group: [{ kind: 'KIND_CPU', count: 1 }] });
+  assert.deepEqual(sessionOptionsOf(placed.config).devices, ['cpu']);
+});

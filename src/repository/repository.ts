@@ -7,12 +7,13 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { InputError, messageOf } from '../errors.js';
+import { instanceGroups } from '../triton/config.js';
 import { defaultModelName } from '../triton/names.js';
 import { autoComplete, describeModelFile, needsAutoComplete } from './auto-complete.js';
 import { configMismatch } from './config-check.js';
 import { configProblem } from './config-validate.js';
 import { supportedGpus } from './gpus.js';
-import { modelConfigFromJson, parseModelConfig, type ModelConfig } from './model-config.js';
+import { modelConfigFromJson, parseModelConfig, type ModelConfig, type ModelInstanceGroupConfig } from './model-config.js';
 import { ModelLoadError, type ModelSource } from './model-source.js';
 import { completeBackendFields, normalizeConfig, otherBackend } from './normalize.js';
 import { writeOverrideEntry } from './override.js';
@@ -42,11 +43,18 @@ export interface LoadOverride {
  */
 async function completeFromModel(given: ModelConfig, modelFile: string): Promise<Pick<ModelSource, 'config' | 'signature'>> {
   const described = await describeModelFile(modelFile);
-  const config = needsAutoComplete(given) ? autoComplete(given, described) : given;
+  const completed = needsAutoComplete(given) ? autoComplete(given, described) : given;
+  // A rewritten model runs on the devices it was rewritten for, unless the configuration places it.
+  const config = (completed.instance_group ?? []).length === 0 && described.planDevices !== undefined ? { ...completed, instance_group: instanceGroupsOf(described.planDevices) } : completed;
   const normalized = normalizeConfig(config, await supportedGpus());
   const problem = configProblem(normalized) ?? configMismatch(normalized, described);
   if (problem !== undefined) throw new InputError(problem);
   return { config: normalized, signature: described.signature };
+}
+
+/** Instance groups for a list of devices (a repeated device adds an instance), in the configuration's form. */
+function instanceGroupsOf(devices: readonly string[]): ModelInstanceGroupConfig[] {
+  return instanceGroups([...devices], devices.map(() => 1)).map((g) => ({ kind: g.kind, count: g.count, ...(g.gpus.length === 0 ? {} : { gpus: g.gpus }) }));
 }
 
 type EntryResult = { kind: 'model'; model: ModelSource } | { kind: 'skipped'; reason: string };

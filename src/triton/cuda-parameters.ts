@@ -65,3 +65,19 @@ export function refusePerDeviceOptions(flag: string, values: readonly string[] |
   if (entry === undefined) return;
   throw new InputError(`${flag} ${entry}: Triton applies a model's parameters to every instance on every GPU, so an option cannot differ per GPU; give it without @${entry.slice(entry.lastIndexOf('@') + 1)}`);
 }
+
+/**
+ * The CUDA provider options of a model's configuration, read where the writer above writes them: the four in its
+ * `parameters`, every other in the "cuda" accelerator's parameters; and the model's other parameter keys.
+ */
+export function cudaOptionsFromTritonParameters(parameters: Readonly<Record<string, { string_value?: string }>>, accelerator: Readonly<Record<string, string>> = {}): { options: CudaProviderOptions; others: string[] } {
+  const options: CudaProviderOptions = {};
+  for (const [key, value] of Object.entries(accelerator)) options[key] = normalizeCudaOption(`gpu_execution_accelerator 'cuda' parameter '${key}'`, key, value);
+  const others: string[] = [];
+  for (const [key, value] of Object.entries(parameters)) {
+    if (!Object.hasOwn(MODEL_PARAMETERS, key)) others.push(key);
+    // The backend's numbers are onnxruntime's enum values, which normalizeCudaOption takes as they are.
+    else options[key] = normalizeCudaOption(`parameters '${key}'`, key, value.string_value ?? '');
+  }
+  return { options, others };
+}

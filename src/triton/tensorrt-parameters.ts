@@ -82,3 +82,21 @@ export function tritonTensorrtAccelerator(options: TensorrtProviderOptions, devi
   }
   return { name: 'tensorrt', parameters };
 }
+
+/** The TensorRT provider options of a "tensorrt" accelerator's parameters: the reading of tritonTensorrtAccelerator's keys. */
+export function tensorrtOptionsFromAccelerator(parameters: Readonly<Record<string, string>>): TensorrtProviderOptions {
+  const options: TensorrtProviderOptions = {};
+  for (const [key, value] of Object.entries(parameters)) {
+    const where = `gpu_execution_accelerator 'tensorrt' parameter '${key}'`;
+    if (key === 'precision_mode') {
+      const flag = Object.entries(PRECISIONS).find(([, mode]) => mode === value.toUpperCase())?.[0];
+      if (flag !== undefined) options[flag] = '1';
+      else if (value.toUpperCase() !== 'FP32') throw new InputError(`${where}: '${value}' is not a precision; use FP32, ${Object.values(PRECISIONS).join(', ')}`);
+      continue;
+    }
+    const name = Object.entries(BACKEND_KEYS).find(([, backendKey]) => backendKey === key)?.[0];
+    if (name === undefined) throw new InputError(`${where}: Triton's ONNX Runtime backend has no such TensorRT parameter (it takes precision_mode and ${Object.values(BACKEND_KEYS).join(', ')})`);
+    options[name] = normalizeTensorrtOption(where, name, value);
+  }
+  return options;
+}

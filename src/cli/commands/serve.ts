@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { InputError } from '../../errors.js';
 import { noteDevices, sessionFromArgs, sessionOptions, type SessionArgs } from '../options.js';
@@ -119,7 +120,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     for (const { name, reason } of server.skipped) process.stderr.write(`onnx-parallelize: skipped model '${name}': ${reason}\n`);
     const models = server.models;
     const metrics = `(metrics: ${server.metricsUrl ?? 'none'})`;
-    if (models.length === 1 && server.skipped.length === 0 && mode === 'none') {
+    if (models.length === 1 && args.model.length === 1 && statSync(args.model[0]!, { throwIfNoEntry: false })?.isFile() === true) {
       process.stdout.write(`serving model '${server.name}' version ${server.version} on ${server.devices.join(', ')} at ${server.url}/v2/models/${encodeURIComponent(server.name)} ${metrics}\n`);
     } else {
       for (const m of models) process.stdout.write(`model '${m.name}' version ${m.version} on ${m.devices.join(', ')}\n`);

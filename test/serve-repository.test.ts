@@ -10,6 +10,9 @@ import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { startServer, type InferenceServer, type ServeOptions } from '../src/serve/index.js';
+import { encodeModel } from '../src/io/codec.js';
+import { makeGraph, makeModel, makeNode, makeValueInfo } from '../src/graph/build.js';
+import { TensorProto_DataType as DT } from '../src/onnx.js';
 import { fixture, tempDir } from './helpers.js';
 import { infer, inferBody, metric, slowModelFile, slowRows, waitFor } from './serve-client.js';
 
@@ -122,6 +125,8 @@ test('a repository of two models on their own devices, with versions: every rout
     assert.ok(close(Array.from(pair.outputs['score']!.data as Float32Array), pairExpected['score']!));
     assert.ok(close(Array.from(pair.outputs['gated']!.data as Float32Array), pairExpected['gated']!));
 
+    // The configuration's max_batch_size holds for each request, with Triton's text.
+    assert.deepEqual(await errorOf(`${v2}/models/mlp/infer`, { method: 'POST', body: mlpRequest(9).body }), [400, "inference request batch-size must be <= 8 for 'mlp'"]);
     // A deeply nested "data" is a 400 naming the input, however deep.
     const deep = `{"inputs":[{"name":"x","shape":[1,16],"datatype":"FP32","data":${'['.repeat(200_000)}${']'.repeat(200_000)}}]}`;
     assert.deepEqual(await errorOf(`${v2}/models/mlp/infer`, { method: 'POST', body: deep }), [400, `input 'x': "data" is nested deeper than the 2 dims of shape [1, 16]`]);
@@ -137,7 +142,7 @@ test('a repository of two models on their own devices, with versions: every rout
     assert.equal(metric(text, 'nv_inference_request_success{model="mlp",version="2"}'), 1);
     assert.equal(metric(text, 'nv_inference_request_success{model="mlp",version="3"}'), 2);
     assert.equal(metric(text, 'nv_inference_count{model="pair",version="1"}'), 5);
-    assert.equal(metric(text, 'nv_inference_request_failure{model="mlp",version="3",reason="OTHER"}'), 2);
+    assert.equal(metric(text, 'nv_inference_request_failure{model="mlp",version="3",reason="OTHER"}'), 3);
 
     // The repository index; load and unload are refused without --model-control-mode explicit, as Triton does.
     assert.deepEqual((await json(`${v2}/repository/index`, post())).body, [
@@ -331,5 +336,37 @@ test('readiness: a model that fails at start fails the start, or with exitOnErro
     }
   } finally {
     repo.remove();
+  }
+});
+
+test('a configuration\'s reshape: clients send and get the configured dims, the model sees its own shape', { timeout: 120_000 }, async () => {
+  // y = 2x on a batch-only tensor: auto-complete describes it as dims [1] with reshape [], as Triton does.
+  const model = encodeModel(
+    makeModel(
+      makeGraph({
+        name: 'double',
+        inputs: [makeValueInfo('x', DT.FLOAT, ['batch'])],
+        outputs: [makeValueInfo('y', DT.FLOAT, ['batch'])],
+        nodes: [makeNode('Add', ['x', 'x'], ['y'])],
+      }),
+      { opset: 13 },
+    ),
+  );
+  const root = tempDir('onnx-parallelize-repo-');
+  mkdirSync(path.join(root, 'double', '1'), { recursive: true });
+  writeFileSync(path.join(root, 'double', '1', 'model.onnx'), model);
+  const server = await start({ models: [root] });
+  try {
+    const v2 = `${server.url}/v2/models/double`;
+    const config = (await json(`${v2}/config`)).body as { input: Array<{ dims: number[]; reshape?: { shape: number[] } }> };
+    assert.deepEqual([config.input[0]!.dims, config.input[0]!.reshape], [[1], { shape: [] }]);
+    const metadata = (await json(v2)).body as { inputs: Array<{ shape: number[] }>; outputs: Array<{ shape: number[] }> };
+    assert.deepEqual([metadata.inputs[0]!.shape, metadata.outputs[0]!.shape], [[-1, 1], [-1, 1]]);
+    const answer = (await json(`${v2}/infer`, post({ inputs: [{ name: 'x', shape: [3, 1], datatype: 'FP32', data: [1, 2, 3] }] }))).body as { outputs: Array<{ shape: number[]; data: number[] }> };
+    assert.deepEqual([answer.outputs[0]!.shape, answer.outputs[0]!.data], [[3, 1], [2, 4, 6]]);
+    assert.deepEqual(await errorOf(`${v2}/infer`, post({ inputs: [{ name: 'x', shape: [3], datatype: 'FP32', data: [1, 2, 3] }] })), [400, "input 'x': shape [3] does not fit the configuration's dims [1] after the batch"]);
+  } finally {
+    await server.close();
+    rmSync(root, { recursive: true, force: true });
   }
 });

@@ -7,7 +7,7 @@
 import { promises as fs, statSync } from 'node:fs';
 import path from 'node:path';
 import { ArgumentError, InputError, messageOf } from '../errors.js';
-import { ModelLoadError, readRepositoryModel, scanRepository, sessionOptionsOf, tritonConfigJson, type ModelSource } from '../repository/index.js';
+import { ModelLoadError, readRepositoryModel, scanRepository, servingPolicyOf, sessionOptionsOf, tritonConfigJson, type ModelSource } from '../repository/index.js';
 import type { ParallelSessionOptions } from '../runtime/session/parallel-session.js';
 import { checkModelName, defaultModelName } from '../triton/names.js';
 import type { LoadOverride, ModelCatalog, ModelLoad } from './core/core.js';
@@ -98,7 +98,8 @@ export function modelCatalog(options: CatalogOptions): Catalog {
       throw new ModelLoadError(source.name, messageOf(error));
     }
     const config = tritonConfigJson(source.config) as Record<string, unknown>;
-    return source.versions.map((v) => ({ name: source.name, version: v.version, modelFile: v.modelFile, session, config }));
+    const policy = servingPolicyOf(source.config);
+    return source.versions.map((v) => ({ name: source.name, version: v.version, modelFile: v.modelFile, session, config, policy }));
   };
 
   return {

@@ -206,14 +206,21 @@ export class ServingCore {
    */
   infer(model: ServedVersion, request: InferRequest, signal: AbortSignal | undefined, started: number): Promise<ResponseOutput[]> {
     const metrics = model.metrics;
+    try {
+      model.prepare(request.feeds);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     model.enter();
     metrics.pending++;
     const runStarted = performance.now();
-    return model.backend.run(request.feeds, signal === undefined ? this.#runOptions : { ...this.#runOptions, signal }).then(
-      (outputs) => {
+    const runOptions = model.timeoutMs === undefined || this.options.timeoutMs !== undefined ? this.#runOptions : { ...this.#runOptions, timeoutMs: model.timeoutMs };
+    return model.backend.run(request.feeds, signal === undefined ? runOptions : { ...runOptions, signal }).then(
+      (raw) => {
         metrics.pending--;
         model.leave();
         const ran = performance.now();
+        const outputs = model.present(raw);
         metrics.recordSuccess(model.rowsOf(request.feeds), ran - started, ran - runStarted);
         return request.outputs.map((o) => ({ name: o.name, tensor: outputs[o.name]!, binary: o.binary }));
       },

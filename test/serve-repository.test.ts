@@ -179,6 +179,10 @@ test('explicit model control: --load-model at start, loads with configuration an
     const override = { backend: 'onnxruntime', max_batch_size: 4, version_policy: { specific: { versions: [1] } }, instance_group: [{ kind: 'KIND_CPU', count: 2 }] };
     assert.equal((await fetch(`${v2}/repository/models/mlp/load`, post({ parameters: { config: JSON.stringify(override) } }))).status, 200);
     assert.equal(await versionOf(), '1');
+    // Version 2 stops taking requests at once, and is released once drained (UNLOADING until then).
+    const [status, error] = await errorOf(`${v2}/models/mlp/versions/2`);
+    assert.ok((status === 503 && error === "Request for unknown model: 'mlp' version 2 is not at ready state") || (status === 404 && error === "Request for unknown model: 'mlp' version 2 is not found"), `${status} ${error}`);
+    await waitFor('version 2 to be released', async () => (await errorOf(`${v2}/models/mlp/versions/2`))[0] === 404);
     assert.deepEqual(await errorOf(`${v2}/models/mlp/versions/2`), [404, "Request for unknown model: 'mlp' version 2 is not found"]);
     assert.deepEqual(server.models.filter((m) => m.name === 'mlp'), [{ name: 'mlp', version: '1', devices: ['cpu', 'cpu'] }]);
     assert.equal(((await json(`${v2}/models/mlp/config`)).body as { max_batch_size: number }).max_batch_size, 4);

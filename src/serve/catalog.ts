@@ -75,11 +75,22 @@ export function modelCatalog(options: CatalogOptions): Catalog {
   let rootOf = new Map<string, string>();
   const skipped: SkippedModel[] = [];
 
+  /** Each repository's last scan, kept while the repository's folders and configurations are unchanged. */
+  const scans = new Map<string, { stamp: string | undefined; scan: Awaited<ReturnType<typeof scanRepository>> }>();
+  const scanOf = async (root: string): Promise<Awaited<ReturnType<typeof scanRepository>>> => {
+    const stamp = await stampOf(root);
+    const last = scans.get(root);
+    if (last !== undefined && stamp !== undefined && last.stamp === stamp) return last.scan;
+    const scan = await scanRepository(root);
+    scans.set(root, { stamp, scan });
+    return scan;
+  };
+
   const scan = async (): Promise<void> => {
     const found = new Map<string, string>();
     skipped.length = 0;
     for (const root of roots) {
-      const { models, skipped: others, failed } = await scanRepository(root);
+      const { models, skipped: others, failed } = await scanOf(root);
       for (const name of [...models.map((m) => m.name), ...failed.map((f) => f.name)]) {
         const other = found.get(name) ?? files.get(name);
         if (other !== undefined) throw new InputError(`two models are named '${name}': in ${other} and in ${root}; serve one of them`);

@@ -96,6 +96,7 @@ export class ServingCore {
   #accepted = 0;
   #closing = false;
   #released = false;
+  #polling = false;
   #drained: (() => void) | undefined;
 
   constructor(private readonly options: CoreOptions) {
@@ -260,7 +261,16 @@ export class ServingCore {
 
   /** Loads what changed in the catalog since the last poll, loads what is new and unloads what is gone. */
   async poll(): Promise<void> {
-    if (this.#closing) return;
+    if (this.#closing || this.#polling) return;
+    this.#polling = true;
+    try {
+      await this.#pollNow();
+    } finally {
+      this.#polling = false;
+    }
+  }
+
+  async #pollNow(): Promise<void> {
     const names = await this.#catalog.names();
     const tasks: Array<Promise<unknown>> = names.map(async (name) => {
       const stamp = await this.#catalog.stamp(name);

@@ -12,6 +12,7 @@
 import { Worker } from 'node:worker_threads';
 import { InputError } from '../errors.js';
 import type { TritonTensor } from '../triton/config.js';
+import type { TritonDataType } from '../triton/data-types.js';
 import type { ModelConfig, ModelTensorConfig } from './model-config.js';
 
 /**
@@ -20,13 +21,26 @@ import type { ModelConfig, ModelTensorConfig } from './model-config.js';
  */
 export const AUTO_COMPLETE_MAX_BATCH = 4;
 
+/** An input or output as the model declares it: Triton's data type (undefined: none), dims with -1 where not fixed. */
+export interface ModelTensor {
+  name: string;
+  dataType: TritonDataType | undefined;
+  /** Undefined when the model does not give the rank. */
+  shape: number[] | undefined;
+}
+
 export type DescribeAnswer =
-  | { type: 'described'; inputs: TritonTensor[]; outputs: TritonTensor[]; batches: boolean; reason: string }
+  | {
+      type: 'described';
+      signature: { inputs: ModelTensor[]; outputs: ModelTensor[] };
+      /** The inputs and outputs as Triton's configuration writes them and whether the model batches, or why they cannot be written. */
+      description: { inputs: TritonTensor[]; outputs: TritonTensor[]; batches: boolean; reason: string } | { problem: string };
+    }
   | { type: 'failed'; name: string; message: string };
 
 export type ModelDescription = Extract<DescribeAnswer, { type: 'described' }>;
 
-/** The model file's inputs and outputs as Triton's configuration writes them, and whether it batches. */
+/** The model file's signature, its inputs and outputs as Triton's configuration writes them, and whether it batches. */
 export function describeModelFile(file: string): Promise<ModelDescription> {
   const worker = new Worker(new URL('./describe-worker.js', import.meta.url), { workerData: file, execArgv: [] });
   return new Promise((resolve, reject) => {
@@ -49,8 +63,10 @@ export function needsAutoComplete(config: ModelConfig): boolean {
 const tensorConfig = (t: TritonTensor): ModelTensorConfig => ({ name: t.name, data_type: t.dataType, dims: [...t.dims], ...(t.reshape === undefined ? {} : { reshape: { shape: [...t.reshape] } }) });
 
 /** The configuration completed from the model's description; throws where Triton's auto-complete fails. */
-export function autoComplete(config: ModelConfig, model: ModelDescription): ModelConfig {
+export function autoComplete(config: ModelConfig, described: ModelDescription): ModelConfig {
   if (!needsAutoComplete(config)) return config;
+  const model = described.description;
+  if ('problem' in model) throw new InputError(`cannot complete the configuration from the model: ${model.problem}`);
   const out: ModelConfig = { ...config };
   const given = config.max_batch_size ?? 0;
   if (model.batches) {

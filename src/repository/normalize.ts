@@ -64,7 +64,7 @@ export function completeBackendFields(config: ModelConfig, name: string): ModelC
 export function normalizeConfig(config: ModelConfig, gpus: readonly number[]): ModelConfig {
   const out: ModelConfig = { ...config };
   if (out.version_policy === undefined) out.version_policy = { latest: { num_versions: 1 } };
-  const maxBatch = out.max_batch_size ?? 0;
+  const maxBatch = (out.max_batch_size ??= 0);
   if (out.dynamic_batching !== undefined && (out.dynamic_batching.preferred_batch_size ?? []).length === 0 && maxBatch > 0) {
     out.dynamic_batching = { ...out.dynamic_batching, preferred_batch_size: [maxBatch] };
   }

@@ -146,7 +146,7 @@ export function parseTextFormat(text: string, type: protobuf.Type): JsonObject {
     const resolved = field.resolvedType;
     if (resolved instanceof protobuf.Enum) return parseEnum(field, resolved);
     if (isIntegerType(field.type)) return parseInteger(field);
-    if (isFloatType(field.type)) return parseFloat(field);
+    if (isFloatType(field.type)) return parseFloatValue(field);
     if (field.type === 'bool') return parseBool(field);
     if (field.type === 'string' || field.type === 'bytes') {
       const first = peek();
@@ -175,30 +175,38 @@ export function parseTextFormat(text: string, type: protobuf.Type): JsonObject {
   }
 
   function parseInteger(field: protobuf.Field): unknown {
+    const sign = peek();
+    if (field.type.startsWith('uint') || field.type.startsWith('fixed')) {
+      if (sign.kind === 'symbol' && sign.text === '-') fail(sign, `field "${field.name}" is unsigned (${field.type}): a negative number is not allowed`);
+    }
     const { value, token } = signedInteger(field);
     const result = integerOf(field.type, value);
     return 'problem' in result ? fail(token, `field "${field.name}": ${result.problem}`) : result.value;
   }
 
-  function parseFloat(field: protobuf.Field): unknown {
-    const start = peek();
+  function parseFloatValue(field: protobuf.Field): unknown {
     const negative = trySymbol('-');
     const token = next();
     let value: number;
     if (token.kind === 'float') value = Number(token.text.replace(/[fF]$/, ''));
-    else if (token.kind === 'integer') value = Number(/^0[0-7]+$/.test(token.text) ? parseInt(token.text, 8) : token.text);
+    // protobuf reads an integer for a float field as a decimal number only (no hex, no leading zero).
+    else if (token.kind === 'integer' && /^(0|[1-9]\d*)$/.test(token.text)) value = Number(token.text);
+    else if (token.kind === 'integer') return fail(token, `expected a decimal number for field "${field.name}" (${field.type}), got '${token.text}'`);
     else if (token.kind === 'identifier' && /^(inf|infinity)$/i.test(token.text)) value = Infinity;
     else if (token.kind === 'identifier' && /^nan$/i.test(token.text)) value = NaN;
     else return fail(token, `expected a number for field "${field.name}" (${field.type}), got ${describeToken(token)}`);
-    void start;
     return floatOf(negative ? -value : value);
   }
 
   function parseBool(field: protobuf.Field): boolean {
-    const token = next();
-    if (token.kind === 'identifier' && ['true', 'True', 't'].includes(token.text)) return true;
-    if (token.kind === 'identifier' && ['false', 'False', 'f'].includes(token.text)) return false;
-    if (token.kind === 'integer' && (token.text === '0' || token.text === '1')) return token.text === '1';
+    const token = peek();
+    if (token.kind === 'identifier' && ['true', 'True', 't'].includes(token.text)) return next() !== undefined;
+    if (token.kind === 'identifier' && ['false', 'False', 'f'].includes(token.text)) return next() === undefined;
+    if (token.kind === 'integer') {
+      // protobuf takes an unsigned integer of value 0 or 1, written in any base.
+      const { value } = signedInteger(field);
+      if (value === 0n || value === 1n) return value === 1n;
+    }
     return fail(token, `expected true or false for field "${field.name}", got ${describeToken(token)}`);
   }
 

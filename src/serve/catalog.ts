@@ -7,7 +7,7 @@
 import { promises as fs, statSync } from 'node:fs';
 import path from 'node:path';
 import { ArgumentError, InputError, messageOf } from '../errors.js';
-import { ModelLoadError, readRepositoryModel, scanRepository, servingPolicyOf, sessionOptionsOf, tritonConfigJson, type ModelSource } from '../repository/index.js';
+import { metadataOf, ModelLoadError, modelFingerprint, readRepositoryModel, scanRepository, servingPolicyOf, sessionOptionsOf, tritonConfigJson, type ModelSource } from '../repository/index.js';
 import type { ParallelSessionOptions } from '../runtime/session/parallel-session.js';
 import { checkModelName, defaultModelName } from '../triton/names.js';
 import type { LoadOverride, ModelCatalog, ModelLoad } from './core/core.js';
@@ -110,7 +110,8 @@ export function modelCatalog(options: CatalogOptions): Catalog {
     }
     const config = tritonConfigJson(source.config) as Record<string, unknown>;
     const policy = servingPolicyOf(source.config);
-    return source.versions.map((v) => ({ name: source.name, version: v.version, modelFile: v.modelFile, session, config, policy }));
+    const metadata = (versions: readonly string[]): Record<string, unknown> => ({ ...metadataOf(source.name, versions, source.config) });
+    return source.versions.map((v) => ({ name: source.name, version: v.version, modelFile: v.modelFile, session, config, policy, metadata }));
   };
 
   return {
@@ -134,7 +135,7 @@ export function modelCatalog(options: CatalogOptions): Catalog {
       const source = await readRepositoryModel(root, name, override);
       try {
         return {
-          stamp: override === undefined ? ((await stampOf(path.join(root, name))) ?? '') : `override ${Date.now()}`,
+          stamp: override === undefined ? ((await modelFingerprint(root, name)) ?? '') : `override ${Date.now()}`,
           versions: versionsOf(source),
           ...(source.cleanup === undefined ? {} : { cleanup: source.cleanup }),
         };
@@ -147,7 +148,7 @@ export function modelCatalog(options: CatalogOptions): Catalog {
       const file = files.get(name);
       if (file !== undefined) return stampOf(file);
       const root = rootOf.get(name);
-      return root === undefined ? undefined : stampOf(path.join(root, name));
+      return root === undefined ? undefined : modelFingerprint(root, name);
     },
   };
 }

@@ -40,6 +40,8 @@ export interface VersionSpec {
   config?: Record<string, unknown>;
   /** What the configuration asks of each request: the batch limit, the tensors' dims and reshapes, the queue's timeout. */
   policy?: ServingPolicy;
+  /** The model metadata for the versions serving, from the configuration; default: from the model's signature. */
+  metadata?: (versions: readonly string[]) => Record<string, unknown>;
 }
 
 /** A tensor whose shape clients see (`dims`) differs from the model's (`reshape`), as a configuration's reshape says. */
@@ -94,6 +96,7 @@ export class ServedVersion {
     readonly backend: InferenceBackend,
     config: Record<string, unknown> | undefined,
     policy: ServingPolicy | undefined,
+    private readonly metadata: VersionSpec['metadata'],
   ) {
     this.maxBatchSize = policy?.maxBatchSize ?? 0;
     this.timeoutMs = policy?.queue.defaultTimeoutMs;
@@ -122,7 +125,7 @@ export class ServedVersion {
   static async load(spec: VersionSpec): Promise<ServedVersion> {
     const signature = await readSignature(spec.modelFile);
     const backend = spec.backend ?? (await ParallelSession.create(spec.modelFile, spec.session ?? {}));
-    return new ServedVersion(spec.name, spec.version, signature, backend, spec.config, spec.policy);
+    return new ServedVersion(spec.name, spec.version, signature, backend, spec.config, spec.policy, spec.metadata);
   }
 
   get devices(): readonly string[] {
@@ -131,17 +134,13 @@ export class ServedVersion {
 
   /** The protocol's model metadata of this version, listing `versions` (the model's versions ready now). */
   describe(versions: readonly string[]): string {
-    const shape = (name: string, model: number[] | undefined, reshapes: Map<string, Reshape> | undefined): number[] => {
-      const reshape = reshapes?.get(name);
-      if (reshape === undefined) return model ?? [-1];
-      return this.#batched ? [-1, ...reshape.dims] : reshape.dims;
-    };
+    if (this.metadata !== undefined) return JSON.stringify(this.metadata(versions));
     return JSON.stringify({
       name: this.name,
       versions,
       platform: 'onnxruntime_onnx',
-      inputs: this.signature.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: shape(t.name, t.shape, this.#inputReshapes) })),
-      outputs: this.signature.outputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: shape(t.name, t.shape, this.#outputReshapes) })),
+      inputs: this.signature.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape ?? [-1] })),
+      outputs: this.signature.outputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape ?? [-1] })),
     });
   }
 

@@ -69,7 +69,7 @@ test('a repository of two models on their own devices, with versions: every rout
       versions: { 1: 'mlp', 2: 'mlp', 3: 'mlp' },
       config: 'name: "mlp"\nplatform: "onnxruntime_onnx"\nmax_batch_size: 8\nversion_policy: { latest: { num_versions: 2 } }\ninstance_group [{ kind: KIND_CPU, count: 1 }]\ndynamic_batching { }\n',
     },
-    pair: { versions: { 1: 'two_in_two_out' }, config: 'name: "pair"\nbackend: "onnxruntime"\nmax_batch_size: 16\ninstance_group [{ kind: KIND_CPU, count: 2 }]\n' },
+    pair: { versions: { 1: 'two_in_two_out' }, config: 'name: "pair"\nbackend: "onnxruntime"\nmax_batch_size: 16\ninstance_group [{ kind: KIND_CPU, count: 2 }]\ndynamic_batching { priority_levels: 2 default_priority_level: 1 }\n' },
     script: { versions: { 1: 'mlp' }, config: 'name: "script"\nbackend: "python"\n' },
   });
   const server = await start({ models: [repo.root] });
@@ -81,6 +81,7 @@ test('a repository of two models on their own devices, with versions: every rout
       { name: 'pair', version: '1', devices: ['cpu', 'cpu'] },
     ]);
     assert.deepEqual(server.skipped.map((s) => s.name), ['script']);
+    assert.deepEqual(server.notApplied, ["model 'pair' version 1: not applied: dynamic_batching.priority_levels (all requests share one queue)"]);
     assert.match(server.skipped[0]!.reason, /python/);
     assert.deepEqual(((await json(v2)).body as { extensions: string[] }).extensions, ['binary_tensor_data', 'statistics', 'model_configuration', 'model_repository']);
     assert.equal((await fetch(`${v2}/health/ready`)).status, 200);

@@ -71,6 +71,8 @@ export interface InferenceServer {
   readonly models: ServedModelInfo[];
   /** Models of other backends found in the repositories, left out, with the reason. */
   readonly skipped: SkippedModel[];
+  /** For each model version serving whose configuration has settings not applied here: what they are. */
+  readonly notApplied: string[];
   /** True while every model that should be serving serves, until close() is called. */
   readonly ready: boolean;
   /** Requests being answered now. */
@@ -180,6 +182,9 @@ export async function startServer(options: ServeOptions): Promise<InferenceServe
       return core.inFlight;
     },
     skipped: catalog.skipped,
+    get notApplied() {
+      return core.loadedVersions().flatMap((v) => (v.notApplied.length === 0 ? [] : [`model '${v.name}' version ${v.version}: not applied: ${v.notApplied.join('; ')}`]));
+    },
     core,
     close,
   };

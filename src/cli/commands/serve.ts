@@ -118,6 +118,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     );
     noteDevices(server.deviceNote);
     for (const { name, reason } of server.skipped) process.stderr.write(`onnx-parallelize: skipped model '${name}': ${reason}\n`);
+    for (const note of server.notApplied) process.stderr.write(`onnx-parallelize: ${note}\n`);
     const models = server.models;
     const metrics = `(metrics: ${server.metricsUrl ?? 'none'})`;
     if (models.length === 1 && args.model.length === 1 && statSync(args.model[0]!, { throwIfNoEntry: false })?.isFile() === true) {

@@ -84,6 +84,8 @@ export class ServedVersion {
   readonly maxBatchSize: number;
   /** A request's time limit from the configuration's queue policy, in ms. */
   readonly timeoutMs: number | undefined;
+  /** Settings of the configuration that have no equivalent here and are not applied, each with what it is. */
+  readonly notApplied: readonly string[];
   readonly #batched: boolean;
   readonly #inputReshapes: Map<string, Reshape> | undefined;
   readonly #outputReshapes: Map<string, Reshape> | undefined;
@@ -100,6 +102,7 @@ export class ServedVersion {
   ) {
     this.maxBatchSize = policy?.maxBatchSize ?? 0;
     this.timeoutMs = policy?.queue.defaultTimeoutMs;
+    this.notApplied = policy?.unsupported ?? [];
     this.#batched = this.maxBatchSize > 0;
     const reshapes = (tensors: ServingPolicy['inputs'] | undefined): Map<string, Reshape> | undefined => {
       const found = (tensors ?? []).filter((t) => t.reshape !== undefined).map((t) => [t.name, { dims: t.dims, reshape: t.reshape! }] as const);

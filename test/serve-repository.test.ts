@@ -375,3 +375,36 @@ test('a configuration\'s reshape: clients send and get the configured dims, the 
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('readiness while a model loads: LOADING in the index and the server not ready until it serves', { timeout: 180_000 }, async () => {
+  const slow = slowModelFile();
+  const repo = repository({ slow: { versions: { 1: slow.file }, config: 'name: "slow"\nbackend: "onnxruntime"\nmax_batch_size: 8\ninstance_group [{ kind: KIND_CPU, count: 2 }]\n' } });
+  const server = await start({ models: [repo.root], modelControlMode: 'explicit' });
+  try {
+    const v2 = `${server.url}/v2`;
+    assert.equal((await fetch(`${v2}/health/ready`)).status, 200, 'nothing to load yet');
+    assert.deepEqual((await json(`${v2}/repository/index`, post())).body, [{ name: 'slow' }]);
+    const loading = fetch(`${v2}/repository/models/slow/load`, post());
+    const seen = new Set<string>();
+    let readyWhileLoading = false;
+    await waitFor('the load to be seen', async () => {
+      const rows = (await json(`${v2}/repository/index`, post())).body as Array<{ state?: string }>;
+      const state = rows[0]?.state ?? '';
+      // Ready between two looks that both saw it loading: ready while it loads.
+      if (state === 'LOADING' && (await fetch(`${v2}/health/ready`)).status === 200) {
+        const again = ((await json(`${v2}/repository/index`, post())).body as Array<{ state?: string }>)[0]?.state;
+        if (again === 'LOADING') readyWhileLoading = true;
+      }
+      seen.add(state);
+      return state === 'READY';
+    });
+    assert.ok(seen.has('LOADING'), `states seen: ${[...seen].join(', ')}`);
+    assert.equal(readyWhileLoading, false, 'not ready while a model that should be loaded loads');
+    assert.equal((await loading).status, 200);
+    assert.equal((await fetch(`${v2}/health/ready`)).status, 200);
+  } finally {
+    await server.close();
+    repo.remove();
+    slow.remove();
+  }
+});

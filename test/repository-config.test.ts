@@ -83,10 +83,15 @@ test('the corners of the text format: separators, brackets, lists, maps, escapes
     '# nothing else\n',
     // Booleans as 0 or 1 in any base; a surrogate pair written as two escapes.
     'response_cache { enable: 0x1 } input { name: "\\ud83d\\ude00" optional: 00 }',
+    // Keys that are also names of JavaScript's object properties.
+    'parameters { key: "__proto__" value { string_value: "x" } } parameters { key: "constructor" value { string_value: "y" } }',
     // A map keyed by integers.
     'dynamic_batching { priority_levels: 2 priority_queue_policy { key: 1 value { timeout_action: DELAY default_timeout_microseconds: 100 } } priority_queue_policy { key: 2 value { max_queue_size: 3 } } }',
   ];
   for (const [i, text] of texts.entries()) sameAsProtoc(text, `corner ${i}`);
+  const keys = parseModelConfig(texts.find((t) => t.includes('__proto__'))!, 'x').parameters!;
+  assert.deepEqual(Object.keys(keys), ['__proto__', 'constructor']);
+  assert.equal(Object.getPrototypeOf(keys), Object.prototype);
   assert.equal(parseModelConfig(texts[3]!, 'x').name, 'itsAB\u00e9\n\t\\"modèle');
   // Numbers past 2^53 stay decimal strings where Triton writes numbers: a JavaScript number would change them.
   assert.deepEqual(parseModelConfig(texts[4]!, 'x').version_policy, { specific: { versions: [16, 15, '9223372036854775807', '-9223372036854775808'] } });
@@ -120,6 +125,8 @@ test('what protoc refuses is refused, naming the file, line and column and what 
     ['max_batch_size: 08', '1:17', /numbers starting with leading zero must be in octal/],
     ['max_batch_size: 8x', '1:17', /need space between number and identifier/],
     ['max_batch_size: 4 }', '1:19', /expected a field name of inference\.ModelConfig, got '}'/],
+    ['constructor: 1', '1:1', /message type "inference\.ModelConfig" has no field named "constructor"/],
+    ['instance_group { kind: toString }', '1:24', /unknown value "toString" for enum field "kind"/],
   ];
   // protoc takes a string that is not UTF-8 (it only logs it); Triton's JSON cannot carry it, so it is refused.
   assert.equal(protocEncode('name: "\\377"').ok, true);
@@ -184,6 +191,8 @@ test('a JSON configuration (a load override) is checked against the same schema:
     [{ parameters: { a: { string_value: 1 } } }, /parameters\["a"\]\.string_value: expected a string, got number 1/],
     ['{"name": ', /^failed to load 'm': parameters\.config: not JSON/],
     [[1], /expected an object \(inference\.ModelConfig\), got an array/],
+    ['{"__proto__": {"name": "x"}}', /unknown field "__proto__" in inference\.ModelConfig/],
+    [{ instance_group: [{ kind: 'constructor' }] }, /unknown value "constructor"/],
   ];
   for (const [json, message] of refused) {
     assert.throws(() => modelConfigFromJson(json, "failed to load 'm': parameters.config"), (error: Error) => error.name === 'InputError' && message.test(error.message) && error.message.startsWith("failed to load 'm'"));

@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ParallelSession } from '../src/runtime/session/parallel-session.js';
+import { writeTritonEntry } from '../src/triton/repository.js';
 import {
   AUTO_COMPLETE_MAX_BATCH,
   modelFingerprint,
@@ -27,7 +28,7 @@ import {
   type ModelConfig,
 } from '../src/repository/index.js';
 import { normalizeInstanceGroups } from '../src/repository/normalize.js';
-import { fixture, runCli, tempDir } from './helpers.js';
+import { fixture, fixtureNames, runCli, tempDir } from './helpers.js';
 
 const folders: string[] = [];
 after(() => {
@@ -156,10 +157,15 @@ test("auto-complete from the fixtures, as Triton's onnxruntime backend completes
   assert.deepEqual(fixed.input, [{ name: 'x', data_type: 'TYPE_FP32', dims: [2, 4, 6] }]);
   assert.equal(fixed.dynamic_batching, undefined);
 
-  // A scalar side input: no batching; the scalar is dims [1] with an empty reshape.
-  const scalar = config('scalar_side_input');
+  // A scalar side input: no batching; the scalar is dims [1] (Triton refuses an empty reshape without batching),
+  // which the model sees as a scalar.
+  const scalarSource = scan.models.find((m) => m.name === 'scalar_side_input')!;
+  const scalar = scalarSource.config;
   assert.equal(scalar.max_batch_size, 0);
-  assert.deepEqual(scalar.input![1], { name: 'gain', data_type: 'TYPE_FP32', dims: [1], reshape: { shape: [] } });
+  assert.deepEqual(scalar.input![1], { name: 'gain', data_type: 'TYPE_FP32', dims: [1] });
+  assert.deepEqual(scalarSource.signature.inputs[1], { name: 'gain', dataType: 'TYPE_FP32', shape: [] });
+  assert.deepEqual(servingPolicyOf(scalar, scalarSource.signature).inputs[1], { name: 'gain', dataType: 'TYPE_FP32', dims: [1], reshape: [] });
+  assert.deepEqual(servingPolicyOf(scalar).inputs[1], { name: 'gain', dataType: 'TYPE_FP32', dims: [1] });
   assert.deepEqual(scalar.input![0]!.dims, [-1, 32]);
 
   // Batch on axis 1 (recurrent state): Triton batches on axis 0 only, so no batching and full dims.
@@ -332,7 +338,8 @@ test('triton --kserve into a new repository, and everything triton writes reads 
 
   const scalar = scan.models.find((m) => m.name === 'scalar_side_input')!;
   assert.deepEqual(sessionOptionsOf(scalar.config).devices, ['cpu']);
-  assert.deepEqual(servingPolicyOf(scalar.config).inputs[1], { name: 'gain', dataType: 'TYPE_FP32', dims: [1], reshape: [] });
+  assert.deepEqual(scalar.config.input![1], { name: 'gain', data_type: 'TYPE_FP32', dims: [1] });
+  assert.deepEqual(servingPolicyOf(scalar.config, scalar.signature).inputs[1], { name: 'gain', dataType: 'TYPE_FP32', dims: [1], reshape: [] });
 
   // A manifest in a folder that is neither there nor the repository is still refused, and leaves nothing behind.
   const other = path.join(repository(), 'repo2');
@@ -353,6 +360,12 @@ test("a configuration that does not fit its model fails as Triton's backend fail
   entry(root, 'wrong_rank', { '1': 'mlp' }, io('input { name: "x" data_type: TYPE_FP32 dims: [ 4, 4 ] }'));
   entry(root, 'wrong_dims', { '1': 'mlp' }, io(x, 'output { name: "y" data_type: TYPE_FP32 dims: [ 9 ] }'));
   entry(root, 'reshaped', { '1': 'mlp' }, io('input { name: "x" data_type: TYPE_FP32 dims: [ 4, 4 ] reshape { shape: [ 16 ] } }'));
+  entry(root, 'no_dims', { '1': 'mlp' }, io('input { name: "x" data_type: TYPE_FP32 }'));
+  entry(root, 'zero_dim', { '1': 'mlp' }, io('input { name: "x" data_type: TYPE_FP32 dims: [ 0 ] }'));
+  entry(root, 'bad_reshape', { '1': 'mlp' }, io('input { name: "x" data_type: TYPE_FP32 dims: [ 4, 3 ] reshape { shape: [ 16 ] } }'));
+  entry(root, 'no_type', { '1': 'mlp' }, io('input { name: "x" dims: [ 16 ] }'));
+  entry(root, 'preferred', { '1': 'mlp' }, `${io(x)}\ndynamic_batching { preferred_batch_size: [ 4, 16 ] }`);
+  entry(root, 'negative', { '1': 'mlp' }, 'max_batch_size: -1');
   entry(root, 'fixed_batching', { '1': 'fixed_batch2' }, 'max_batch_size: 2\ninput { name: "x" data_type: TYPE_FP32 dims: [ 4, 6 ] }\noutput { name: "y" data_type: TYPE_FP32 dims: [ 5 ] }');
   const scan = await scanRepository(root);
   assert.deepEqual(scan.models.map((m) => m.name).sort(), ['fits', 'reshaped']);
@@ -362,5 +375,63 @@ test("a configuration that does not fit its model fails as Triton's backend fail
   assert.equal(failed['wrong_type'], "unable to load model 'wrong_type', configuration expects datatype TYPE_INT64 for input 'x', model provides TYPE_FP32");
   assert.match(failed['wrong_rank']!, /^model 'wrong_rank', tensor 'x': the model expects 2 dimensions \(shape \[-1,16\]\) but the model configuration specifies 3 dimensions \(an initial batch dimension because max_batch_size > 0/);
   assert.equal(failed['wrong_dims'], "model 'wrong_dims', tensor 'y': the model expects dims [-1,8] but the model configuration specifies dims [-1,9]");
+  assert.equal(failed['no_dims'], "model input 'x' must specify 'dims' for no_dims");
+  assert.equal(failed['zero_dim'], "model input 'x' dimension must be integer >= 1, or -1 to indicate a variable-size dimension for zero_dim");
+  assert.equal(failed['bad_reshape'], "model input 'x' has different size for dims and reshape for bad_reshape");
+  assert.equal(failed['no_type'], "model input 'x' must specify 'data_type' for no_type");
+  assert.equal(failed['preferred'], 'dynamic batching preferred size must be <= max batch size for preferred');
+  assert.equal(failed['negative'], "'max_batch_size' must be non-negative value for negative");
   assert.match(failed['fixed_batching']!, /^model 'fixed_batching', tensor 'x': for the model to support batching the shape should have at least 1 dimension and the first dimension must be -1; but shape expected by the model is \[2,4,6\]/);
+});
+
+test('every entry triton writes for the fixtures reads back: same inputs, outputs, batching and devices', async () => {
+  const root = repository();
+  const written = new Map<string, string[]>();
+  for (const name of fixtureNames()) {
+    for (const [suffix, devices] of [['cpu', ['cpu']], ['gpus', ['cuda:0', 'cuda:1']]] as const) {
+      const entryName = `${name}_${suffix}`;
+      try {
+        await writeTritonEntry(fixture(name), { devices: [...devices], name: entryName, repository: root });
+        written.set(entryName, [...devices]);
+      } catch (error) {
+        assert.equal((error as Error).name, 'InputError', `${entryName}: ${(error as Error).message}`); // a model the writer refuses, with the reason
+      }
+    }
+  }
+  assert.ok(written.size >= fixtureNames().length, `${written.size} entries written`);
+  const scan = await scanRepository(root);
+  assert.deepEqual(scan.failed, []);
+  assert.deepEqual(scan.skipped, []);
+  assert.deepEqual(scan.models.map((m) => m.name).sort(), [...written.keys()].sort());
+  for (const model of scan.models) {
+    const text = readFileSync(model.configFile!, 'utf8');
+    const written = parseModelConfig(text, model.configFile!);
+    assert.deepEqual(model.config.input, written.input, `${model.name}: inputs as written`);
+    assert.deepEqual(model.config.output, written.output, `${model.name}: outputs as written`);
+    assert.equal(model.config.max_batch_size, written.max_batch_size ?? 0, `${model.name}: max_batch_size`);
+    assert.deepEqual(sessionOptionsOf(model.config).devices, model.name.endsWith('_cpu') ? ['cpu'] : ['cuda:0', 'cuda:1'], `${model.name}: devices`);
+  }
+});
+
+test('a model rewritten by onnx-parallelize is a model too: described from its signature, on the devices it was rewritten for', { timeout: 120_000 }, async () => {
+  const folder = repository();
+  const rewritten = path.join(folder, 'mlp.parallel.onnx');
+  const run = runCli([fixture('mlp'), '--devices', 'cpu,cpu', '-o', rewritten]);
+  assert.equal(run.status, 0, run.stderr);
+  const model = await modelFromFile(rewritten);
+  assert.equal(model.name, 'mlp.parallel');
+  assert.equal(model.config.max_batch_size, 4);
+  assert.deepEqual(model.config.input, [{ name: 'x', data_type: 'TYPE_FP32', dims: [16] }]);
+  assert.deepEqual(model.config.instance_group, [{ name: 'mlp.parallel_0', kind: 'KIND_CPU', count: 2 }]);
+  const session = await ParallelSession.create(rewritten, sessionOptionsOf(model.config));
+  try {
+    assert.deepEqual(session.devices, ['cpu', 'cpu']);
+    const result = await session.run({ x: new ort.Tensor('float32', new Float32Array(4 * 16).fill(1), [4, 16]) });
+    assert.deepEqual(result['y']!.dims, [4, 8]);
+  } finally {
+    await session.release();
+  }
+  // Placed by the configuration, it runs where the configuration says.
+  const placed = await modelFromFile(rewritten, { instance_group: [{ kind: 'KIND_CPU', count: 1 }] });
+  assert.deepEqual(sessionOptionsOf(placed.config).devices, ['cpu']);
 });

@@ -11,7 +11,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { InputError } from '../errors.js';
-import type { TritonTensor } from '../triton/config.js';
+import { tritonDims, type TritonTensor } from '../triton/config.js';
 import type { TritonDataType } from '../triton/data-types.js';
 import type { ModelConfig, ModelTensorConfig } from './model-config.js';
 
@@ -35,6 +35,8 @@ export type DescribeAnswer =
       signature: { inputs: ModelTensor[]; outputs: ModelTensor[] };
       /** The inputs and outputs as Triton's configuration writes them and whether the model batches, or why they cannot be written. */
       description: { inputs: TritonTensor[]; outputs: TritonTensor[]; batches: boolean; reason: string } | { problem: string };
+      /** The devices of a model rewritten by onnx-parallelize (its replicas' tags). */
+      planDevices?: string[];
     }
   | { type: 'failed'; name: string; message: string };
 
@@ -53,6 +55,24 @@ export function describeModelFile(file: string): Promise<ModelDescription> {
       resolve(answer);
     });
   });
+}
+
+/**
+ * A description from the signature alone, by Triton's backend's own rule (every input and output has a free first
+ * dim: the model batches), for a model the batch-axis analysis does not take (one rewritten by onnx-parallelize).
+ */
+export function describeSignature(signature: ModelDescription['signature']): ModelDescription['description'] {
+  const all = [...signature.inputs, ...signature.outputs];
+  const untyped = all.find((t) => t.dataType === undefined || t.shape === undefined);
+  if (untyped !== undefined) return { problem: `'${untyped.name}' has no ${untyped.dataType === undefined ? 'tensor type Triton has a name for' : 'shape'} in the model` };
+  const batches = signature.inputs.length > 0 && all.every((t) => t.shape!.length > 0 && t.shape![0] === -1);
+  const tensor = (t: ModelTensor): TritonTensor => ({ name: t.name, dataType: t.dataType!, ...tritonDims(t.shape!, batches) });
+  return {
+    inputs: signature.inputs.map(tensor),
+    outputs: signature.outputs.map(tensor),
+    batches,
+    reason: batches ? 'every input and output has a free first dim' : 'not every input and output has a free first dim',
+  };
 }
 
 /** Whether Triton's backend would complete this configuration (it lists no inputs or no outputs). */

@@ -7,7 +7,8 @@ import type { ValueInfoProto } from '../onnx.js';
 import { runtimeInputs } from '../transform/batch-axes.js';
 import { describeTritonModel } from '../triton/config.js';
 import { tritonDataType } from '../triton/data-types.js';
-import type { DescribeAnswer, ModelTensor } from './auto-complete.js';
+import { readPlan } from '../transform/plan.js';
+import { describeSignature, type DescribeAnswer, type ModelTensor } from './auto-complete.js';
 
 const post = (answer: DescribeAnswer): void => parentPort!.postMessage(answer);
 
@@ -22,13 +23,20 @@ try {
   const graph = model.graph;
   const signature = { inputs: graph === undefined ? [] : runtimeInputs(graph).map(tensor), outputs: (graph?.output ?? []).map(tensor) };
   let description: Extract<DescribeAnswer, { type: 'described' }>['description'];
+  let planDevices: string[] | undefined;
   try {
-    const { config, report } = describeTritonModel(model, { devices: ['cpu'], name: 'model' });
-    description = { inputs: config.input, outputs: config.output, batches: report.batching.enabled, reason: report.batching.reason };
+    // A model rewritten by onnx-parallelize is described from its signature, as Triton's backend would describe it.
+    planDevices = readPlan(model)?.devices;
+    if (planDevices !== undefined) {
+      description = describeSignature(signature);
+    } else {
+      const { config, report } = describeTritonModel(model, { devices: ['cpu'], name: 'model' });
+      description = { inputs: config.input, outputs: config.output, batches: report.batching.enabled, reason: report.batching.reason };
+    }
   } catch (error) {
     description = { problem: messageOf(error) };
   }
-  post({ type: 'described', signature, description });
+  post({ type: 'described', signature, description, ...(planDevices === undefined ? {} : { planDevices }) });
 } catch (error) {
   post({ type: 'failed', name: error instanceof Error ? error.name : 'Error', message: messageOf(error) });
 }

@@ -7,11 +7,13 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { InputError, messageOf } from '../errors.js';
+import { instanceGroups } from '../triton/config.js';
 import { defaultModelName } from '../triton/names.js';
 import { autoComplete, describeModelFile, needsAutoComplete } from './auto-complete.js';
 import { configMismatch } from './config-check.js';
+import { configProblem } from './config-validate.js';
 import { supportedGpus } from './gpus.js';
-import { modelConfigFromJson, parseModelConfig, type ModelConfig } from './model-config.js';
+import { modelConfigFromJson, parseModelConfig, type ModelConfig, type ModelInstanceGroupConfig } from './model-config.js';
 import { ModelLoadError, type ModelSource } from './model-source.js';
 import { completeBackendFields, normalizeConfig, otherBackend } from './normalize.js';
 import { writeOverrideEntry } from './override.js';
@@ -35,16 +37,24 @@ export interface LoadOverride {
 }
 
 /**
- * The configuration completed from the model file (where it lists no inputs or outputs), checked against the model
- * as Triton's backend checks it, and normalized. The latest version's file is read: it is the one Triton's
+ * The configuration completed from the model file (where it lists no inputs or outputs), normalized, and checked
+ * as Triton checks it and against the model as Triton's backend does. The latest version's file is read: it is the one Triton's
  * backend completes a configuration from when a model has one version, and versions of one model share it.
  */
-async function completeFromModel(given: ModelConfig, modelFile: string): Promise<ModelConfig> {
+async function completeFromModel(given: ModelConfig, modelFile: string): Promise<Pick<ModelSource, 'config' | 'signature'>> {
   const described = await describeModelFile(modelFile);
-  const config = needsAutoComplete(given) ? autoComplete(given, described) : given;
-  const mismatch = configMismatch(config, described);
-  if (mismatch !== undefined) throw new InputError(mismatch);
-  return normalizeConfig(config, await supportedGpus());
+  const completed = needsAutoComplete(given) ? autoComplete(given, described) : given;
+  // A rewritten model runs on the devices it was rewritten for, unless the configuration places it.
+  const config = (completed.instance_group ?? []).length === 0 && described.planDevices !== undefined ? { ...completed, instance_group: instanceGroupsOf(described.planDevices) } : completed;
+  const normalized = normalizeConfig(config, await supportedGpus());
+  const problem = configProblem(normalized) ?? configMismatch(normalized, described);
+  if (problem !== undefined) throw new InputError(problem);
+  return { config: normalized, signature: described.signature };
+}
+
+/** Instance groups for a list of devices (a repeated device adds an instance), in the configuration's form. */
+function instanceGroupsOf(devices: readonly string[]): ModelInstanceGroupConfig[] {
+  return instanceGroups([...devices], devices.map(() => 1)).map((g) => ({ kind: g.kind, count: g.count, ...(g.gpus.length === 0 ? {} : { gpus: g.gpus }) }));
 }
 
 type EntryResult = { kind: 'model'; model: ModelSource } | { kind: 'skipped'; reason: string };
@@ -72,7 +82,7 @@ async function readEntry(entry: string, name: string, override: ModelConfig | un
   const other = otherBackend(given ?? {}, firstVersionFiles);
   if (other !== undefined) return { kind: 'skipped', reason: other };
 
-  let config = completeBackendFields(given ?? {}, name);
+  const config = completeBackendFields(given ?? {}, name);
   if (config.name !== name) throw new Error(`unexpected directory name '${name}' for model '${config.name}', directory name must equal model name`);
   const { versions, missing } = versionsToLoad(existing, config.version_policy);
   if (missing.length > 0) throw new Error(`version ${missing.join(', ')} is specified (version_policy) but the version folder is not present in ${entry}`);
@@ -84,8 +94,8 @@ async function readEntry(entry: string, name: string, override: ModelConfig | un
   for (const source of sources) {
     if (!(await isFile(source.modelFile))) throw new Error(`version ${source.version} has no model file ${source.modelFile} (default_model_filename '${config.default_model_filename}')`);
   }
-  config = await completeFromModel(config, sources.at(-1)!.modelFile);
-  return { kind: 'model', model: { name, versions: sources, config, ...(override === undefined && given !== undefined ? { configFile } : {}) } };
+  const completed = await completeFromModel(config, sources.at(-1)!.modelFile);
+  return { kind: 'model', model: { name, versions: sources, ...completed, ...(override === undefined && given !== undefined ? { configFile } : {}) } };
 }
 
 /** Every model of the repository ROOT: loadable models, models of other backends (skipped), and failures. */
@@ -148,8 +158,8 @@ export async function readRepositoryModel(root: string, name: string, override: 
 export async function modelFromFile(file: string, given: ModelConfig = {}): Promise<ModelSource> {
   const name = given.name === undefined || given.name === '' ? defaultModelName(file) : given.name;
   if (!(await isFile(file))) throw new InputError(`${file}: no such model file`);
-  const config = await completeFromModel(completeBackendFields({ default_model_filename: path.basename(file), ...given }, name), file);
-  return { name, versions: [{ version: '1', modelFile: file }], config };
+  const completed = await completeFromModel(completeBackendFields({ default_model_filename: path.basename(file), ...given }, name), file);
+  return { name, versions: [{ version: '1', modelFile: file }], ...completed };
 }
 
 /**

@@ -14,6 +14,11 @@ import { TextFormatError, tokenize, type Token } from './tokenizer.js';
 
 export type JsonObject = Record<string, unknown>;
 
+/** Sets a map entry whatever its key (`__proto__` included, which plain assignment would take as the prototype). */
+export function setKey(object: JsonObject, key: string, value: unknown): void {
+  Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 const describeToken = (token: Token): string => (token.kind === 'end' ? 'the end of the text' : `'${token.text}'`);
@@ -55,7 +60,7 @@ export function parseTextFormat(text: string, type: protobuf.Type): JsonObject {
       if (token.kind === 'symbol' && token.text === '[') fail(token, `extensions and Any fields ('[...]') are not part of ${typeName}`);
       if (token.kind !== 'identifier') fail(token, `expected a field name of ${typeName}, got ${describeToken(token)}`);
       next();
-      const field = messageType.fields[token.text];
+      const field = Object.hasOwn(messageType.fields, token.text) ? messageType.fields[token.text] : undefined;
       if (field === undefined) fail(token, `message type "${typeName}" has no field named "${token.text}"`);
       parseField(messageType, field!, token, message, oneofSet);
       if (!trySymbol(';')) trySymbol(',');
@@ -93,7 +98,7 @@ export function parseTextFormat(text: string, type: protobuf.Type): JsonObject {
 
     if (isMap) {
       const map = (message[field.name] ??= {}) as JsonObject;
-      for (const [key, value] of values as Array<[string, unknown]>) map[key] = value;
+      for (const [key, value] of values as Array<[string, unknown]>) setKey(map, key, value);
     } else if (field.repeated) {
       ((message[field.name] ??= []) as unknown[]).push(...values);
     } else {

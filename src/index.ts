@@ -36,7 +36,7 @@ export {
   type LoadOverride,
   type ServingPolicy,
 } from './repository/index.js';
-export { startServer, closeOnSignals, type ServeOptions, type InferenceServer, type InferenceBackend } from './serve/index.js';
+export { startServer, closeOnSignals, type ServeOptions, type InferenceServer, type InferenceBackend, type ServedModelInfo } from './serve/index.js';
 export { discoverGpus, type GpuInfo, type GpuInventory, type DiscoverOptions } from './runtime/gpu/gpus.js';
 export { deviceProviders, type DeviceOptions, type DeviceProviderOptions, type DeviceProviders } from './runtime/gpu/providers.js';
 export { type CudaProviderOptions } from './runtime/gpu/cuda-options.js';

@@ -77,7 +77,7 @@ test('the protocol documentation exchanges: health, server and model metadata, i
       assert.equal(response.status, 200, p);
       assert.equal(await response.text(), '', `${p}: an empty body`);
     }
-    assert.deepEqual(await (await get('/v2')).json(), { name: 'onnx-parallelize', version: '0.1.0', extensions: ['binary_tensor_data', 'statistics', 'model_configuration', 'model_repository'] });
+    assert.deepEqual(await (await get('/v2')).json(), { name: 'triton', version: '0.1.0', extensions: ['binary_tensor_data', 'statistics', 'model_configuration', 'model_repository'] });
     const metadata = {
       name: 'mymodel',
       versions: ['1'],

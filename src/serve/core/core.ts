@@ -57,7 +57,8 @@ export interface CoreOptions {
 }
 
 export const DEFAULT_DRAIN_MS = 30_000;
-const SERVER_NAME = 'onnx-parallelize';
+/** The name in the server metadata: Triton's, since Triton's clients and their health checks require it; the version is this package's. */
+const SERVER_NAME = 'triton';
 const EXTENSIONS = ['binary_tensor_data', 'statistics', 'model_configuration', 'model_repository'];
 
 /** This package's version (dist/src/serve/core/core.js is four folders below package.json). */

@@ -78,12 +78,12 @@ const scenarios: Scenario[] = [
     async act(model) {
       const session = await ParallelSession.create(model, { devices: ['cpu', 'cpu'] });
       await assertLikePlain(session, 5);
-      session.workerOf(0).kill();
-      while (session.workerOf(0).alive) await new Promise((resolve) => setTimeout(resolve, 5));
+      session.deviceOf(0).kill();
+      while (session.deviceOf(0).alive) await new Promise((resolve) => setTimeout(resolve, 5));
       // The other device goes on; with it gone too, runs fail naming the device.
       await assertLikePlain(session, 5);
-      session.workerOf(1).kill();
-      while (session.workerOf(1).alive) await new Promise((resolve) => setTimeout(resolve, 5));
+      session.deviceOf(1).kill();
+      while (session.deviceOf(1).alive) await new Promise((resolve) => setTimeout(resolve, 5));
       await assert.rejects(session.run(feeds(5)), /no device can run any more/);
       await session.release();
     },

@@ -221,9 +221,7 @@ async function serve(backend: InferenceBackend, signature: ModelSignature, name:
   const host = options.host ?? '127.0.0.1';
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const drainMs = options.drainMs ?? DEFAULT_DRAIN_MS;
-  // The decoded feeds are the server's own and unused after the run: their buffers are handed to the device
-  // instead of copied (ParallelSession transfers only buffers the data fills, for a request run whole).
-  const runOptions = { transfer: true, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) };
+  const runOptions = options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs };
   const metrics = new ModelMetrics(name, MODEL_VERSION, backend.stats === undefined ? undefined : () => backend.stats!());
   const rowsOf = rowCounter(backend);
   const modelMetadata = JSON.stringify({

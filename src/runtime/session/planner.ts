@@ -5,7 +5,7 @@ import { ValueInfoProtoSchema, type ValueInfoProto } from '../../onnx.js';
 import { ArgumentError, DeviceError, InputError } from '../../errors.js';
 import type { ExecutionPlan } from '../../transform/plan.js';
 import type { DevicePlan, PlanOptions } from './device-plan.js';
-import type { DeviceSource } from './messages.js';
+import type { DeviceSource } from './device-source.js';
 
 export interface PlannerInit {
   /** A model file's path, or the model's bytes (on a buffer of their own, transferred). */

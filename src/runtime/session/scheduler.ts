@@ -746,12 +746,14 @@ export class Scheduler {
     return this.unsettled === 0 ? Promise.resolve() : new Promise((resolve) => this.onSettled.push(resolve));
   }
 
-  /** Rejects every request still waiting (queued or assigned to a device). */
+  /** Rejects every request still waiting (queued, assigned to a device, or inside onnxruntime, whose runs are terminated). */
   rejectWaiting(reason: Error): void {
     clearTimeout(this.delayTimer);
     this.failure ??= reason;
     for (const r of this.queue.splice(0)) this.settle(r, reason);
     for (const items of this.assigned) for (const item of items.splice(0)) for (const p of item.pieces) this.settle(p.request, reason);
+    for (const item of this.active) for (const p of item?.pieces ?? []) this.settle(p.request, reason);
+    this.terminateAbandoned();
   }
 }
 

@@ -89,3 +89,24 @@ test('a merged run is terminated only when every request in it is cancelled', as
     await Promise.all([session.release(), plain.release()]);
   }
 });
+
+test('runs aborted back to back: the device never holds more than one terminated run beside its work, and never stays busy', async () => {
+  const file = await deepModel();
+  const session = await ParallelSession.create(file, { devices: ['cpu'] });
+  const plain = await ort.InferenceSession.create(file, { intraOpNumThreads: 1 });
+  try {
+    const outcomes: Array<Promise<unknown>> = [];
+    for (let k = 0; k < 3; k++) {
+      const controller = new AbortController();
+      outcomes.push(session.run({ x: input(1024, 20 + k) }, { signal: controller.signal }).then(() => 'finished', (e: unknown) => e));
+      await sleep(20);
+      controller.abort(new Error(`run ${k} given up`));
+      assert.ok(session.deviceOf(0).queueDepth <= 2, `at most one terminated run beside the next: ${session.deviceOf(0).queueDepth} inside onnxruntime`);
+    }
+    for (const [k, outcome] of outcomes.entries()) assert.match(String(await outcome), new RegExp(`run ${k} given up`));
+    const small = input(3, 30);
+    assertSame(await session.run({ x: small }), await plain.run({ x: small }), 'the device still answers');
+  } finally {
+    await Promise.all([session.release(), plain.release()]);
+  }
+});

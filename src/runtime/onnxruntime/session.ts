@@ -24,10 +24,17 @@ export interface InMemoryFile {
 /** What a session is made from: a model file, or a model's bytes with its external data in memory. */
 export type ModelSource = { path: string } | { bytes: Uint8Array; externalData?: readonly InMemoryFile[] };
 
-/** Calls an async API function and settles with its status (null: success) once it returns. */
-function callAsync(fn: { async: (...args: unknown[]) => void }, args: unknown[]): Promise<void> {
+/**
+ * Calls an async API function and settles with its status (null: success) once it returns. The arguments (and
+ * `keep`) are referenced by the callback, so none of them, nor the memory they point into, can be collected
+ * while the call runs.
+ */
+function callAsync(fn: { async: (...args: unknown[]) => void }, args: unknown[], keep?: unknown): Promise<void> {
+  held.add(args);
   return new Promise((resolve, reject) => {
     fn.async(...args, (error: unknown, status: number) => {
+      held.delete(args);
+      void keep;
       if (error) return reject(error instanceof Error ? error : new Error(String(error)));
       const failure = statusError(ortApi(), status);
       if (failure !== undefined) reject(failure);
@@ -35,6 +42,9 @@ function callAsync(fn: { async: (...args: unknown[]) => void }, args: unknown[])
     });
   });
 }
+
+/** The arguments of every async call in progress: reachable from this module until the call has returned. */
+const held = new Set<unknown[]>();
 
 /** Addresses of typed arrays (an array of char* for C), for the call that reads them; the arrays must outlive it. */
 function addressesOf(views: readonly ArrayBufferView[]): BigUint64Array {
@@ -70,9 +80,8 @@ export class OrtSession {
         const buffers = files.map((f) => f.data);
         check(api, api.AddExternalInitializersFromFilesInMemory(sessionOptions, files.map((f) => f.path), addressesOf(buffers), BigUint64Array.from(buffers, (b) => BigInt(b.byteLength)), files.length));
       }
-      // The bytes and weights stay referenced by this frame until the call has returned.
-      await callAsync(api.CreateSessionFromArray, [env, source.bytes, source.bytes.byteLength, sessionOptions, out.cell]);
-      void files;
+      // The weights are read while the session is made: held with the call's arguments until it returns.
+      await callAsync(api.CreateSessionFromArray, [env, source.bytes, source.bytes.byteLength, sessionOptions, out.cell], files);
     }
     return new OrtSession(out.value);
   }

@@ -100,6 +100,8 @@ interface WorkItem {
   run?: DeviceRun;
   /** Set when every request of the run was cancelled and the run terminated: its answer is dropped. */
   abandoned?: boolean;
+  /** Set for a terminated run that still holds its device busy until it returns. */
+  holdsDevice?: boolean;
   /** Whether outputs were to be written into buffers this scheduler made (which a model may not fill). */
   ownPlaces?: boolean;
 }
@@ -340,7 +342,9 @@ export class Scheduler {
       item.abandoned = true;
       item.run.terminate();
       this.active[d] = undefined;
-      if (this.workers[d]!.queueDepth <= 1) this.busy[d] = false;
+      // Another terminated run of this device still inside onnxruntime: this one frees the device when it returns.
+      if (this.workers[d]!.queueDepth > 1) item.holdsDevice = true;
+      else this.busy[d] = false;
     });
   }
 
@@ -567,7 +571,7 @@ export class Scheduler {
   private complete(device: number, item: WorkItem, result: DeviceResult): void {
     const worker = this.workers[device]!;
     worker.record(item.pieces.length, item.rows, result.ms, performance.now() - item.started, result.inputMs, result.outputMs);
-    if (item.abandoned) return;
+    if (item.abandoned) return this.returned(device, item);
     this.active[device] = undefined;
     const outputs = result.outputs.map((o: DeviceOutput) => new ort.Tensor(o.type as 'float32', o.data as Float32Array, o.dims));
     if (item.pieces.length === 1) this.deliver(item.pieces[0]!, outputs);
@@ -609,7 +613,7 @@ export class Scheduler {
    * whose outputs the model did not fill as its declared shapes said is run again, without such buffers.
    */
   private failed(device: number, item: WorkItem, error: unknown): void {
-    if (item.abandoned) return;
+    if (item.abandoned) return this.returned(device, item);
     this.active[device] = undefined;
     this.busy[device] = false;
     const shapeMismatch = /pre-allocated output|computed output shape/i.test(error instanceof Error ? error.message : '');
@@ -623,6 +627,13 @@ export class Scheduler {
     }
     for (const piece of item.pieces) this.settle(piece.request, error);
     if (!this.workers[device]!.alive && this.rehome(device, error)) return;
+    this.dispatch();
+  }
+
+  /** A terminated run came back: its answer is dropped; a run that held its device frees it. */
+  private returned(device: number, item: WorkItem): void {
+    if (item.holdsDevice !== true) return;
+    this.busy[device] = false;
     this.dispatch();
   }
 

@@ -5,12 +5,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+import { toBinary } from '@bufbuild/protobuf';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ParallelSession } from '../src/runtime/session/parallel-session.js';
 import { makeGraph, makeModel, makeNode, makeValueInfo } from '../src/graph/build.js';
-import { TensorProto_DataType as DT } from '../src/onnx.js';
+import { ModelProtoSchema, TensorProto_DataType as DT, type NodeProto } from '../src/onnx.js';
 import { saveModel } from '../src/io/files.js';
 import { asOrtInputs } from '../src/tensors/ort-tensor.js';
 import { OrtSession } from '../src/runtime/onnxruntime/session.js';
@@ -19,7 +22,7 @@ import { onnxruntimeVersion } from '../src/runtime/onnxruntime/library.js';
 import { OrtError } from '../src/runtime/onnxruntime/status.js';
 import { ArgumentError } from '../src/errors.js';
 import { onnxruntimeNodeVersion } from '../src/runtime/gpu/providers.js';
-import { fixture, fixtureNames, tempDir } from './helpers.js';
+import { fixture, fixtureNames, repoRoot, tempDir } from './helpers.js';
 import { feedsFor, type Feeds } from './session-helpers.js';
 
 const bytes = (data: unknown): Buffer => {
@@ -170,4 +173,39 @@ test('the C API layer: the library\'s version, a session\'s inputs and outputs, 
   }
   assert.throws(() => createSessionOptions({ graphOptimizationLevel: 'most' as 'all' }), (e: unknown) => e instanceof ArgumentError && /options\.sessionOptions\.graphOptimizationLevel must be one of 'disabled', 'basic', 'extended', 'layout', 'all' \(got "most"\)/.test(e.message));
   assert.throws(() => createSessionOptions({ intraOpNumThreads: -1 }), (e: unknown) => e instanceof ArgumentError && /intraOpNumThreads must be a whole number/.test(e.message));
+});
+
+/** If nodes nested `depth` deep, the innermost doubling x: onnxruntime recurses once per level, on the calling thread's stack. */
+function nestedIfModel(depth: number): Uint8Array {
+  let node: NodeProto = makeNode('Add', ['x', 'x'], [`y${depth}`]);
+  for (let d = depth - 1; d >= 0; d--) {
+    const then = makeGraph({ name: `then${d}`, inputs: [], outputs: [makeValueInfo(`y${d + 1}`, DT.FLOAT, undefined)], nodes: [node] });
+    const otherwise = makeGraph({ name: `else${d}`, inputs: [], outputs: [makeValueInfo(`z${d}`, DT.FLOAT, undefined)], nodes: [makeNode('Identity', ['x'], [`z${d}`])] });
+    node = makeNode('If', ['c'], [`y${d}`], { then_branch: then, else_branch: otherwise });
+  }
+  const graph = makeGraph({ name: 'nested', inputs: [makeValueInfo('x', DT.FLOAT, [2]), makeValueInfo('c', DT.BOOL, [])], outputs: [makeValueInfo('y0', DT.FLOAT, undefined)], nodes: [node] });
+  return toBinary(ModelProtoSchema, makeModel(graph, { opset: 13 }));
+}
+
+test('calls into onnxruntime run on a full-size stack: a session of If nodes nested 24 deep is made and run (koffi\'s default 128 KiB crashes the process)', () => {
+  const file = path.join(tempDir(), 'nested.onnx');
+  writeFileSync(file, nestedIfModel(24));
+  const url = (p: string): string => JSON.stringify(pathToFileURL(path.join(repoRoot, 'dist/src/runtime/onnxruntime', p)).href);
+  const script = `
+    const { OrtSession } = await import(${url('session.js')});
+    const { createSessionOptions } = await import(${url('session-options.js')});
+    const { tensorValue, tensorShape, readTensor } = await import(${url('values.js')});
+    const { RunOptions } = await import(${url('run-options.js')});
+    const session = await OrtSession.create({ path: ${JSON.stringify(file)} }, createSessionOptions({}));
+    const x = tensorValue('float32', [2], new Float32Array([1, 2]));
+    const c = tensorValue('bool', [], new Uint8Array([1]));
+    const outputs = new BigUint64Array(1);
+    await session.run(['x', 'c'], BigUint64Array.of(BigInt(x.handle), BigInt(c.handle)), ['y0'], outputs, new RunOptions());
+    const y = Number(outputs[0]);
+    console.log(JSON.stringify(Array.from(readTensor(y, tensorShape(y)))));
+  `;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: repoRoot, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(child.signal, null, `the child was killed by ${child.signal}`);
+  assert.equal(child.status, 0, child.stderr);
+  assert.equal(child.stdout.trim(), '[2,4]');
 });

@@ -119,10 +119,28 @@ export function onnxruntimeVersion(): string {
   return load().version;
 }
 
+/**
+ * koffi runs a foreign function on a stack of its own, 128 KiB for an async call by default: too little for
+ * onnxruntime, whose runs and session creation go deep (subgraphs, kernels with large frames). Calls get the 8 MiB
+ * of a thread's usual stack instead. koffi takes settings only before its first library is loaded; where another
+ * module of the process has loaded one first, its settings stay.
+ */
+function giveCallsFullStacks(): void {
+  const stack = 8 << 20;
+  const config = koffi.config();
+  if (config.async_stack_size! >= stack && config.sync_stack_size! >= stack) return;
+  try {
+    koffi.config({ ...config, async_stack_size: stack, sync_stack_size: stack });
+  } catch {
+    // a library was loaded through koffi before: its settings are kept
+  }
+}
+
 function load(): { api: OrtApi; version: string } {
   if (loaded !== undefined) return loaded;
   createRequire(import.meta.url)('onnxruntime-node');
   const file = libraryPath();
+  giveCallsFullStacks();
   let library: ReturnType<typeof koffi.load>;
   try {
     library = koffi.load(file);

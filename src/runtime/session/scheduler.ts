@@ -680,7 +680,8 @@ export class Scheduler {
       try {
         const own = outputs.map((output, j) => {
           const target = targets?.[j];
-          if (target === undefined || output.data === target.data) return output;
+          if (target === undefined) return output;
+          if (sameMemory(output.data, target.data)) return target; // written there in place
           const axis = this.plan.outputs[j]!.axis;
           if (axis === null) return fillTarget(this.plan.outputs[j]!.name, target, output);
           placeInto(this.plan.outputs[j]!.name, target, output, axis, 0, request.batch);
@@ -768,9 +769,11 @@ export class Scheduler {
   }
 }
 
-/** Whether a piece's output data is a view into `whole` (written there in place by onnxruntime). */
+/** Whether output data (a piece's or a whole run's) lies in `whole`'s memory: onnxruntime wrote it there in place. */
 function sameMemory(part: unknown, whole: unknown): boolean {
-  return (part as ArrayBufferView).buffer === (whole as ArrayBufferView).buffer;
+  const a = part as ArrayBufferView;
+  const b = whole as ArrayBufferView;
+  return a.buffer === b.buffer && a.byteOffset >= b.byteOffset && a.byteOffset + a.byteLength <= b.byteOffset + b.byteLength;
 }
 
 /**

@@ -156,3 +156,14 @@ export function newArray(type: string, count: number): ArrayBufferView {
   if (Ctor === undefined) throw new TypeError(`tensor type '${type}' has no typed array`);
   return new Ctor(count);
 }
+
+/**
+ * A fresh typed array for an output that onnxruntime is to fill entirely, left unfilled: zeroing 16 MB first
+ * costs milliseconds (the allocator hands large blocks back dirty once it keeps freed memory). Never returned
+ * to anyone unless the run that writes it succeeds.
+ */
+export function outputArray(type: string, count: number): ArrayBufferView {
+  const Ctor = arrays[type] as unknown as (new (buffer: ArrayBuffer, offset: number, length: number) => ArrayBufferView) & { BYTES_PER_ELEMENT: number };
+  if (Ctor === undefined) throw new TypeError(`tensor type '${type}' has no typed array`);
+  return new Ctor(Buffer.allocUnsafeSlow(count * Ctor.BYTES_PER_ELEMENT).buffer as ArrayBuffer, 0, count);
+}

@@ -19,7 +19,7 @@ import type { Device, DeviceInput, DeviceOutput, DeviceResult, DeviceRun, Output
 import { gatheredInput, pieceInput, rowsView, wholeInput } from '../data/run-data.js';
 import { AxisJoin, combineTensors, rowCutter } from '../data/tensor-ops.js';
 import { placeRows, type View } from '../data/row-copy.js';
-import { newArray } from '../onnxruntime/values.js';
+import { outputArray } from '../onnxruntime/values.js';
 import type { OutputShape } from '../data/output-shapes.js';
 
 export type Feeds = Record<string, ort.Tensor>;
@@ -435,7 +435,7 @@ export class Scheduler {
     const shapes = this.options.outputShapes;
     request.results = this.plan.outputs.map((_, j) => {
       const shape = this.preallocate && request.targets?.[j] === undefined ? shapes[j]?.(request.batch) : undefined;
-      return shape === undefined ? undefined : new ort.Tensor(shape.type as 'float32', newArray(shape.type, shape.dims.reduce((a, b) => a * b, 1)) as Float32Array, shape.dims);
+      return shape === undefined ? undefined : new ort.Tensor(shape.type as 'float32', outputArray(shape.type, shape.dims.reduce((a, b) => a * b, 1)) as Float32Array, shape.dims);
     });
     request.split = {
       sizes: pieceSizes,
@@ -564,7 +564,7 @@ export class Scheduler {
       const shape = shapes[j]?.(item.rows);
       if (shape === undefined) return undefined;
       item.ownPlaces = true;
-      return { ...shape, data: newArray(shape.type, shape.dims.reduce((a, b) => a * b, 1)) };
+      return { ...shape, data: outputArray(shape.type, shape.dims.reduce((a, b) => a * b, 1)) };
     });
   }
 

@@ -34,7 +34,8 @@ const signatures = {
   GetErrorMessage: [2, STR, [H]],
   CreateEnv: [3, H, ['int', STR, OUT]],
   CreateSession: [7, H, [H, STR, H, OUT]],
-  CreateSessionFromArray: [8, H, [H, 'void *', SIZE, H, OUT]],
+  /** CreateSessionFromArray, the model's bytes given by their address. */
+  CreateSessionFromAddress: [8, H, [H, H, SIZE, H, OUT]],
   Run: [9, H, [H, H, STRS, OUT, SIZE, STRS, SIZE, OUT]],
   CreateSessionOptions: [10, H, [OUT]],
   SetOptimizedModelFilePath: [11, H, [H, STR]],

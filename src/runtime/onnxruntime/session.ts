@@ -1,6 +1,7 @@
 /**
  * An onnxruntime session made and run through the C API. Creating it and running it leave the calling thread:
- * both are koffi async calls, which run on libuv's thread pool while the event loop goes on. Each run's inputs
+ * sessions are made on a thread of their own (session-maker.ts), runs are koffi async calls on libuv's thread
+ * pool, while the event loop goes on. Each run's inputs
  * and outputs are OrtValues over JavaScript memory, which the pending run holds until its callback has come.
  */
 import { ortApi, type Handle } from './library.js';
@@ -9,6 +10,7 @@ import { ortEnv } from './env.js';
 import { koffi } from './koffi.js';
 import { ortAllocator, shapeInfo, type TensorShape } from './values.js';
 import type { RunOptions } from './run-options.js';
+import { makeSession } from './session-maker.js';
 
 /** An input or output of a session: its name, element type and dims (-1 where not fixed). */
 export interface ValueInfo extends TensorShape {
@@ -71,19 +73,17 @@ export class OrtSession {
   static async create(source: ModelSource, sessionOptions: Handle): Promise<OrtSession> {
     const api = ortApi();
     const env = ortEnv();
-    const out = new Out();
-    if ('path' in source) {
-      await callAsync(api.CreateSession, [env, source.path, sessionOptions, out.cell]);
-    } else {
-      const files = source.externalData ?? [];
-      if (files.length > 0) {
-        const buffers = files.map((f) => f.data);
-        check(api, api.AddExternalInitializersFromFilesInMemory(sessionOptions, files.map((f) => f.path), addressesOf(buffers), BigUint64Array.from(buffers, (b) => BigInt(b.byteLength)), files.length));
-      }
-      // The weights are read while the session is made: held with the call's arguments until it returns.
-      await callAsync(api.CreateSessionFromArray, [env, source.bytes, source.bytes.byteLength, sessionOptions, out.cell], files);
+    if ('path' in source) return new OrtSession(await makeSession({ env, options: sessionOptions, path: source.path }));
+    const files = source.externalData ?? [];
+    if (files.length > 0) {
+      const buffers = files.map((f) => f.data);
+      check(api, api.AddExternalInitializersFromFilesInMemory(sessionOptions, files.map((f) => f.path), addressesOf(buffers), BigUint64Array.from(buffers, (b) => BigInt(b.byteLength)), files.length));
     }
-    return new OrtSession(out.value);
+    // onnxruntime reads the bytes and the weights by address while the session is made: this frame holds them until then.
+    const held = [source.bytes, files];
+    const session = await makeSession({ env, options: sessionOptions, address: source.bytes.byteLength === 0 ? 0 : Number(koffi.address(source.bytes)), length: source.bytes.byteLength });
+    held.length = 0;
+    return new OrtSession(session);
   }
 
   private infos(kind: 'Input' | 'Output'): ValueInfo[] {

@@ -17,6 +17,7 @@ import { Device, type DeviceStartOptions } from './device.js';
 import type { DeviceSource } from './device-source.js';
 import { planInWorker } from './planner.js';
 import { outputShapes } from '../data/output-shapes.js';
+import { freeBuffers } from '../data/free-buffers.js';
 import { checkDeviceOptions, missingCudaProvider, parseDevice, type DeviceOptions } from '../gpu/providers.js';
 import { checkSessionDevices, defaultDevices, gpuInventory } from '../gpu/gpus.js';
 import { QueueFullError, Scheduler, type BatchingOptions, type Feeds, type SessionStats } from './scheduler.js';
@@ -159,6 +160,8 @@ export class ParallelSession {
       ...(options.deviceOptions === undefined ? {} : { deviceOptions: options.deviceOptions }),
     };
     const { workers, failures } = await startDevices(devices, planned.source, startOptions);
+    // onnxruntime has copied the weights into every session: their memory goes back now, not at the next collection.
+    if (planned.source.kind === 'bytes') freeBuffers([...new Set(planned.source.externalData.map((f) => f.data.buffer as ArrayBuffer))]);
     if (failures.length > 0) {
       await Promise.all(workers.map((w) => w.release(new Error('start-up failed'))));
       throw new DeviceError(`ParallelSession: ${failures.length} of ${devices.length} devices failed to start:\n${failures.map((f) => `  ${f.message}`).join('\n')}`, { cause: failures });

@@ -112,7 +112,7 @@ export class ParallelSession {
   readonly #unit: number;
 
   private constructor(
-    private readonly workers: Device[],
+    private readonly handles: Device[],
     /** How the batch is split and joined: from the rewritten model, or made for a plain one. */
     readonly plan: ExecutionPlan,
     inputs: ValueInfoProto[],
@@ -129,11 +129,11 @@ export class ParallelSession {
     this.#checkFeeds = feedChecker(inputs, plan);
     this.#unit = fixedBatchOf(plan) ?? 1;
     this.outputNames = plan.outputs.map((o) => o.name);
-    this.devices = workers.map((w) => w.device);
+    this.devices = handles.map((w) => w.device);
   }
 
   /**
-   * Starts one worker and session per device. `model` is a path or the bytes of a model: one rewritten by
+   * Starts one session per device. `model` is a path or the bytes of a model: one rewritten by
    * onnx-parallelize (its tags give the devices), or a plain model planned here for `options.devices`.
    * Failures of several devices are reported together.
    */
@@ -159,21 +159,21 @@ export class ParallelSession {
       sessionOptions: options.sessionOptions ?? {},
       ...(options.deviceOptions === undefined ? {} : { deviceOptions: options.deviceOptions }),
     };
-    const { workers, failures } = await startDevices(devices, planned.source, startOptions);
+    const { handles, failures } = await startDevices(devices, planned.source, startOptions);
     // onnxruntime has copied the weights into every session: their memory goes back now, not at the next collection.
     if (planned.source.kind === 'bytes') freeBuffers([...new Set(planned.source.externalData.map((f) => f.data.buffer as ArrayBuffer))]);
     if (failures.length > 0) {
-      await Promise.all(workers.map((w) => w.release(new Error('start-up failed'))));
+      await Promise.all(handles.map((w) => w.release(new Error('start-up failed'))));
       throw new DeviceError(`ParallelSession: ${failures.length} of ${devices.length} devices failed to start:\n${failures.map((f) => `  ${f.message}`).join('\n')}`, { cause: failures });
     }
-    const scheduler = new Scheduler(workers, plan, {
+    const scheduler = new Scheduler(handles, plan, {
       batching: options.batching === false ? false : { maxQueueDelayMs: 0, ...options.batching },
       weights: weights === 'auto' ? 'auto' : integerWeights(weights ?? plan.weights),
       minRowsPerDevice: options.minRowsPerDevice ?? DEFAULT_MIN_ROWS_PER_DEVICE,
       maxRowsPerRun: fixedBatchOf(plan) ?? options.maxBatchPerDevice ?? Infinity,
       outputShapes: outputShapes(planned.outputs, plan.outputs),
     });
-    return new ParallelSession(workers, plan, planned.inputs, planned.outputs, scheduler, options.maxQueue, planned.defaulted ? defaults?.note : undefined);
+    return new ParallelSession(handles, plan, planned.inputs, planned.outputs, scheduler, options.maxQueue, planned.defaulted ? defaults?.note : undefined);
   }
 
   /** Runs the model on `feeds`; resolves to the outputs, equal to the original model's. */
@@ -201,8 +201,8 @@ export class ParallelSession {
 
   /**
    * A tensor for input `inputName` on a SharedArrayBuffer, to fill in place and feed to `run` again and again:
-   * no thread copies it on the way, each device's worker reads its own rows of it (in place where onnxruntime-node
-   * takes shared memory, Node 22 and later; on Node 20 the worker copies them once), all devices at once.
+   * nothing copies it on the way: onnxruntime reads each device's rows of it where they lie (rows along a later
+   * axis than the first are copied once), all devices at once, on every Node version.
    * `rows` gives the batch (the input's other dims must be fixed in the model); give the whole `dims` otherwise.
    * Do not write into it while a run that was given it is pending. On Node 20 onnxruntime-node itself refuses
    * shared memory, so such a tensor can be fed to ParallelSession but not to a plain InferenceSession there.
@@ -213,7 +213,7 @@ export class ParallelSession {
 
   /**
    * A tensor for output `outputName` on a SharedArrayBuffer, to give to `run` in `options.outputs` again and again:
-   * the devices' workers write their rows of that output straight into it. `rows` gives the batch (the output's
+   * the devices write their rows of that output straight into it. `rows` gives the batch (the output's
    * other dims must be fixed in the model); give the whole `dims` otherwise. On Node 20 onnxruntime-node refuses
    * shared memory: copy a result on it before feeding it to a plain InferenceSession there.
    */
@@ -237,13 +237,13 @@ export class ParallelSession {
     this.#released = true;
     const reason = new Error('ParallelSession: released while this run was pending');
     this.scheduler.rejectWaiting(reason);
-    await Promise.all(this.workers.map((w) => w.release(reason)));
+    await Promise.all(this.handles.map((w) => w.release(reason)));
     await this.scheduler.settled();
   }
 
   /** The device of one replica: for tests and diagnostics. */
   deviceOf(replica: number): Device {
-    return this.workers[replica]!;
+    return this.handles[replica]!;
   }
 }
 
@@ -251,10 +251,10 @@ export class ParallelSession {
  * Starts every device, all at once (session creation runs on libuv's thread pool); returns those that started and
  * the failures. Weights given in memory are copied by onnxruntime into each session as it is made.
  */
-async function startDevices(devices: readonly string[], source: DeviceSource, options: DeviceStartOptions): Promise<{ workers: Device[]; failures: Error[] }> {
+async function startDevices(devices: readonly string[], source: DeviceSource, options: DeviceStartOptions): Promise<{ handles: Device[]; failures: Error[] }> {
   const results = await Promise.allSettled(devices.map((device, i) => Device.start(device, i, source, options)));
   return {
-    workers: results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])),
+    handles: results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])),
     failures: results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : [])),
   };
 }

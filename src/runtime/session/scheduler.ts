@@ -177,21 +177,21 @@ export class Scheduler {
   private preallocate = true;
 
   constructor(
-    private readonly workers: Device[],
+    private readonly devices: Device[],
     private readonly plan: ExecutionPlan,
     private readonly options: SchedulerOptions,
   ) {
-    this.assigned = workers.map(() => []);
+    this.assigned = devices.map(() => []);
     // A device that dies idle: the work waiting goes to the others, or is rejected when none is left.
-    this.liveDevices = workers.map((_, i) => i);
-    workers.forEach((worker, device) => {
-      worker.onFailure = () => {
-        this.liveDevices = this.workers.flatMap((w, i) => (w.alive ? [i] : []));
-        if (!this.rehome(device, worker.failureReason)) queueMicrotask(() => this.dispatch());
+    this.liveDevices = devices.map((_, i) => i);
+    devices.forEach((handle, device) => {
+      handle.onFailure = () => {
+        this.liveDevices = this.devices.flatMap((w, i) => (w.alive ? [i] : []));
+        if (!this.rehome(device, handle.failureReason)) queueMicrotask(() => this.dispatch());
       };
     });
-    this.busy = workers.map(() => false);
-    this.active = workers.map(() => undefined);
+    this.busy = devices.map(() => false);
+    this.active = devices.map(() => undefined);
     this.everyInputBatched = plan.inputs.every((input) => input.axis !== null);
     const fixed = fixedBatchOf(plan);
     this.unit = fixed ?? 1;
@@ -212,7 +212,7 @@ export class Scheduler {
 
   /** Why no run can be taken any more, if so: every device has failed (while running or idle). */
   get broken(): Error | undefined {
-    if (this.failure === undefined && this.live().length === 0) this.failure = this.workers[0]?.failureReason;
+    if (this.failure === undefined && this.live().length === 0) this.failure = this.devices[0]?.failureReason;
     return this.failure;
   }
 
@@ -343,7 +343,7 @@ export class Scheduler {
       item.run.terminate();
       this.active[d] = undefined;
       // Another terminated run of this device still inside onnxruntime: this one frees the device when it returns.
-      if (this.workers[d]!.queueDepth > 1) item.holdsDevice = true;
+      if (this.devices[d]!.queueDepth > 1) item.holdsDevice = true;
       else this.busy[d] = false;
     });
   }
@@ -373,7 +373,7 @@ export class Scheduler {
   /** Free live devices, the fastest measured first. */
   private freeDevices(): number[] {
     const free = this.live().filter((d) => !this.busy[d]);
-    return free.sort((a, b) => (this.workers[b]!.rowsPerSecond ?? 0) - (this.workers[a]!.rowsPerSecond ?? 0));
+    return free.sort((a, b) => (this.devices[b]!.rowsPerSecond ?? 0) - (this.devices[a]!.rowsPerSecond ?? 0));
   }
 
   private takeFromQueue(device: number): WorkItem | undefined {
@@ -410,9 +410,9 @@ export class Scheduler {
       const weights = this.options.weights;
       return live.map((d) => weights[d]!);
     }
-    const measured = live.map((d) => this.workers[d]!.rowsPerSecond).filter((r): r is number => r !== undefined);
+    const measured = live.map((d) => this.devices[d]!.rowsPerSecond).filter((r): r is number => r !== undefined);
     const fallback = measured.length === 0 ? 1 : measured.reduce((a, b) => a + b, 0) / measured.length;
-    return live.map((d) => this.workers[d]!.rowsPerSecond ?? fallback);
+    return live.map((d) => this.devices[d]!.rowsPerSecond ?? fallback);
   }
 
   /** Cuts a request into pieces by the devices' shares (in runs of at most maxRowsPerRun rows) and assigns them. */
@@ -513,7 +513,7 @@ export class Scheduler {
    * are one block); merged requests' rows are gathered into one buffer.
    */
   private start(device: number, item: WorkItem): void {
-    const worker = this.workers[device]!;
+    const handle = this.devices[device]!;
     this.busy[device] = true;
     this.active[device] = item;
     item.started = performance.now();
@@ -533,7 +533,7 @@ export class Scheduler {
       // Data that cannot be gathered fails the requests of this run only; the device stays free.
       return this.failed(device, item, error);
     }
-    item.run = worker.run(inputs, places);
+    item.run = handle.run(inputs, places);
     item.run.result.then(
       (result) => this.complete(device, item, result),
       (error: unknown) => this.failed(device, item, error),
@@ -569,8 +569,8 @@ export class Scheduler {
   }
 
   private complete(device: number, item: WorkItem, result: DeviceResult): void {
-    const worker = this.workers[device]!;
-    worker.record(item.pieces.length, item.rows, result.ms, performance.now() - item.started, result.inputMs, result.outputMs);
+    const handle = this.devices[device]!;
+    handle.record(item.pieces.length, item.rows, result.ms, performance.now() - item.started, result.inputMs, result.outputMs);
     if (item.abandoned) return this.returned(device, item);
     this.active[device] = undefined;
     const outputs = result.outputs.map((o: DeviceOutput) => new ort.Tensor(o.type as 'float32', o.data as Float32Array, o.dims));
@@ -626,7 +626,7 @@ export class Scheduler {
       error = new Error(`${(error as Error).message} (outputs were to be written into the tensors of options.outputs: do their dims match what the model gives?)`);
     }
     for (const piece of item.pieces) this.settle(piece.request, error);
-    if (!this.workers[device]!.alive && this.rehome(device, error)) return;
+    if (!this.devices[device]!.alive && this.rehome(device, error)) return;
     this.dispatch();
   }
 
@@ -729,7 +729,7 @@ export class Scheduler {
   }
 
   stats(): SessionStats {
-    const devices = this.workers.map((w, d) => ({
+    const devices = this.devices.map((w, d) => ({
       device: w.device,
       ...w.counters,
       batchSizes: { ...w.counters.batchSizes },

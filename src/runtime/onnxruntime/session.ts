@@ -1,8 +1,8 @@
 /**
  * An onnxruntime session made and run through the C API. Creating it and running it leave the calling thread:
  * sessions are made on a thread of their own (session-maker.ts), runs are koffi async calls on libuv's thread
- * pool, while the event loop goes on. Each run's inputs
- * and outputs are OrtValues over JavaScript memory, which the pending run holds until its callback has come.
+ * pool, while the event loop goes on. Each run's inputs and outputs are OrtValues over JavaScript memory, which
+ * the pending run holds until its callback has come.
  */
 import { ortApi, type Handle } from './library.js';
 import { check, Out, statusError } from './status.js';
@@ -26,17 +26,18 @@ export interface InMemoryFile {
 /** What a session is made from: a model file, or a model's bytes with its external data in memory. */
 export type ModelSource = { path: string } | { bytes: Uint8Array; externalData?: readonly InMemoryFile[] };
 
+/** The arguments of every async call in progress: reachable from this module until the call has returned. */
+const held = new Set<unknown[]>();
+
 /**
- * Calls an async API function and settles with its status (null: success) once it returns. The arguments (and
- * `keep`) are referenced by the callback, so none of them, nor the memory they point into, can be collected
- * while the call runs.
+ * Calls an async API function and settles with its status (null: success) once it returns. The arguments are
+ * held until then, so none of them, nor the memory they point into, can be collected while the call runs.
  */
-function callAsync(fn: { async: (...args: unknown[]) => void }, args: unknown[], keep?: unknown): Promise<void> {
+function callAsync(fn: { async: (...args: unknown[]) => void }, args: unknown[]): Promise<void> {
   held.add(args);
   return new Promise((resolve, reject) => {
     fn.async(...args, (error: unknown, status: number) => {
       held.delete(args);
-      void keep;
       if (error) return reject(error instanceof Error ? error : new Error(String(error)));
       const failure = statusError(ortApi(), status);
       if (failure !== undefined) reject(failure);
@@ -44,9 +45,6 @@ function callAsync(fn: { async: (...args: unknown[]) => void }, args: unknown[],
     });
   });
 }
-
-/** The arguments of every async call in progress: reachable from this module until the call has returned. */
-const held = new Set<unknown[]>();
 
 /** Addresses of typed arrays (an array of char* for C), for the call that reads them; the arrays must outlive it. */
 function addressesOf(views: readonly ArrayBufferView[]): BigUint64Array {
@@ -80,9 +78,9 @@ export class OrtSession {
       check(api, api.AddExternalInitializersFromFilesInMemory(sessionOptions, files.map((f) => f.path), addressesOf(buffers), BigUint64Array.from(buffers, (b) => BigInt(b.byteLength)), files.length));
     }
     // onnxruntime reads the bytes and the weights by address while the session is made: this frame holds them until then.
-    const held = [source.bytes, files];
+    const reading = [source.bytes, files];
     const session = await makeSession({ env, options: sessionOptions, address: source.bytes.byteLength === 0 ? 0 : Number(koffi.address(source.bytes)), length: source.bytes.byteLength });
-    held.length = 0;
+    reading.length = 0;
     return new OrtSession(session);
   }
 

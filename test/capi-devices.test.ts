@@ -22,6 +22,7 @@ import { onnxruntimeVersion } from '../src/runtime/onnxruntime/library.js';
 import { OrtError } from '../src/runtime/onnxruntime/status.js';
 import { ArgumentError } from '../src/errors.js';
 import { onnxruntimeNodeVersion } from '../src/runtime/gpu/providers.js';
+import { threadPoolShortage, threadPoolSize } from '../src/runtime/onnxruntime/thread-pool.js';
 import { fixture, fixtureNames, repoRoot, tempDir } from './helpers.js';
 import { feedsFor, type Feeds } from './session-helpers.js';
 
@@ -208,4 +209,26 @@ test('calls into onnxruntime run on a full-size stack: a session of If nodes nes
   assert.equal(child.signal, null, `the child was killed by ${child.signal}`);
   assert.equal(child.status, 0, child.stderr);
   assert.equal(child.stdout.trim(), '[2,4]');
+});
+
+test('more devices than libuv\'s thread pool can run at once are warned about, with the UV_THREADPOOL_SIZE that fixes it', async () => {
+  assert.equal(threadPoolSize({}), 4);
+  assert.equal(threadPoolSize({ UV_THREADPOOL_SIZE: '16' }), 16);
+  assert.equal(threadPoolSize({ UV_THREADPOOL_SIZE: 'many' }), 4);
+  assert.equal(threadPoolShortage(3, 4), undefined);
+  assert.match(threadPoolShortage(4, 4)!, /4 devices run on libuv's thread pool of 4 threads.*UV_THREADPOOL_SIZE=6/);
+  const warnings: Error[] = [];
+  const onWarning = (warning: Error): void => void warnings.push(warning);
+  process.on('warning', onWarning);
+  try {
+    const devices = Array.from({ length: threadPoolSize() }, () => 'cpu');
+    const session = await ParallelSession.create(fixture('mlp'), { devices });
+    const feeds = await feedsFor('mlp', 12, 2);
+    assertIdentical(await session.run(feeds), await (await ort.InferenceSession.create(fixture('mlp'), { intraOpNumThreads: 1 })).run(feeds), `${devices.length} devices`);
+    await session.release();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.ok(warnings.some((w) => /ParallelSession: \d+ devices run on libuv's thread pool/.test(w.message)), warnings.map((w) => w.message).join('; '));
+  } finally {
+    process.off('warning', onWarning);
+  }
 });

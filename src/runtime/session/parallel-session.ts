@@ -18,6 +18,7 @@ import type { DeviceSource } from './device-source.js';
 import { planInWorker } from './planner.js';
 import { outputShapes } from '../data/output-shapes.js';
 import { freeBuffers } from '../data/free-buffers.js';
+import { threadPoolShortage } from '../onnxruntime/thread-pool.js';
 import { checkDeviceOptions, missingCudaProvider, parseDevice, type DeviceOptions } from '../gpu/providers.js';
 import { checkSessionDevices, defaultDevices, gpuInventory } from '../gpu/gpus.js';
 import { QueueFullError, Scheduler, type BatchingOptions, type Feeds, type SessionStats } from './scheduler.js';
@@ -159,6 +160,8 @@ export class ParallelSession {
       sessionOptions: options.sessionOptions ?? {},
       ...(options.deviceOptions === undefined ? {} : { deviceOptions: options.deviceOptions }),
     };
+    const shortage = threadPoolShortage(devices.length);
+    if (shortage !== undefined) process.emitWarning(`ParallelSession: ${shortage}`, { code: 'ONNX_PARALLELIZE_THREAD_POOL' });
     const { handles, failures } = await startDevices(devices, planned.source, startOptions);
     // onnxruntime has copied the weights into every session: their memory goes back now, not at the next collection.
     if (planned.source.kind === 'bytes') freeBuffers([...new Set(planned.source.externalData.map((f) => f.data.buffer as ArrayBuffer))]);

@@ -1,5 +1,5 @@
 /**
- * ParallelSession never leaves files in a user's folders: not after a failed create, a dead worker, release(),
+ * ParallelSession never leaves files in a user's folders: not after a failed create, a dead device, release(),
  * or a process that ends without release(); and in a read-only folder it works without writing there.
  * The model used has external data, the case where onnxruntime needs the model's folder.
  */
@@ -74,7 +74,7 @@ const scenarios: Scenario[] = [
     },
   })),
   {
-    name: 'workers that are killed, with runs between',
+    name: 'devices that are killed, with runs between',
     async act(model) {
       const session = await ParallelSession.create(model, { devices: ['cpu', 'cpu'] });
       await assertLikePlain(session, 5);
@@ -147,7 +147,7 @@ const mode = process.env[childMode] as ChildMode | undefined;
 if (mode !== undefined) {
   await child(mode, process.env[childModel]!);
 } else {
-  test('nothing is left in the model folder after a failed create, a killed worker or release()', async () => {
+  test('nothing is left in the model folder after a failed create, a killed device or release()', async () => {
     const model = modelInFreshFolder();
     try {
       await checkScenarios(model);

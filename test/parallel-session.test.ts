@@ -209,7 +209,7 @@ test('argument errors quote the parameter', async () => {
   await assert.rejects(ParallelSession.create(42 as unknown as string), /model: expected a file path or the bytes/);
 });
 
-test('string and int64 tensors cross the worker threads', async () => {
+test('string and int64 tensors reach onnxruntime and come back', async () => {
   const model = makeModel(
     makeGraph({
       name: 'strings',

@@ -196,7 +196,7 @@ test('a device that dies mid-batch rejects exactly the requests of that batch, n
   await session.release();
 });
 
-test('release() with requests still queued rejects them all and ends the workers', async () => {
+test('release() with requests still queued rejects them all and releases the sessions', async () => {
   const session = await ParallelSession.create(fixture('mlp'), { devices: ['cpu'], batching: false });
   session.deviceOf(0).delayRuns(100);
   const feeds = await feedsFor('mlp', 1, 1);

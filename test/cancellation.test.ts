@@ -110,3 +110,26 @@ test('runs aborted back to back: the device never holds more than one terminated
     await Promise.all([session.release(), plain.release()]);
   }
 });
+
+test('a split request aborted inside onnxruntime: every device\'s run is terminated and its pieces still waiting are dropped', async () => {
+  const file = await deepModel();
+  const session = await ParallelSession.create(file, { devices: ['cpu', 'cpu'], maxBatchPerDevice: 256 });
+  const plain = await ort.InferenceSession.create(file, { intraOpNumThreads: 1 });
+  try {
+    const small = input(2, 41);
+    await session.run({ x: small });
+    const before = session.stats().total.batches;
+    const controller = new AbortController();
+    // 2048 rows in pieces of at most 256: four runs waiting for each device.
+    const aborted = session.run({ x: input(2048, 40) }, { signal: controller.signal }).then(() => 'finished', (e: unknown) => e);
+    await sleep(30);
+    controller.abort(new Error('split request given up'));
+    assert.match(String(await aborted), /split request given up/);
+    assertSame(await session.run({ x: small }), await plain.run({ x: small }), 'the next request');
+    await sleep(50);
+    const ran = session.stats().total.batches - before;
+    assert.ok(ran <= 3, `${ran} runs counted: the pieces that waited were dropped (8 pieces, of which at most 2 ran before the abort, and the next request's)`);
+  } finally {
+    await Promise.all([session.release(), plain.release()]);
+  }
+});

@@ -359,7 +359,7 @@ export class Scheduler {
       while (progress) {
         progress = false;
         for (const d of this.freeDevices()) {
-          const item = this.assigned[d]!.shift() ?? this.takeFromQueue(d);
+          const item = this.nextAssigned(d) ?? this.takeFromQueue(d);
           if (item === undefined) continue;
           this.start(d, item);
           progress = true;
@@ -368,6 +368,14 @@ export class Scheduler {
     } finally {
       this.dispatching = false;
     }
+  }
+
+  /** The next piece assigned to device `d` whose request still waits (pieces of cancelled requests are dropped). */
+  private nextAssigned(d: number): WorkItem | undefined {
+    const assigned = this.assigned[d]!;
+    let item = assigned.shift();
+    while (item !== undefined && item.pieces.every((p) => p.request.settled)) item = assigned.shift();
+    return item;
   }
 
   /** Free live devices, the fastest measured first. */

@@ -2,20 +2,19 @@
  * What ParallelSession adds to a large run, beyond the time its device spends inside onnxruntime's run(): a
  * 1-layer 4096-wide float32 MLP at batch 1024 (16 MB in, 16 MB out) on one CPU device, the caller's time less
  * the device's time inside run() (from stats()), per run, with ordinary inputs, inputs on shared memory
- * (ParallelSession.allocate), transferred inputs (a fresh copy each run, its making not timed), and a shared input
+ * (ParallelSession.allocate), and a shared input
  * with the output written in place (allocateOutput, run's `outputs`), so that nothing crosses threads. Each run is
  * preceded by a run of a plain session, as a service's other work would be, and the modes take turns run by
  * run. Prints the medians over BENCH_ROUNDS rounds (default 25), and the plain session's own time for scale.
  * Then the same modes back to back, with no plain run between: what ParallelSession adds by itself, without the
  * collection of the plain session's 16 MB outputs (whose helper threads take both cores of a 2-core machine)
  * landing inside its runs.
- * Targets: at most 1.0 ms with an ordinary input (Node 20 and 24); at most 0.5 ms with a shared input where
- * onnxruntime-node takes shared memory (Node 22 and later).
+ * Targets: at most 1.0 ms with an ordinary input; at most 0.5 ms with a shared input (every Node: onnxruntime reads
+ * both where they lie).
  */
 import os from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { ParallelSession } from '../src/runtime/session/parallel-session.js';
-import { sharedBuffersAccepted } from '../src/runtime/data/shared-memory.js';
 import { SeededRandom } from '../src/tensors/random.js';
 import { median, mlpModel } from './harness.js';
 
@@ -31,22 +30,22 @@ const shared = session.allocate('x', batch);
 (shared.data as Float32Array).set(values);
 const output = session.allocateOutput('y', batch);
 
-type Mode = 'ordinary' | 'shared' | 'transfer' | 'inPlace';
-const modes: Mode[] = ['ordinary', 'shared', 'transfer', 'inPlace'];
-const added: Record<Mode, number[]> = { ordinary: [], shared: [], transfer: [], inPlace: [] };
+type Mode = 'ordinary' | 'shared' | 'inPlace';
+const modes: Mode[] = ['ordinary', 'shared', 'inPlace'];
+const added: Record<Mode, number[]> = { ordinary: [], shared: [], inPlace: [] };
 const plainMs: number[] = [];
 
 /** One run of `mode`: the caller's time less the device's time inside onnxruntime's run(). */
 async function addedBy(mode: Mode): Promise<number> {
-  const feeds = { x: mode === 'shared' || mode === 'inPlace' ? shared : mode === 'transfer' ? new ort.Tensor('float32', values.slice(), [batch, width]) : ordinary };
+  const feeds = { x: mode === 'shared' || mode === 'inPlace' ? shared : ordinary };
   const busy = session.stats().total.busyMs;
   const start = performance.now();
-  await session.run(feeds, mode === 'inPlace' ? { outputs: { y: output } } : { transfer: mode === 'transfer' });
+  await session.run(feeds, mode === 'inPlace' ? { outputs: { y: output } } : {});
   const ms = performance.now() - start;
   return ms - (session.stats().total.busyMs - busy);
 }
 
-const alone: Record<Mode, number[]> = { ordinary: [], shared: [], transfer: [], inPlace: [] };
+const alone: Record<Mode, number[]> = { ordinary: [], shared: [], inPlace: [] };
 for (const mode of modes) await addedBy(mode); // warm-up
 for (let round = 0; round < rounds; round++) {
   for (const mode of round % 2 === 0 ? modes : [...modes].reverse()) {
@@ -66,9 +65,8 @@ console.log(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, nod
 console.log(`1x${width} MLP, batch ${batch} (16 MB in, 16 MB out), one cpu device, ${rounds} rounds; a plain session's run: ${ms(plainMs)}`);
 console.log(`added by ParallelSession per run (caller's time less time inside onnxruntime), medians:`);
 console.log(`  ordinary input:    ${ms(added.ordinary)} (target <= 1.0 ms) ${median(added.ordinary) <= 1 ? 'OK' : 'OVER'}`);
-const sharedTarget = sharedBuffersAccepted ? ` (target <= 0.5 ms) ${median(added.shared) <= 0.5 ? 'OK' : 'OVER'}` : ' (no target on this Node: onnxruntime-node refuses shared memory, so the worker copies it once)';
+const sharedTarget = ` (target <= 0.5 ms) ${median(added.shared) <= 0.5 ? 'OK' : 'OVER'}`;
 console.log(`  shared input:      ${ms(added.shared)}${sharedTarget}`);
-console.log(`  transferred input: ${ms(added.transfer)}`);
-const inPlaceTarget = sharedBuffersAccepted ? ` (target <= 0.5 ms) ${median(added.inPlace) <= 0.5 ? 'OK' : 'OVER'}` : ' (on this Node the worker copies input and output once each)';
+const inPlaceTarget = ` (target <= 0.5 ms) ${median(added.inPlace) <= 0.5 ? 'OK' : 'OVER'}`;
 console.log(`  shared input, output in place: ${ms(added.inPlace)}${inPlaceTarget}`);
-console.log(`back to back, no plain run between (medians): ordinary ${ms(alone.ordinary)}, shared ${ms(alone.shared)}, transferred ${ms(alone.transfer)}, shared with output in place ${ms(alone.inPlace)}`);
+console.log(`back to back, no plain run between (medians): ordinary ${ms(alone.ordinary)}, shared ${ms(alone.shared)}, shared with output in place ${ms(alone.inPlace)}`);

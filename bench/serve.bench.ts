@@ -117,13 +117,7 @@ console.log(`closed loop of batch-1 requests, devices ${devices.join(',')} (one 
   const extra = median(added);
   console.log(`concurrency 1, 1x${width} MLP, median p50 µs: plain ${(medianOf(measured, 'a', (s) => s.p50) * 1000).toFixed(0)}, ParallelSession ${devices.join(',')} ${(medianOf(measured, 'b', (s) => s.p50) * 1000).toFixed(0)}`);
   console.log(`ParallelSession ${devices.join(',')} p50 latency minus plain session p50, concurrency 1: ${extra >= 0 ? '+' : ''}${extra.toFixed(0)} µs, ${spread(added, 0)} (target <= +100 µs) ${extra <= 100 ? 'OK' : 'OVER'}`);
-  // Busy-waiting, as CUDA devices do by default (off for CPU devices, whose cores run the model).
-  const polling = await ParallelSession.create(file, { devices, busyWaitMicros: 500 });
-  const polled = await pairs({ name: 'plain session', send: () => plainSession.run({ x }) }, { name: `ParallelSession ${devices.join(',')} busy-waiting`, send: () => polling.run({ x }) }, 1);
-  const pollAdded = polled.map((p) => (p.b.p50 - p.a.p50) * 1000);
-  const pollExtra = median(pollAdded);
-  console.log(`the same with busyWaitMicros 500 (the CUDA default): ${pollExtra >= 0 ? '+' : ''}${pollExtra.toFixed(0)} µs, ${spread(pollAdded, 0)} (the GPU target: <= +40 µs)`);
-  await Promise.all([plainSession.release(), two.release(), polling.release()]);
+  await Promise.all([plainSession.release(), two.release()]);
 }
 
 console.log('batch 1024 in single requests: see `npm run bench:session` (ParallelSession cpu,cpu vs one single-thread session and vs one 2-thread session)');

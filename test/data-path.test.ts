@@ -1,21 +1,20 @@
 /**
- * The data path of ParallelSession: ordinary, shared (allocate) and transferred inputs, on one device and two,
- * with batching on and off, batch axis 0 and 1, float16, and outputs fed on into another session. Every path
- * returns what a plain session returns, and a caller's arrays are detached only where it asked for it.
+ * The data path of ParallelSession: ordinary and shared (allocate) inputs, read by onnxruntime where they lie, on
+ * one device and two, with batching on and off, batch axis 0 and 1, float16, outputs written into the result or the
+ * caller's tensors, and outputs fed on into another session. Every path returns what a plain session returns, and
+ * a caller's arrays are left as they were.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
 import { ParallelSession } from '../src/runtime/session/parallel-session.js';
 import { ArgumentError } from '../src/errors.js';
-import { sharedBuffersAccepted } from '../src/runtime/data/shared-memory.js';
-import { WorkerInputs } from '../src/runtime/data/worker-inputs.js';
-import { WorkerOutputs } from '../src/runtime/data/worker-outputs.js';
+import { pieceInput, rowsView } from '../src/runtime/data/run-data.js';
 import { asOrtInputs } from '../src/tensors/ort-tensor.js';
 import { fixture } from './helpers.js';
 import { assertSame, feedsFor, type Feeds } from './session-helpers.js';
 
-type Mode = 'ordinary' | 'shared' | 'transfer';
+type Mode = 'ordinary' | 'shared';
 
 const bytesOf = (tensor: ort.Tensor): Uint8Array => {
   const data = tensor.data as ArrayBufferView;
@@ -52,14 +51,13 @@ test('every input path returns what a plain session returns: 1 and 2 devices, ba
       for (const batching of [undefined, false as const]) {
         const session = await ParallelSession.create(fixture(name), { devices, minRowsPerDevice: 2, ...(batching === false ? { batching } : {}) });
         try {
-          for (const mode of ['ordinary', 'shared', 'transfer'] as Mode[]) {
+          for (const mode of ['ordinary', 'shared'] as Mode[]) {
             const label = `${name} on ${devices.join(',')} batching ${batching === false ? 'off' : 'on'}, ${mode} inputs`;
             const given = inputs.map((feeds) => (mode === 'shared' ? sharedFeeds(session, feeds) : copyFeeds(feeds)));
             const before = given.map((feeds) => Object.values(feeds).map((t) => bytesOf(t).slice()));
             // Concurrently, so that batching merges them where it is on.
-            const results = await Promise.all(given.map((feeds) => session.run(feeds, mode === 'transfer' ? { transfer: true } : {})));
+            const results = await Promise.all(given.map((feeds) => session.run(feeds)));
             results.forEach((result, k) => assertSame(result, expected[k]!, `${label}, batch ${batches[k]}`));
-            if (mode === 'transfer') continue;
             given.forEach((feeds, k) =>
               Object.values(feeds).forEach((t, j) => {
                 assert.notEqual((t.data as ArrayBufferView).byteLength, 0, `${label}: the caller's array is not detached`);
@@ -75,40 +73,23 @@ test('every input path returns what a plain session returns: 1 and 2 devices, ba
   }
 });
 
-test('transfer: buffers are handed over (detached) only when asked, and only for a request run whole', async () => {
-  const session = await ParallelSession.create(fixture('mlp'), { devices: ['cpu'], batching: false });
+test('a split result is one buffer that each device wrote its rows into; a view of a larger buffer is read where it lies', async () => {
+  const session = await ParallelSession.create(fixture('mlp'), { devices: ['cpu', 'cpu'], minRowsPerDevice: 1 });
+  const plain = await ort.InferenceSession.create(fixture('mlp'));
   try {
-    const feeds = await feedsFor('mlp', 6, 3);
-    const expected = await session.run(copyFeeds(feeds));
-    const kept = copyFeeds(feeds);
-    assertSame(await session.run(kept), expected, 'ordinary');
-    assert.equal((kept['x']!.data as Float32Array).length, 6 * 16, 'an ordinary run leaves the array as it was');
-    const handed = copyFeeds(feeds);
-    assertSame(await session.run(handed, { transfer: true }), expected, 'transferred');
-    assert.equal((handed['x']!.data as Float32Array).byteLength, 0, 'a transferred array is detached');
-    // A view of a larger buffer is copied, never transferred: the rest of the buffer is the caller's.
-    const larger = new Float32Array(7 * 16);
+    const feeds = await feedsFor('mlp', 9, 3);
+    const result = await session.run(feeds);
+    assert.equal(session.stats().total.batches, 2, 'split over both devices');
+    assertSame(result, await plain.run(feeds), 'split');
+    const y = result['y']!.data as Float32Array;
+    assert.equal(y.buffer.byteLength, 9 * 8 * 4, 'the result is one buffer of exactly its rows (made before the runs, not joined after)');
+    const larger = new Float32Array(10 * 16);
     larger.set(feeds['x']!.data as Float32Array, 16);
-    const view = new ort.Tensor('float32', larger.subarray(16), [6, 16]);
-    assertSame(await session.run({ x: view }, { transfer: true }), expected, 'a view, transfer asked');
-    assert.equal(larger.byteLength, 7 * 16 * 4, 'the larger buffer is not detached');
+    const view = new ort.Tensor('float32', larger.subarray(16), [9, 16]);
+    assertSame(await session.run({ x: view }), result, 'a view of a larger buffer');
+    assert.equal(larger.byteLength, 10 * 16 * 4, 'the caller\'s buffer is left whole');
   } finally {
-    await session.release();
-  }
-  // Split over two devices, with an input without batch axis that every device needs.
-  const split = await ParallelSession.create(fixture('scalar_side_input'), { devices: ['cpu', 'cpu'], minRowsPerDevice: 1 });
-  try {
-    const feeds = copyFeeds(await feedsFor('scalar_side_input', 8, 4));
-    const expected = await split.run(copyFeeds(feeds));
-    assertSame(await split.run(feeds, { transfer: true }), expected, 'split, transfer asked');
-    assert.equal(split.stats().total.batches, 4, 'both runs were split over the two devices');
-    for (const name of ['audio', 'gain']) assert.notEqual((feeds[name]!.data as Float32Array).byteLength, 0, `${name}: a request split over devices is copied, not transferred`);
-    const whole = copyFeeds(await feedsFor('scalar_side_input', 1, 5));
-    const wholeExpected = await split.run(copyFeeds(whole));
-    assertSame(await split.run(whole, { transfer: true }), wholeExpected, 'whole, transfer asked');
-    for (const name of ['audio', 'gain']) assert.equal((whole[name]!.data as Float32Array).byteLength, 0, `${name}: a request run whole hands its buffers over`);
-  } finally {
-    await split.release();
+    await Promise.all([session.release(), plain.release()]);
   }
 });
 
@@ -129,44 +110,43 @@ test('outputs of a split run feed on into another session: recurrent state joine
   }
 });
 
-test('a shared input reaches onnxruntime without a copy where onnxruntime-node takes shared memory (Node 22 and later)', async () => {
+test('ordinary and shared inputs reach onnxruntime without a copy: a run sees what is written into them before it starts', async () => {
   const session = await ParallelSession.create(fixture('mlp'), { devices: ['cpu', 'cpu'], minRowsPerDevice: 1 });
   const plain = await ort.InferenceSession.create(fixture('mlp'));
   try {
-    const x = session.allocate('x', 8);
-    const data = x.data as Float32Array;
-    data.fill(0.5);
-    const original = await plain.run({ x: new ort.Tensor('float32', data.slice(), [8, 16]) });
-    const changed = await plain.run({ x: new ort.Tensor('float32', new Float32Array(8 * 16).fill(-2), [8, 16]) });
-    // Each worker takes its rows, then waits; the rows are changed meanwhile. Read in place, the run sees the
-    // change; copied, it does not.
-    session.workerOf(0).delayRuns(400);
-    session.workerOf(1).delayRuns(400);
-    const pending = session.run({ x });
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    data.fill(-2);
-    const result = await pending;
-    assertSame(result, sharedBuffersAccepted ? changed : original, sharedBuffersAccepted ? 'read in place' : 'copied once by each worker (Node 20)');
+    for (const shared of [true, false]) {
+      const x = shared ? session.allocate('x', 8) : new ort.Tensor('float32', new Float32Array(8 * 16), [8, 16]);
+      const data = x.data as Float32Array;
+      data.fill(0.5);
+      const changed = await plain.run({ x: new ort.Tensor('float32', new Float32Array(8 * 16).fill(-2), [8, 16]) });
+      // Each device's run waits before it starts; the rows are changed meanwhile. Read in place, the run sees the
+      // change; copied, it would not.
+      session.deviceOf(0).delayRuns(400);
+      session.deviceOf(1).delayRuns(400);
+      const pending = session.run({ x });
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      data.fill(-2);
+      assertSame(await pending, changed, `${shared ? 'shared' : 'ordinary'} input read in place`);
+    }
   } finally {
     await Promise.all([session.release(), plain.release()]);
   }
 });
 
-test('a worker cuts its rows of a shared input: a view along axis 0, a copy into a buffer it keeps along other axes or on Node 20', () => {
-  const shared = new Float32Array(new SharedArrayBuffer(2 * 6 * 3 * 4)).map((_, i) => i);
-  const inPlace = new WorkerInputs(true);
-  const rows = inPlace.feed(0, [6, 6], shared, { axis: 0, start: 2, size: 3 });
-  assert.equal((rows.data as Float32Array).buffer, shared.buffer, 'axis 0: a view of the shared buffer');
-  assert.deepEqual(rows.dims, [3, 6]);
-  assert.deepEqual(Array.from(rows.data as Float32Array), Array.from(shared.subarray(12, 30)));
-  const axis1 = inPlace.feed(1, [2, 6, 3], shared, { axis: 1, start: 4, size: 2 });
+test('a run\'s rows of an input are a view where they are one block (axis 0, or nothing before the axis), else copied once', () => {
+  const data = new Float32Array(new SharedArrayBuffer(2 * 6 * 3 * 4)).map((_, i) => i);
+  const rows = pieceInput(new ort.Tensor('float32', data.subarray(0, 36), [6, 6]), 0, 2, 3);
+  assert.equal((rows.data as Float32Array).buffer, data.buffer, 'axis 0: a view of the caller\'s buffer');
+  assert.deepEqual(rows.dims, [6, 6].map((d, k) => (k === 0 ? 3 : d)));
+  assert.deepEqual(Array.from(rows.data as Float32Array), Array.from(data.subarray(12, 30)));
+  const axis1 = pieceInput(new ort.Tensor('float32', data, [2, 6, 3]), 1, 4, 2);
+  assert.notEqual((axis1.data as Float32Array).buffer, data.buffer, 'axis 1 with rows before it: a copy');
   assert.deepEqual(axis1.dims, [2, 2, 3]);
   assert.deepEqual(Array.from(axis1.data as Float32Array), [12, 13, 14, 15, 16, 17, 30, 31, 32, 33, 34, 35]);
-  const again = inPlace.feed(1, [2, 6, 3], shared, { axis: 1, start: 0, size: 2 });
-  assert.equal((again.data as Float32Array).buffer, (axis1.data as Float32Array).buffer, 'the same buffer is reused by the next run');
-  const copied = new WorkerInputs(false).feed(0, [36], shared, undefined);
-  assert.ok((copied.data as Float32Array).buffer instanceof ArrayBuffer, 'where shared memory is refused: copied');
-  assert.deepEqual(Array.from(copied.data as Float32Array), Array.from(shared));
+  const leading = rowsView(data, [1, 12, 3], 1, 4, 2) as Float32Array;
+  assert.equal(leading.buffer, data.buffer, 'axis 1 after a dim of 1: a view');
+  assert.deepEqual(Array.from(leading), [12, 13, 14, 15, 16, 17]);
+  assert.equal(rowsView(data, [2, 6, 3], 1, 0, 2), undefined);
 });
 
 test('allocate: a zero-filled shared tensor of the input type and shape, or an ArgumentError naming the input', async () => {
@@ -249,32 +229,6 @@ test('options.outputs: a tensor that cannot take the output is an ArgumentError 
   } finally {
     await session.release();
   }
-});
-
-test('a worker writes output rows in place where it can (shared memory taken, one block) and otherwise copies them into place', () => {
-  const dims = [2, 6, 3];
-  const whole = new Float32Array(new SharedArrayBuffer(2 * 6 * 3 * 4));
-  const axis0 = new WorkerOutputs(true).target(0, { type: 'float32', data: whole, dims: [12, 3], axis: 0, start: 4, size: 2 });
-  assert.ok(axis0.inPlace && (axis0.data as Float32Array).buffer === whole.buffer && (axis0.data as Float32Array).byteOffset === 4 * 3 * 4, 'axis 0: a view of its rows');
-  assert.deepEqual(axis0.dims, [2, 3]);
-  const outputs = new WorkerOutputs(true);
-  const place = { type: 'float32', data: whole, dims, axis: 1, start: 4, size: 2 };
-  const axis1 = outputs.target(1, place);
-  assert.ok(!axis1.inPlace, 'axis 1 of a tensor with 2 rows before it: not one block');
-  assert.deepEqual(axis1.dims, [2, 2, 3]);
-  (axis1.data as Float32Array).set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
-  outputs.finish(place, axis1);
-  const expected = new Float32Array(36);
-  expected.set([1, 2, 3, 4, 5, 6], 12);
-  expected.set([7, 8, 9, 10, 11, 12], 30);
-  assert.deepEqual(Array.from(whole), Array.from(expected));
-  assert.equal((outputs.target(1, place).data as Float32Array).buffer, (axis1.data as Float32Array).buffer, 'the buffer is kept for the next run');
-  const refused = new WorkerOutputs(false);
-  const copied = refused.target(0, { type: 'float32', data: whole, dims: [36], axis: null, start: 0, size: 0 });
-  assert.ok(!copied.inPlace && (copied.data as Float32Array).buffer instanceof ArrayBuffer, 'where shared memory is refused: a buffer of its own');
-  (copied.data as Float32Array).fill(7);
-  refused.finish({ type: 'float32', data: whole, dims: [36], axis: null, start: 0, size: 0 }, copied);
-  assert.ok(whole.every((v) => v === 7));
 });
 
 test('stats() gives each device the median time inside onnxruntime and the median round trip, the round trip the longer', async () => {

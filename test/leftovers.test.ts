@@ -1,5 +1,5 @@
 /**
- * ParallelSession never leaves files in a user's folders: not after a failed create, a dead worker, release(),
+ * ParallelSession never leaves files in a user's folders: not after a failed create, a dead device, release(),
  * or a process that ends without release(); and in a read-only folder it works without writing there.
  * The model used has external data, the case where onnxruntime needs the model's folder.
  */
@@ -74,16 +74,16 @@ const scenarios: Scenario[] = [
     },
   })),
   {
-    name: 'workers that are killed, with runs between',
+    name: 'devices that are killed, with runs between',
     async act(model) {
       const session = await ParallelSession.create(model, { devices: ['cpu', 'cpu'] });
       await assertLikePlain(session, 5);
-      session.workerOf(0).kill();
-      while (session.workerOf(0).alive) await new Promise((resolve) => setTimeout(resolve, 5));
+      session.deviceOf(0).kill();
+      while (session.deviceOf(0).alive) await new Promise((resolve) => setTimeout(resolve, 5));
       // The other device goes on; with it gone too, runs fail naming the device.
       await assertLikePlain(session, 5);
-      session.workerOf(1).kill();
-      while (session.workerOf(1).alive) await new Promise((resolve) => setTimeout(resolve, 5));
+      session.deviceOf(1).kill();
+      while (session.deviceOf(1).alive) await new Promise((resolve) => setTimeout(resolve, 5));
       await assert.rejects(session.run(feeds(5)), /no device can run any more/);
       await session.release();
     },
@@ -147,7 +147,7 @@ const mode = process.env[childMode] as ChildMode | undefined;
 if (mode !== undefined) {
   await child(mode, process.env[childModel]!);
 } else {
-  test('nothing is left in the model folder after a failed create, a killed worker or release()', async () => {
+  test('nothing is left in the model folder after a failed create, a killed device or release()', async () => {
     const model = modelInFreshFolder();
     try {
       await checkScenarios(model);

@@ -155,13 +155,13 @@ test('wrong feeds give a TypeError naming the input before any work starts', asy
   await session.release();
 });
 
-test('a worker that dies leaves the others running; with none left, runs fail at once naming the device', async () => {
+test('a device that dies leaves the others running; with none left, runs fail at once naming the device', async () => {
   const session = await ParallelSession.create(fixture('cnn'), { devices: ['cpu', 'cpu'] });
   const feeds = await feedsFor('cnn', 40);
   assertSame(await session.run(feeds), await plainRun('cnn', feeds), 'before');
   const died = async (replica: number): Promise<void> => {
-    session.workerOf(replica).kill();
-    while (session.workerOf(replica).alive) await new Promise((resolve) => setTimeout(resolve, 5));
+    session.deviceOf(replica).kill();
+    while (session.deviceOf(replica).alive) await new Promise((resolve) => setTimeout(resolve, 5));
   };
   await died(1);
   const after = await feedsFor('cnn', 40, 9);
@@ -169,19 +169,18 @@ test('a worker that dies leaves the others running; with none left, runs fail at
   assert.equal(session.stats().devices[1]!.requests, 1, 'the dead device took nothing more');
   await died(0);
   const started = Date.now();
-  await assert.rejects(session.run(await feedsFor('cnn', 4)), /no device can run any more \(device cpu \(replica 0\) stopped \(worker exited with code 1\)\)/);
+  await assert.rejects(session.run(await feedsFor('cnn', 4)), /no device can run any more \(device cpu \(replica 0\) stopped \(killed\)\)/);
   assert.ok(Date.now() - started < 1000, 'fails at once');
   await session.release();
 });
 
-test('release() with runs pending rejects them and ends every worker', async () => {
+test('release() with runs pending rejects them and releases every session once its runs are over', async () => {
   const session = await ParallelSession.create(fixture('cnn'), { devices: ['cpu', 'cpu'] });
   const runs = await Promise.all([1, 2, 3].map((k) => feedsFor('cnn', 200, k)));
   const pending = runs.map((feeds) => session.run(feeds).then(() => 'resolved', (e: unknown) => e));
-  const exited = [0, 1].map((i) => new Promise<void>((resolve) => (session.workerOf(i) as unknown as { worker: { once(e: string, f: () => void): void } }).worker.once('exit', resolve)));
   await session.release();
   for (const outcome of await Promise.all(pending)) assert.match(String(outcome), /released/);
-  await Promise.all(exited);
+  for (const i of [0, 1]) assert.equal(session.deviceOf(i).queueDepth, 0, `device ${i}: nothing left inside onnxruntime`);
   await assert.rejects(session.run(runs[0]!), /released/);
 });
 
@@ -210,7 +209,7 @@ test('argument errors quote the parameter', async () => {
   await assert.rejects(ParallelSession.create(42 as unknown as string), /model: expected a file path or the bytes/);
 });
 
-test('string and int64 tensors cross the worker threads', async () => {
+test('string and int64 tensors reach onnxruntime and come back', async () => {
   const model = makeModel(
     makeGraph({
       name: 'strings',
@@ -287,29 +286,3 @@ test("the caller's buffers are never detached, Node Buffers included", async () 
   await mlp.release();
 });
 
-test('busyWaitMicros: threads that poll instead of sleeping give the same answers, lone, concurrent, split, after idle gaps and on release', async () => {
-  await assert.rejects(ParallelSession.create(fixture('mlp'), { devices: ['cpu'], busyWaitMicros: -1 }), (e: unknown) => e instanceof ArgumentError && /options\.busyWaitMicros must be a whole number from 0 to 100000 \(got -1\)/.test(e.message));
-  await assert.rejects(ParallelSession.create(fixture('mlp'), { devices: ['cpu'], busyWaitMicros: 2.5 }), ArgumentError);
-  const plain = await ort.InferenceSession.create(fixture('mlp'));
-  const session = await ParallelSession.create(fixture('mlp'), { devices: ['cpu', 'cpu'], busyWaitMicros: 2000, minRowsPerDevice: 2 });
-  try {
-    for (let i = 0; i < 40; i++) {
-      const feeds = await feedsFor('mlp', 1 + (i % 3), 100 + i);
-      assertSame(await session.run(feeds), await plain.run(feeds), `lone run ${i}`);
-      if (i % 10 === 9) await new Promise((resolve) => setTimeout(resolve, 10)); // past the polling: the threads sleep
-    }
-    const many = await Promise.all([1, 4, 19, 2, 7, 1, 30, 3].map((batch, k) => feedsFor('mlp', batch, 200 + k)));
-    const results = await Promise.all(many.map((feeds) => session.run(feeds)));
-    for (const [k, feeds] of many.entries()) assertSame(results[k]!, await plain.run(feeds), `concurrent request ${k}`);
-    const split = await feedsFor('mlp', 40, 300);
-    const before = session.stats().devices.map((d) => d.batches);
-    assertSame(await session.run(split), await plain.run(split), 'a request split over both devices');
-    assert.ok(session.stats().devices.every((d, i) => d.batches > before[i]!), 'both devices ran a piece');
-  } finally {
-    // Released right after a run, while the workers poll for the next one.
-    const started = performance.now();
-    await session.release();
-    assert.ok(performance.now() - started < 5000, 'release is not held up by a polling worker');
-    await plain.release();
-  }
-});

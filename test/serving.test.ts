@@ -37,7 +37,7 @@ test('concurrent requests of different sizes each get exactly their own rows: ba
 
 test('queued requests are merged into one run, and each caller gets back views of it', async () => {
   const session = await ParallelSession.create(fixture('mlp'), { devices: ['cpu'] });
-  session.workerOf(0).delayRuns(200);
+  session.deviceOf(0).delayRuns(200);
   const first = session.run(await feedsFor('mlp', 1, 1));
   // Queued while the device sleeps through the first run: merged into one run.
   const queued = await Promise.all([2, 3, 4, 5].map((k) => feedsFor('mlp', k, k)));
@@ -54,7 +54,7 @@ test('queued requests are merged into one run, and each caller gets back views o
 test('devices that answer in the same turn share what their callers send next, instead of one taking it all', async () => {
   const session = await ParallelSession.create(fixture('mlp'), { devices: ['cpu', 'cpu'] });
   try {
-    for (const replica of [0, 1]) session.workerOf(replica).delayRuns(150);
+    for (const replica of [0, 1]) session.deviceOf(replica).delayRuns(150);
     const feeds = await Promise.all([1, 2].map((k) => feedsFor('mlp', 1, k)));
     // Two callers, each sending a second request as soon as its first is answered.
     const callers = feeds.map((f) => session.run(f).then(() => session.run(f)));
@@ -88,7 +88,7 @@ function scaledModel(): Uint8Array {
 
 test('requests that must not be merged are not: other values of an unbatched input, combined outputs, a fixed batch', async () => {
   const scaled = await ParallelSession.create(scaledModel(), { devices: ['cpu'] });
-  scaled.workerOf(0).delayRuns(150);
+  scaled.deviceOf(0).delayRuns(150);
   const x = new ort.Tensor('float32', Float32Array.of(1, 2, 3, 4), [1, 4]);
   const scale = (v: number): ort.Tensor => new ort.Tensor('float32', Float32Array.of(v), []);
   const head = scaled.run({ x, s: scale(1) });
@@ -113,7 +113,7 @@ test('requests that must not be merged are not: other values of an unbatched inp
     ),
   );
   const combined = await ParallelSession.create(summing, { devices: ['cpu'], combine: { total: 'sum' } });
-  combined.workerOf(0).delayRuns(100);
+  combined.deviceOf(0).delayRuns(100);
   const rows = (n: number): ort.Tensor => new ort.Tensor('float32', new Float32Array(2 * n).fill(1), [n, 2]);
   const totals = await Promise.all([1, 2, 3, 4].map((n) => combined.run({ x: rows(n) })));
   assert.deepEqual(totals.map((t) => (t['total']!.data as Float32Array)[0]), [2, 4, 6, 8], 'each caller gets the sum of its own rows');
@@ -121,8 +121,8 @@ test('requests that must not be merged are not: other values of an unbatched inp
   await combined.release();
 
   const fixed = await ParallelSession.create(fixture('fixed_batch2'), { devices: ['cpu', 'cpu'] });
-  fixed.workerOf(0).delayRuns(100);
-  fixed.workerOf(1).delayRuns(100);
+  fixed.deviceOf(0).delayRuns(100);
+  fixed.deviceOf(1).delayRuns(100);
   const model = await loadModel(fixture('fixed_batch2'));
   const info = model.graph!.input[0]!;
   const fixedFeeds = randomFeeds([info], { dims: { [info.name]: concreteDims(inputShape(info), () => 2) }, seed: 5 });
@@ -135,7 +135,7 @@ test('requests that must not be merged are not: other values of an unbatched inp
 test('a slowed device gets a smaller share of the work', async () => {
   for (const weights of ['auto' as const, undefined]) {
     const session = await ParallelSession.create(fixture('mlp'), { devices: ['cpu', 'cpu'], batching: false, ...(weights === undefined ? {} : { weights }) });
-    session.workerOf(1).delayRuns(30);
+    session.deviceOf(1).delayRuns(30);
     const feeds = await Promise.all(Array.from({ length: 6 }, (_, k) => feedsFor('mlp', 2, k)));
     for (let round = 0; round < 4; round++) await Promise.all(feeds.map((f) => session.run(f)));
     if (weights === 'auto') {
@@ -153,7 +153,7 @@ test('a slowed device gets a smaller share of the work', async () => {
 
 test('maxQueue rejects at once; AbortSignal removes a queued request; timeoutMs rejects with a TimeoutError', async () => {
   const session = await ParallelSession.create(fixture('mlp'), { devices: ['cpu'], maxQueue: 2, batching: false });
-  session.workerOf(0).delayRuns(150);
+  session.deviceOf(0).delayRuns(150);
   const feeds = await feedsFor('mlp', 1, 1);
   const running = session.run(feeds);
   const queued = [session.run(feeds), session.run(feeds)];
@@ -177,16 +177,16 @@ test('maxQueue rejects at once; AbortSignal removes a queued request; timeoutMs 
   await session.release();
 });
 
-test('a worker that dies mid-batch rejects exactly the requests of that batch, naming the device', async () => {
+test('a device that dies mid-batch rejects exactly the requests of that batch, naming the device', async () => {
   const session = await ParallelSession.create(fixture('mlp'), { devices: ['cpu', 'cpu'] });
-  session.workerOf(0).delayRuns(300);
-  session.workerOf(1).delayRuns(300);
+  session.deviceOf(0).delayRuns(300);
+  session.deviceOf(1).delayRuns(300);
   const feeds = await Promise.all(Array.from({ length: 8 }, (_, k) => feedsFor('mlp', 1, k)));
   // Both devices take a share of the eight queued requests; device 1 is ended while it runs its batch.
   const outcomes = feeds.map((f) => session.run(f).then(() => 'ok', (e: Error) => e.message));
   await new Promise((resolve) => setTimeout(resolve, 50));
-  // Terminated while it waits inside its run (the test delay, before onnxruntime is entered).
-  void (session.workerOf(1) as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+  // Lost while it waits inside its run (the test delay, before onnxruntime is entered).
+  session.deviceOf(1).kill();
   const results = await Promise.all(outcomes);
   const failed = results.filter((r) => r !== 'ok');
   assert.ok(failed.length > 0 && failed.length < 8, `some but not all failed: ${JSON.stringify(results)}`);
@@ -196,9 +196,9 @@ test('a worker that dies mid-batch rejects exactly the requests of that batch, n
   await session.release();
 });
 
-test('release() with requests still queued rejects them all and ends the workers', async () => {
+test('release() with requests still queued rejects them all and releases the sessions', async () => {
   const session = await ParallelSession.create(fixture('mlp'), { devices: ['cpu'], batching: false });
-  session.workerOf(0).delayRuns(100);
+  session.deviceOf(0).delayRuns(100);
   const feeds = await feedsFor('mlp', 1, 1);
   const outcomes = Array.from({ length: 5 }, () => session.run(feeds).then(() => 'ok', (e: Error) => e.message));
   await new Promise((resolve) => setTimeout(resolve, 20));

@@ -83,7 +83,7 @@ export function outputTargets(side: TensorSide, given: unknown, batch: number): 
     const elemType = elemTypeOf(info);
     const expected = elemType === undefined ? undefined : ortTypeOf[elemType];
     if (expected !== undefined && type !== expected) throw new ArgumentError(`${where}: a ${type} tensor for a ${expected} output`);
-    if (!isShared(data)) throw new ArgumentError(`${where}: its data must be on a SharedArrayBuffer, which the device workers write into; make it with allocateOutput('${name}', rows)`);
+    if (!isShared(data)) throw new ArgumentError(`${where}: its data must be on a SharedArrayBuffer, which every device writes its rows into; make it with allocateOutput('${name}', rows)`);
     const shape = shapeOf(info);
     const axis = side.axisOf(name);
     const wrong = (why: string): ArgumentError => new ArgumentError(`${where}: dims [${dims.join(', ')}] ${why}`);

@@ -342,7 +342,7 @@ export function defaultDevices(inventory: GpuInventory, cudaProblem: string | un
 }
 
 /**
- * The checks of a session's devices before any device worker starts: a `cuda:K` this machine does not have (when
+ * The checks of a session's devices before any device starts: a `cuda:K` this machine does not have (when
  * its GPUs can be counted), and provider options that are bad or for devices the session does not use. `given`: whether the devices
  * were given by the caller (else they are the model's tags or the defaults). Throws an ArgumentError.
  */

@@ -1,10 +1,10 @@
 /**
- * ParallelSession: runs a data-parallel model with one onnxruntime session per device, each in its own worker
- * thread, all devices at once, behind one scheduler with dynamic batching (scheduler.ts). After `create` the main
- * thread holds no model bytes: the model is planned in a worker of its own, and each device's worker creates its
- * session from the model file or from weights it frees once the session exists.
+ * ParallelSession: runs a data-parallel model with one onnxruntime session per device, all devices at once, behind
+ * one scheduler with dynamic batching (scheduler.ts). Each device's session is made and run through onnxruntime's
+ * C API (device.ts): runs leave the main thread on libuv's thread pool, and read and write tensors where they lie.
+ * The model is planned in a worker of its own; each device creates its session from the model file, or from the
+ * model's bytes and weights, which are dropped once every session exists.
  */
-import type { ResourceLimits } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import { outputTargets, sharedTensor, type TensorSide } from '../data/shared-tensors.js';
 import type { ValueInfoProto } from '../../onnx.js';
@@ -13,13 +13,14 @@ import { integerWeights } from '../../transform/split-sizes.js';
 import type { CombineMode } from '../../transform/options.js';
 import { ArgumentError, DeviceError } from '../../errors.js';
 import { feedChecker } from '../data/check-feeds.js';
-import { DeviceWorker } from './device.js';
-import { freeBuffers } from '../data/free-buffers.js';
-import { weightBuffers, type DeviceSource } from './messages.js';
+import { Device, type DeviceStartOptions } from './device.js';
+import type { DeviceSource } from './device-source.js';
 import { planInWorker } from './planner.js';
+import { outputShapes } from '../data/output-shapes.js';
+import { freeBuffers } from '../data/free-buffers.js';
+import { threadPoolShortage } from '../onnxruntime/thread-pool.js';
 import { checkDeviceOptions, missingCudaProvider, parseDevice, type DeviceOptions } from '../gpu/providers.js';
 import { checkSessionDevices, defaultDevices, gpuInventory } from '../gpu/gpus.js';
-import type { ExternalFile } from './external-files.js';
 import { QueueFullError, Scheduler, type BatchingOptions, type Feeds, type SessionStats } from './scheduler.js';
 
 export { QueueFullError, TimeoutError, type BatchingOptions, type SessionStats, type DeviceStats, type DeviceTimes } from './scheduler.js';
@@ -52,36 +53,23 @@ export interface ParallelSessionOptions {
   maxQueue?: number;
   /** A request is split over the devices only when each gets at least this many rows (default 8). */
   minRowsPerDevice?: number;
-  /** Heap limits of the device workers (workers take none of the process's Node flags). */
-  workerResourceLimits?: ResourceLimits;
-  /**
-   * How long, in microseconds, a device's worker polls for its next run after answering one before it sleeps,
-   * and the caller's thread polls for the answer of a lone run expected within that time (nothing else queued)
-   * before it returns to its event loop. Waking a sleeping thread costs tens of microseconds, which a short GPU
-   * run feels; polling spends a core for that long. Default 500 for CUDA devices, 0 (off) for CPU devices, whose
-   * cores run the model.
-   */
-  busyWaitMicros?: number;
 }
 
 export interface RunOptions {
-  /** Aborting removes a queued request; one already inside onnxruntime finishes and its result is dropped. */
+  /**
+   * Aborting removes a queued request; a request already inside onnxruntime has its run terminated there (at
+   * onnxruntime's next node) unless it shares the run with requests still waiting, and its device takes its next
+   * work at once.
+   */
   signal?: AbortSignal;
-  /** Rejects the request with a TimeoutError after this many milliseconds. */
+  /** Rejects the request with a TimeoutError after this many milliseconds (a run inside onnxruntime is terminated as for `signal`). */
   timeoutMs?: number;
   /**
-   * Hands the feeds' buffers to the device's worker by transfer instead of copying them: they are detached (empty)
-   * once the run starts, so the caller must not use them again. Only buffers that a feed's data fills entirely are
-   * transferred, and only for a request that runs whole on one device; a request split over devices or merged
-   * with others is copied as usual (for large batches, `allocate` gives inputs that no thread copies).
-   */
-  transfer?: boolean;
-  /**
-   * Tensors to write outputs into, by output name, on a SharedArrayBuffer (from `allocateOutput`): each device's
-   * worker writes its rows straight into them (in place where onnxruntime-node takes shared memory, Node 22 and
-   * later; on Node 20 with one copy by the worker), so no output crosses between threads, is joined, or is left
-   * for the garbage collector. The result holds these very tensors. Such a request is never merged with others.
-   * Do not read them before the run resolves, nor give them to another run that is pending.
+   * Tensors to write outputs into, by output name, on a SharedArrayBuffer (from `allocateOutput`): each device
+   * has onnxruntime write its rows straight into them (rows along a later axis than the first are copied in once),
+   * so no output is joined or left for the garbage collector. The result holds these very tensors. Such a request
+   * is never merged with others. Do not read them before the run resolves, nor give them to another run that is
+   * pending.
    */
   outputs?: Record<string, ort.Tensor>;
 }
@@ -95,7 +83,6 @@ function checkOptions(options: ParallelSessionOptions): void {
   const { maxBatchPerDevice, maxQueue, minRowsPerDevice, batching, weights } = options;
   if (maxBatchPerDevice !== undefined && !wholeNumber(maxBatchPerDevice, 1)) throw new ArgumentError(`options.maxBatchPerDevice must be a whole number >= 1 (got ${String(maxBatchPerDevice)})`);
   if (maxQueue !== undefined && !wholeNumber(maxQueue, 0)) throw new ArgumentError(`options.maxQueue must be a whole number >= 0 (got ${String(maxQueue)})`);
-  if (options.busyWaitMicros !== undefined && !(wholeNumber(options.busyWaitMicros, 0) && options.busyWaitMicros <= 100_000)) throw new ArgumentError(`options.busyWaitMicros must be a whole number from 0 to 100000 (got ${String(options.busyWaitMicros)})`);
   if (minRowsPerDevice !== undefined && !wholeNumber(minRowsPerDevice, 1)) throw new ArgumentError(`options.minRowsPerDevice must be a whole number >= 1 (got ${String(minRowsPerDevice)})`);
   if (weights !== undefined && weights !== 'auto' && (!Array.isArray(weights) || weights.some((w) => typeof w !== 'number' || !(w > 0) || !Number.isFinite(w)))) {
     throw new ArgumentError(`options.weights: give positive numbers, one per device, or 'auto' (got ${JSON.stringify(weights)})`);
@@ -127,7 +114,7 @@ export class ParallelSession {
   readonly #unit: number;
 
   private constructor(
-    private readonly workers: DeviceWorker[],
+    private readonly handles: Device[],
     /** How the batch is split and joined: from the rewritten model, or made for a plain one. */
     readonly plan: ExecutionPlan,
     inputs: ValueInfoProto[],
@@ -144,11 +131,11 @@ export class ParallelSession {
     this.#checkFeeds = feedChecker(inputs, plan);
     this.#unit = fixedBatchOf(plan) ?? 1;
     this.outputNames = plan.outputs.map((o) => o.name);
-    this.devices = workers.map((w) => w.device);
+    this.devices = handles.map((w) => w.device);
   }
 
   /**
-   * Starts one worker and session per device. `model` is a path or the bytes of a model: one rewritten by
+   * Starts one session per device. `model` is a path or the bytes of a model: one rewritten by
    * onnx-parallelize (its tags give the devices), or a plain model planned here for `options.devices`.
    * Failures of several devices are reported together.
    */
@@ -173,24 +160,24 @@ export class ParallelSession {
       fetchNames: planned.fetchNames,
       sessionOptions: options.sessionOptions ?? {},
       ...(options.deviceOptions === undefined ? {} : { deviceOptions: options.deviceOptions }),
-      ...(options.workerResourceLimits === undefined ? {} : { resourceLimits: options.workerResourceLimits }),
-      ...(options.busyWaitMicros === undefined ? {} : { busyWaitMicros: options.busyWaitMicros }),
     };
-    const started = devices.map((device, i) => DeviceWorker.start(device, i, startOptions));
-    const workers = started.filter((w): w is DeviceWorker => w instanceof DeviceWorker);
-    const failures = started.filter((w): w is Error => w instanceof Error);
-    failures.push(...(await createSessions(workers, planned.source)));
+    const shortage = threadPoolShortage(devices.length);
+    if (shortage !== undefined) process.emitWarning(`ParallelSession: ${shortage}`, { code: 'ONNX_PARALLELIZE_THREAD_POOL' });
+    const { handles, failures } = await startDevices(devices, planned.source, startOptions);
+    // onnxruntime has copied the weights into every session: their memory goes back now, not at the next collection.
+    if (planned.source.kind === 'bytes') freeBuffers([...new Set(planned.source.externalData.map((f) => f.data.buffer as ArrayBuffer))]);
     if (failures.length > 0) {
-      await Promise.all(workers.map((w) => w.release(new Error('start-up failed'))));
+      await Promise.all(handles.map((w) => w.release(new Error('start-up failed'))));
       throw new DeviceError(`ParallelSession: ${failures.length} of ${devices.length} devices failed to start:\n${failures.map((f) => `  ${f.message}`).join('\n')}`, { cause: failures });
     }
-    const scheduler = new Scheduler(workers, plan, {
+    const scheduler = new Scheduler(handles, plan, {
       batching: options.batching === false ? false : { maxQueueDelayMs: 0, ...options.batching },
       weights: weights === 'auto' ? 'auto' : integerWeights(weights ?? plan.weights),
       minRowsPerDevice: options.minRowsPerDevice ?? DEFAULT_MIN_ROWS_PER_DEVICE,
       maxRowsPerRun: fixedBatchOf(plan) ?? options.maxBatchPerDevice ?? Infinity,
+      outputShapes: outputShapes(planned.outputs, plan.outputs),
     });
-    return new ParallelSession(workers, plan, planned.inputs, planned.outputs, scheduler, options.maxQueue, planned.defaulted ? defaults?.note : undefined);
+    return new ParallelSession(handles, plan, planned.inputs, planned.outputs, scheduler, options.maxQueue, planned.defaulted ? defaults?.note : undefined);
   }
 
   /** Runs the model on `feeds`; resolves to the outputs, equal to the original model's. */
@@ -210,7 +197,7 @@ export class ParallelSession {
         throw new QueueFullError(`ParallelSession.run: the queue is full (maxQueue ${this.maxQueue} requests waiting); retry later or raise maxQueue`);
       }
       const targets = outputTargets(this.#outputSide, options?.outputs, batch);
-      return this.scheduler.submit(feeds, batch, signal, timeoutMs, options?.transfer === true, targets);
+      return this.scheduler.submit(feeds, batch, signal, timeoutMs, targets);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -218,8 +205,8 @@ export class ParallelSession {
 
   /**
    * A tensor for input `inputName` on a SharedArrayBuffer, to fill in place and feed to `run` again and again:
-   * no thread copies it on the way, each device's worker reads its own rows of it (in place where onnxruntime-node
-   * takes shared memory, Node 22 and later; on Node 20 the worker copies them once), all devices at once.
+   * nothing copies it on the way: onnxruntime reads each device's rows of it where they lie (rows along a later
+   * axis than the first are copied once), all devices at once, on every Node version.
    * `rows` gives the batch (the input's other dims must be fixed in the model); give the whole `dims` otherwise.
    * Do not write into it while a run that was given it is pending. On Node 20 onnxruntime-node itself refuses
    * shared memory, so such a tensor can be fed to ParallelSession but not to a plain InferenceSession there.
@@ -230,7 +217,7 @@ export class ParallelSession {
 
   /**
    * A tensor for output `outputName` on a SharedArrayBuffer, to give to `run` in `options.outputs` again and again:
-   * the devices' workers write their rows of that output straight into it. `rows` gives the batch (the output's
+   * the devices write their rows of that output straight into it. `rows` gives the batch (the output's
    * other dims must be fixed in the model); give the whole `dims` otherwise. On Node 20 onnxruntime-node refuses
    * shared memory: copy a result on it before feeding it to a plain InferenceSession there.
    */
@@ -248,47 +235,30 @@ export class ParallelSession {
     return this.scheduler.stats();
   }
 
-  /** Rejects the runs still waiting, releases every session and ends every worker. */
+  /** Rejects the runs still waiting, terminates those inside onnxruntime and releases every session. */
   async release(): Promise<void> {
     if (this.#released) return;
     this.#released = true;
     const reason = new Error('ParallelSession: released while this run was pending');
     this.scheduler.rejectWaiting(reason);
-    await Promise.all(this.workers.map((w) => w.release(reason)));
+    await Promise.all(this.handles.map((w) => w.release(reason)));
     await this.scheduler.settled();
   }
 
-  /** The worker of one replica: for tests and diagnostics. */
-  workerOf(replica: number): DeviceWorker {
-    return this.workers[replica]!;
+  /** The device of one replica: for tests and diagnostics. */
+  deviceOf(replica: number): Device {
+    return this.handles[replica]!;
   }
 }
 
 /**
- * Creates every device's session; returns the failures. Devices that open the model file start all at once.
- * Weights sent as bytes go from one device to the next (each creates its session, then hands them on), so one
- * copy exists at a time and creating N sessions never holds N copies; the last device frees them.
+ * Starts every device, all at once (session creation runs on libuv's thread pool); returns those that started and
+ * the failures. Weights given in memory are copied by onnxruntime into each session as it is made.
  */
-async function createSessions(workers: DeviceWorker[], source: DeviceSource): Promise<Error[]> {
-  if (source.kind === 'path') {
-    const results = await Promise.allSettled(workers.map((w) => w.create(source, false)));
-    return results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
-  }
-  const failures: Error[] = [];
-  let weights: ExternalFile[] | undefined = source.externalData;
-  for (const [k, worker] of workers.entries()) {
-    if (weights === undefined) {
-      failures.push(new Error(`${worker.label}: not started: the weights were lost when an earlier device failed`));
-      continue;
-    }
-    const handBack = k < workers.length - 1;
-    try {
-      weights = await worker.create({ ...source, externalData: weights }, handBack);
-    } catch (error) {
-      failures.push(error as Error);
-      weights = (error as { weights?: ExternalFile[] }).weights;
-    }
-  }
-  if (weights !== undefined) freeBuffers(weightBuffers(weights));
-  return failures;
+async function startDevices(devices: readonly string[], source: DeviceSource, options: DeviceStartOptions): Promise<{ handles: Device[]; failures: Error[] }> {
+  const results = await Promise.allSettled(devices.map((device, i) => Device.start(device, i, source, options)));
+  return {
+    handles: results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])),
+    failures: results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : [])),
+  };
 }

@@ -12,7 +12,7 @@ import { loadModel } from '../../io/files.js';
 import { planDevices } from './device-plan.js';
 import { ArgumentError } from '../../errors.js';
 import { sessionSource } from './session-source.js';
-import { weightBuffers, type DeviceSource } from './messages.js';
+import type { DeviceSource } from './device-source.js';
 import type { PlannerInit, PlannerResult } from './planner.js';
 
 const init = workerData as PlannerInit;
@@ -33,7 +33,7 @@ try {
   const { plan, devices, defaulted, feedNames, feedTypes, fetchNames } = planned;
   const inputs = planned.inputs.map((info) => toBinary(ValueInfoProtoSchema, info));
   const outputs = planned.outputs.map((info) => toBinary(ValueInfoProtoSchema, info));
-  post({ type: 'planned', plan, devices, defaulted, inputs, outputs, feedNames, feedTypes, fetchNames, source }, source.kind === 'bytes' ? weightBuffers(source.externalData) : []);
+  post({ type: 'planned', plan, devices, defaulted, inputs, outputs, feedNames, feedTypes, fetchNames, source }, source.kind === 'bytes' ? [...new Set(source.externalData.map((f) => f.data.buffer as ArrayBuffer))] : []);
 } catch (error) {
   // An ArgumentError keeps its class across the thread boundary (its name is TypeError's, as for any TypeError).
   const name = error instanceof ArgumentError ? 'ArgumentError' : error instanceof Error ? error.name : 'Error';

@@ -5,7 +5,7 @@ import { ValueInfoProtoSchema, type ValueInfoProto } from '../../onnx.js';
 import { ArgumentError, DeviceError, InputError } from '../../errors.js';
 import type { ExecutionPlan } from '../../transform/plan.js';
 import type { DevicePlan, PlanOptions } from './device-plan.js';
-import type { DeviceSource } from './messages.js';
+import type { DeviceSource } from './device-source.js';
 
 export interface PlannerInit {
   /** A model file's path, or the model's bytes (on a buffer of their own, transferred). */
@@ -32,7 +32,7 @@ function rethrown(name: string, message: string): Error {
 /** Plans the devices of `model` in a worker of its own, which exits once it has answered. */
 export function planInWorker(model: string | Uint8Array, options: PlanOptions): Promise<PlannedDevices> {
   // The caller's bytes are never transferred (that would detach them): the worker gets a copy of its own.
-  const bytes = typeof model === 'string' ? undefined : model.slice();
+  const bytes = typeof model === 'string' ? undefined : new Uint8Array(model); // a copy on a buffer of its own (a Node Buffer's slice() is a view)
   const init: PlannerInit = { model: bytes ?? (model as string), options };
   const worker = new Worker(new URL('./planner-worker.js', import.meta.url), { workerData: init, transferList: bytes === undefined ? [] : [bytes.buffer as ArrayBuffer], execArgv: [] });
   // Answered only once the worker has exited: its memory is returned before any device starts creating a session.

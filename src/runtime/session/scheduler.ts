@@ -7,14 +7,20 @@
  *    behind it that can share a run (dynamic batching with Triton's semantics: same non-batch dims and types,
  *    up to `maxBatch` rows, preferring `preferredBatch` sizes, waiting at most `maxQueueDelayMs` for more).
  * Each caller gets back exactly its own rows: views of the run's outputs where the batch axis is the first.
+ * Inputs are read by onnxruntime where they lie; outputs whose shape the model gives are written by onnxruntime
+ * straight into the result (a split request's rows by each device, or the caller's own tensors). A request that
+ * is cancelled while inside onnxruntime terminates its run when no other request shares it, and the device takes
+ * its next work at once.
  */
 import * as ort from 'onnxruntime-node';
 import { fixedBatchOf, type ExecutionPlan } from '../../transform/plan.js';
 import { splitOffsets, splitSizes } from '../../transform/split-sizes.js';
-import type { DeviceResult, DeviceWorker } from './device.js';
-import { gatherRows, pieceInput, wireData } from '../data/batch-data.js';
-import type { OutputPlace, RowCut, WireData } from './messages.js';
+import type { Device, DeviceInput, DeviceOutput, DeviceResult, DeviceRun, OutputPlace } from './device.js';
+import { gatheredInput, pieceInput, rowsView, wholeInput } from '../data/run-data.js';
 import { AxisJoin, combineTensors, rowCutter } from '../data/tensor-ops.js';
+import { placeRows, type View } from '../data/row-copy.js';
+import { outputArray } from '../onnxruntime/values.js';
+import type { OutputShape } from '../data/output-shapes.js';
 
 export type Feeds = Record<string, ort.Tensor>;
 
@@ -35,6 +41,8 @@ export interface SchedulerOptions {
   minRowsPerDevice: number;
   /** The most rows one device runs at once (a fixed-batch model: exactly its batch). */
   maxRowsPerRun: number;
+  /** Each output's type and dims for a number of rows, where the model gives them before the run. */
+  outputShapes: OutputShape[];
 }
 
 /** A caller's request: its feeds, and its outputs as they come back from one or more runs. */
@@ -43,8 +51,6 @@ interface Request {
   batch: number;
   /** Requests with the same key may be merged into one run; undefined: never merged. */
   key: string | undefined;
-  /** The caller lets its input buffers be transferred to a worker (which detaches them). */
-  transfer: boolean;
   enqueued: number;
   settled: boolean;
   resolve: (outputs: Feeds) => void;
@@ -57,6 +63,10 @@ interface Request {
   split: SplitOutputs | undefined;
   /** The caller's tensors to write outputs into, in the plan's output order (options.outputs). */
   targets: Array<ort.Tensor | undefined> | undefined;
+  /** A split request's results made before its pieces run, for the outputs whose shape is known: each device writes its rows. */
+  results: Array<ort.Tensor | undefined> | undefined;
+  /** Bumped when the request is run again from the start: pieces of an earlier attempt are then ignored. */
+  attempt: number;
 }
 
 /**
@@ -77,6 +87,7 @@ interface Piece {
   start: number;
   size: number;
   index: number;
+  attempt: number;
 }
 
 /** What one device runs at once: the rows of one or more pieces, gathered in this order. */
@@ -85,6 +96,14 @@ interface WorkItem {
   rows: number;
   /** When the main thread began to prepare the run (performance.now()). */
   started: number;
+  /** The run, once started. */
+  run?: DeviceRun;
+  /** Set when every request of the run was cancelled and the run terminated: its answer is dropped. */
+  abandoned?: boolean;
+  /** Set for a terminated run that still holds its device busy until it returns. */
+  holdsDevice?: boolean;
+  /** Whether outputs were to be written into buffers this scheduler made (which a model may not fill). */
+  ownPlaces?: boolean;
 }
 
 export interface DeviceStats {
@@ -97,9 +116,9 @@ export interface DeviceStats {
   batchSizes: Record<number, number>;
   /** Time inside onnxruntime, in ms, by the runs' number of rows: `{ 32: 2400 }` is 2.4 s in runs of 32 rows. */
   batchBusyMs: Record<number, number>;
-  /** The device worker's time making the runs' input tensors before onnxruntime's run(), in ms. */
+  /** The device's time making the runs' input values before onnxruntime's run(), in ms. */
   inputMs: number;
-  /** The device worker's time with the runs' outputs after run() (rows written into place, the answer made), in ms. */
+  /** The device's time with the runs' outputs after run() (read from onnxruntime's buffers where it made them), in ms. */
   outputMs: number;
   queueDepth: number;
 }
@@ -152,22 +171,27 @@ export class Scheduler {
   /** Whether requests may be merged at all: batching is on, the batch is not fixed, every output has a batch axis. */
   private readonly mergeable: boolean;
   private readonly unit: number;
+  /** The run each device is running for the scheduler (not one terminated and left to return). */
+  private readonly active: Array<WorkItem | undefined>;
+  /** Whether outputs of known shape are written straight into buffers made for them; off once a model does not fill them. */
+  private preallocate = true;
 
   constructor(
-    private readonly workers: DeviceWorker[],
+    private readonly devices: Device[],
     private readonly plan: ExecutionPlan,
     private readonly options: SchedulerOptions,
   ) {
-    this.assigned = workers.map(() => []);
+    this.assigned = devices.map(() => []);
     // A device that dies idle: the work waiting goes to the others, or is rejected when none is left.
-    this.liveDevices = workers.map((_, i) => i);
-    workers.forEach((worker, device) => {
-      worker.onFailure = () => {
-        this.liveDevices = this.workers.flatMap((w, i) => (w.alive ? [i] : []));
-        if (!this.rehome(device, worker.failureReason)) queueMicrotask(() => this.dispatch());
+    this.liveDevices = devices.map((_, i) => i);
+    devices.forEach((handle, device) => {
+      handle.onFailure = () => {
+        this.liveDevices = this.devices.flatMap((w, i) => (w.alive ? [i] : []));
+        if (!this.rehome(device, handle.failureReason)) queueMicrotask(() => this.dispatch());
       };
     });
-    this.busy = workers.map(() => false);
+    this.busy = devices.map(() => false);
+    this.active = devices.map(() => undefined);
     this.everyInputBatched = plan.inputs.every((input) => input.axis !== null);
     const fixed = fixedBatchOf(plan);
     this.unit = fixed ?? 1;
@@ -188,19 +212,18 @@ export class Scheduler {
 
   /** Why no run can be taken any more, if so: every device has failed (while running or idle). */
   get broken(): Error | undefined {
-    if (this.failure === undefined && this.live().length === 0) this.failure = this.workers[0]?.failureReason;
+    if (this.failure === undefined && this.live().length === 0) this.failure = this.devices[0]?.failureReason;
     return this.failure;
   }
 
   /** Queues a request; the returned promise settles with its outputs. */
-  submit(feeds: Feeds, batch: number, signal: AbortSignal | undefined, timeoutMs: number | undefined, transfer: boolean, outputs?: Feeds): Promise<Feeds> {
+  submit(feeds: Feeds, batch: number, signal: AbortSignal | undefined, timeoutMs: number | undefined, outputs?: Feeds): Promise<Feeds> {
     const targets = outputs === undefined ? undefined : this.plan.outputs.map((o) => outputs[o.name]);
     const request: Request = {
       feeds,
       batch,
       // A request that writes into its own output tensors runs alone (pieces of it may still run on every device).
       key: this.mergeable && batch > 0 && targets === undefined ? this.mergeKey(feeds) : undefined,
-      transfer,
       enqueued: performance.now(),
       settled: false,
       resolve: undefined!,
@@ -209,6 +232,8 @@ export class Scheduler {
       remaining: 0,
       split: undefined,
       targets,
+      results: undefined,
+      attempt: 0,
     };
     // The executor holds nothing but the request: a server sends many of these.
     const answer = new Promise<Feeds>((resolve, reject) => {
@@ -228,8 +253,8 @@ export class Scheduler {
     const cancel = (reason: unknown): void => {
       const at = this.queue.indexOf(request);
       if (at >= 0) this.queue.splice(at, 1);
-      // A request already inside onnxruntime finishes; its result is dropped.
       this.settle(request, reason);
+      this.terminateAbandoned();
       this.dispatch();
     };
     const onAbort = (): void => cancel(signal!.reason);
@@ -306,6 +331,23 @@ export class Scheduler {
     return this.liveDevices;
   }
 
+  /**
+   * Terminates each run inside onnxruntime whose requests have all been settled (cancelled or timed out): its
+   * device is free at once (unless an earlier terminated run of it is still returning, which would hold a second
+   * thread of libuv's pool), and the run's answer is dropped when it comes.
+   */
+  private terminateAbandoned(): void {
+    this.active.forEach((item, d) => {
+      if (item?.run === undefined || !item.pieces.every((p) => p.request.settled)) return;
+      item.abandoned = true;
+      item.run.terminate();
+      this.active[d] = undefined;
+      // Another terminated run of this device still inside onnxruntime: this one frees the device when it returns.
+      if (this.devices[d]!.queueDepth > 1) item.holdsDevice = true;
+      else this.busy[d] = false;
+    });
+  }
+
   /** Gives work to every free device, until no free device or no work is left. */
   dispatch(): void {
     if (this.dispatching) return;
@@ -317,7 +359,7 @@ export class Scheduler {
       while (progress) {
         progress = false;
         for (const d of this.freeDevices()) {
-          const item = this.assigned[d]!.shift() ?? this.takeFromQueue(d);
+          const item = this.nextAssigned(d) ?? this.takeFromQueue(d);
           if (item === undefined) continue;
           this.start(d, item);
           progress = true;
@@ -328,15 +370,18 @@ export class Scheduler {
     }
   }
 
-  /**
-   * Free live devices: those whose worker is still polling for its next run first (it takes a run without being
-   * woken), then the fastest measured.
-   */
+  /** The next piece assigned to device `d` whose request still waits (pieces of cancelled requests are dropped). */
+  private nextAssigned(d: number): WorkItem | undefined {
+    const assigned = this.assigned[d]!;
+    let item = assigned.shift();
+    while (item !== undefined && item.pieces.every((p) => p.request.settled)) item = assigned.shift();
+    return item;
+  }
+
+  /** Free live devices, the fastest measured first. */
   private freeDevices(): number[] {
     const free = this.live().filter((d) => !this.busy[d]);
-    const now = performance.now();
-    const polling = (d: number): number => (this.workers[d]!.pollingAt(now) ? 1 : 0);
-    return free.sort((a, b) => polling(b) - polling(a) || (this.workers[b]!.rowsPerSecond ?? 0) - (this.workers[a]!.rowsPerSecond ?? 0));
+    return free.sort((a, b) => (this.devices[b]!.rowsPerSecond ?? 0) - (this.devices[a]!.rowsPerSecond ?? 0));
   }
 
   private takeFromQueue(device: number): WorkItem | undefined {
@@ -364,7 +409,7 @@ export class Scheduler {
   }
 
   private whole(requests: Request[]): WorkItem {
-    return { pieces: requests.map((request) => ({ request, start: 0, size: request.batch, index: 0 })), rows: requests.reduce((sum, r) => sum + r.batch, 0), started: 0 };
+    return { pieces: requests.map((request) => ({ request, start: 0, size: request.batch, index: 0, attempt: request.attempt })), rows: requests.reduce((sum, r) => sum + r.batch, 0), started: 0 };
   }
 
   /** The shares of the live devices: static weights, or measured rows per second (equal until measured). */
@@ -373,9 +418,9 @@ export class Scheduler {
       const weights = this.options.weights;
       return live.map((d) => weights[d]!);
     }
-    const measured = live.map((d) => this.workers[d]!.rowsPerSecond).filter((r): r is number => r !== undefined);
+    const measured = live.map((d) => this.devices[d]!.rowsPerSecond).filter((r): r is number => r !== undefined);
     const fallback = measured.length === 0 ? 1 : measured.reduce((a, b) => a + b, 0) / measured.length;
-    return live.map((d) => this.workers[d]!.rowsPerSecond ?? fallback);
+    return live.map((d) => this.devices[d]!.rowsPerSecond ?? fallback);
   }
 
   /** Cuts a request into pieces by the devices' shares (in runs of at most maxRowsPerRun rows) and assigns them. */
@@ -388,15 +433,21 @@ export class Scheduler {
     live.forEach((d, k) => {
       for (let start = 0; start < sizes[k]!; start += step) {
         const size = Math.min(step, sizes[k]! - start);
-        this.assigned[d]!.push({ pieces: [{ request, start: offsets[k]! + start, size, index: pieceSizes.length }], rows: size, started: 0 });
+        this.assigned[d]!.push({ pieces: [{ request, start: offsets[k]! + start, size, index: pieceSizes.length, attempt: request.attempt }], rows: size, started: 0 });
         pieceSizes.push(size);
       }
     });
     request.remaining = pieceSizes.length;
     const pieceOffsets = splitOffsets(pieceSizes);
+    // The result of each output whose shape is known, made once: every device writes its rows into it.
+    const shapes = this.options.outputShapes;
+    request.results = this.plan.outputs.map((_, j) => {
+      const shape = this.preallocate && request.targets?.[j] === undefined ? shapes[j]?.(request.batch) : undefined;
+      return shape === undefined ? undefined : new ort.Tensor(shape.type as 'float32', outputArray(shape.type, shape.dims.reduce((a, b) => a * b, 1)) as Float32Array, shape.dims);
+    });
     request.split = {
       sizes: pieceSizes,
-      joins: this.plan.outputs.map((output, j) => (output.axis === null || request.targets?.[j] !== undefined ? undefined : new AxisJoin(output.axis, pieceOffsets, pieceSizes))),
+      joins: this.plan.outputs.map((output, j) => (output.axis === null || this.destination(request, j) !== undefined ? undefined : new AxisJoin(output.axis, pieceOffsets, pieceSizes))),
       combined: this.plan.outputs.map(() => []),
     };
   }
@@ -460,77 +511,77 @@ export class Scheduler {
     }, Math.max(0, ms));
   }
 
+  /** Where output j of `request` is to end up before any run: the caller's tensor, or the split result made for it. */
+  private destination(request: Request, j: number): ort.Tensor | undefined {
+    return request.targets?.[j] ?? request.results?.[j];
+  }
+
   /**
-   * Posts one work item to a device. A request run alone sends each input once: shared where it is on a
-   * SharedArrayBuffer (the worker cuts its rows), transferred where the caller allows it, else copied once into
-   * a spare buffer of the device; merged requests' rows are gathered into one buffer.
+   * Starts one work item on a device. A request run alone is read where it lies (its rows a view wherever they
+   * are one block); merged requests' rows are gathered into one buffer.
    */
   private start(device: number, item: WorkItem): void {
-    const worker = this.workers[device]!;
+    const handle = this.devices[device]!;
     this.busy[device] = true;
+    this.active[device] = item;
     item.started = performance.now();
-    const spare = (bytes: number): ArrayBuffer | undefined => worker.takeBuffer(bytes);
-    const dims: number[][] = [];
-    const data: WireData[] = [];
-    let cuts: Array<RowCut | undefined> | undefined;
+    const inputs: DeviceInput[] = [];
     const { pieces } = item;
     const { request, start, size } = pieces[0]!;
-    // Buffers are handed over only for a request run whole: the pieces of a split one all need its data.
-    const transfer = request.transfer && pieces.length === 1 && start === 0 && size === request.batch;
+    let places: Array<OutputPlace | undefined>;
     try {
-      const inputs = this.plan.inputs;
-      for (let i = 0; i < inputs.length; i++) {
-        const { name, axis } = inputs[i]!;
+      for (const { name, axis } of this.plan.inputs) {
         const tensor = request.feeds[name]!;
-        if (axis === null) {
-          dims.push(tensor.dims.slice());
-          data.push(wireData(tensor, transfer, spare));
-        } else if (pieces.length === 1) {
-          const input = pieceInput(tensor, axis, start, size, transfer, spare);
-          dims.push(input.dims);
-          data.push(input.data);
-          if (input.cut !== undefined) (cuts ??= [])[i] = input.cut;
-        } else {
-          const gathered = gatherRows(pieces, (piece) => piece.request.feeds[name]!, axis, spare);
-          dims.push(gathered.dims);
-          data.push(gathered.data);
-        }
+        if (axis === null) inputs.push(wholeInput(tensor));
+        else if (pieces.length === 1) inputs.push(pieceInput(tensor, axis, start, size));
+        else inputs.push(gatheredInput(pieces, (piece) => piece.request.feeds[name]!, axis));
       }
+      places = this.places(item);
     } catch (error) {
       // Data that cannot be gathered fails the requests of this run only; the device stays free.
       return this.failed(device, item, error);
     }
-    // Nothing else to do meanwhile: the main thread may wait for this answer instead of sleeping (busyWaitMicros).
-    const alone = worker.busyWaits && this.queue.length === 0 && this.busy.every((b, d) => d === device || !b) && this.assigned.every((a) => a.length === 0);
-    const answer = worker.run(dims, data, cuts, request.targets === undefined ? undefined : this.places(request, start, size), alone);
-    answer.then(
+    item.run = handle.run(inputs, places);
+    item.run.result.then(
       (result) => this.complete(device, item, result),
       (error: unknown) => this.failed(device, item, error),
     );
   }
 
   /**
-   * Where the workers write the outputs of rows [start, start + size) of a request that gave tensors for them:
-   * those rows of each output with a batch axis; an output without one only when the request runs whole (the
-   * pieces of a split one are combined on this thread, then copied in).
+   * Where onnxruntime writes each output of a run: for a request's own rows, into the caller's tensor or the
+   * split result, where those rows are one block of it (an output without a batch axis only when the request runs
+   * whole); for a run of whole requests, into a buffer made for the run where the output's shape is known.
+   * Elsewhere onnxruntime allocates the output, and its rows are copied into place afterwards.
    */
-  private places(request: Request, start: number, size: number): Array<OutputPlace | undefined> {
+  private places(item: WorkItem): Array<OutputPlace | undefined> {
+    const { request, start, size } = item.pieces[0]!;
+    const shapes = this.options.outputShapes;
     return this.plan.outputs.map((output, j) => {
-      const target = request.targets![j];
-      if (target === undefined || (output.axis === null && request.split !== undefined)) return undefined;
-      return { type: target.type, data: target.data as ArrayBufferView, dims: target.dims.slice(), axis: output.axis, start, size };
+      const target = item.pieces.length === 1 ? this.destination(request, j) : undefined;
+      if (target !== undefined) {
+        if (request.targets?.[j] === undefined) item.ownPlaces = true;
+        if (output.axis === null) return request.split === undefined ? { type: target.type, dims: target.dims.slice(), data: target.data as ArrayBufferView } : undefined;
+        const view = rowsView(target.data as ArrayBufferView, target.dims, output.axis, start, size);
+        if (view === undefined) return undefined;
+        const dims = target.dims.slice();
+        dims[output.axis] = size;
+        return { type: target.type, dims, data: view };
+      }
+      if (request.targets !== undefined || request.split !== undefined || !this.preallocate) return undefined;
+      const shape = shapes[j]?.(item.rows);
+      if (shape === undefined) return undefined;
+      item.ownPlaces = true;
+      return { ...shape, data: outputArray(shape.type, shape.dims.reduce((a, b) => a * b, 1)) };
     });
   }
 
   private complete(device: number, item: WorkItem, result: DeviceResult): void {
-    const worker = this.workers[device]!;
-    worker.record(item.pieces.length, item.rows, result.ms, performance.now() - item.started, result.inputMs, result.outputMs);
-    // An output written into its place comes back without data: the caller's tensor holds it (runs never merge such requests).
-    const targets = item.pieces[0]!.request.targets;
-    const outputs = this.plan.outputs.map((_, j) => {
-      const data = result.data[j];
-      return data === null ? targets![j]! : new ort.Tensor(result.types[j] as 'float32', data as Float32Array, result.dims[j]!);
-    });
+    const handle = this.devices[device]!;
+    handle.record(item.pieces.length, item.rows, result.ms, performance.now() - item.started, result.inputMs, result.outputMs);
+    if (item.abandoned) return this.returned(device, item);
+    this.active[device] = undefined;
+    const outputs = result.outputs.map((o: DeviceOutput) => new ort.Tensor(o.type as 'float32', o.data as Float32Array, o.dims));
     if (item.pieces.length === 1) this.deliver(item.pieces[0]!, outputs);
     else if (this.plan.outputs.some((o, j) => outputs[j]!.dims[o.axis!] !== item.rows)) {
       // An output whose batch axis does not hold the run's rows cannot be cut per request: run them one by one.
@@ -565,12 +616,48 @@ export class Scheduler {
     });
   }
 
-  /** A run failed: its requests are rejected; when its device is gone, its waiting pieces go to the others. */
+  /**
+   * A run failed: its requests are rejected; when its device is gone, its waiting pieces go to the others. A run
+   * whose outputs the model did not fill as its declared shapes said is run again, without such buffers.
+   */
   private failed(device: number, item: WorkItem, error: unknown): void {
+    if (item.abandoned) return this.returned(device, item);
+    this.active[device] = undefined;
     this.busy[device] = false;
+    const shapeMismatch = /pre-allocated output|computed output shape/i.test(error instanceof Error ? error.message : '');
+    if (shapeMismatch && item.ownPlaces === true) {
+      this.preallocate = false;
+      for (const { request } of item.pieces) this.retry(request);
+      return this.dispatch();
+    }
+    if (shapeMismatch && item.pieces[0]!.request.targets !== undefined) {
+      error = new Error(`${(error as Error).message} (outputs were to be written into the tensors of options.outputs: do their dims match what the model gives?)`);
+    }
     for (const piece of item.pieces) this.settle(piece.request, error);
-    if (!this.workers[device]!.alive && this.rehome(device, error)) return;
+    if (!this.devices[device]!.alive && this.rehome(device, error)) return;
     this.dispatch();
+  }
+
+  /** A terminated run came back: its answer is dropped; a run that held its device frees it. */
+  private returned(device: number, item: WorkItem): void {
+    if (item.holdsDevice !== true) return;
+    this.busy[device] = false;
+    this.dispatch();
+  }
+
+  /** Runs an unsettled request again from the start, at the head of the queue: its pieces still out are ignored. */
+  private retry(request: Request): void {
+    if (request.settled || this.queue.includes(request)) return;
+    request.attempt++;
+    for (const items of this.assigned) {
+      const kept = items.filter((i) => !i.pieces.some((p) => p.request === request));
+      items.splice(0, items.length, ...kept);
+    }
+    request.split = undefined;
+    request.results = undefined;
+    request.remaining = 0;
+    request.key = undefined;
+    this.queue.unshift(request);
   }
 
   /**
@@ -593,25 +680,46 @@ export class Scheduler {
   /** One piece of a request came back: joined into its request's outputs at once; with the last, they are delivered. */
   private deliver(piece: Piece, outputs: ort.Tensor[]): void {
     const { request } = piece;
-    if (request.settled) return;
+    if (request.settled || piece.attempt !== request.attempt) return;
     const split = request.split;
+    const targets = request.targets;
     if (split === undefined) {
-      // A request run whole.
-      this.settle(request, undefined, this.named(outputs));
+      // A request run whole: outputs that onnxruntime could not write into the caller's tensors are copied there.
+      try {
+        const own = outputs.map((output, j) => {
+          const target = targets?.[j];
+          if (target === undefined) return output;
+          if (sameMemory(output.data, target.data)) return target; // written there in place
+          const axis = this.plan.outputs[j]!.axis;
+          if (axis === null) return fillTarget(this.plan.outputs[j]!.name, target, output);
+          placeInto(this.plan.outputs[j]!.name, target, output, axis, 0, request.batch);
+          return target;
+        });
+        this.settle(request, undefined, this.named(own));
+      } catch (error) {
+        this.settle(request, error);
+      }
       return;
     }
-    const targets = request.targets;
-    for (let j = 0; j < outputs.length; j++) {
-      const join = split.joins[j];
-      if (join !== undefined) join.put(piece.index, outputs[j]!);
-      else if (this.plan.outputs[j]!.axis === null) split.combined[j]![piece.index] = outputs[j]!;
-      // else: the piece's rows were written into the caller's tensor
+    try {
+      for (let j = 0; j < outputs.length; j++) {
+        const join = split.joins[j];
+        const axis = this.plan.outputs[j]!.axis;
+        const destination = this.destination(request, j);
+        if (join !== undefined) join.put(piece.index, outputs[j]!);
+        else if (axis === null) split.combined[j]![piece.index] = outputs[j]!;
+        else if (!sameMemory(outputs[j]!.data, destination!.data)) placeInto(this.plan.outputs[j]!.name, destination!, outputs[j]!, axis, piece.start, piece.size);
+        // else: the piece's rows were written in place
+      }
+    } catch (error) {
+      return this.settle(request, error);
     }
     if (--request.remaining > 0) return;
     try {
       const joined = this.plan.outputs.map((output, j) => {
         const target = targets?.[j];
-        if (target !== undefined && output.axis !== null) return target; // each piece's rows were written in place
+        const destination = this.destination(request, j);
+        if (destination !== undefined && output.axis !== null) return destination; // each piece's rows are in it
         const value = split.joins[j]?.result() ?? combineTensors(output.combine ?? 'first', split.combined[j]!, split.sizes);
         return target === undefined ? value : fillTarget(output.name, target, value);
       });
@@ -629,7 +737,7 @@ export class Scheduler {
   }
 
   stats(): SessionStats {
-    const devices = this.workers.map((w, d) => ({
+    const devices = this.devices.map((w, d) => ({
       device: w.device,
       ...w.counters,
       batchSizes: { ...w.counters.batchSizes },
@@ -658,13 +766,34 @@ export class Scheduler {
     return this.unsettled === 0 ? Promise.resolve() : new Promise((resolve) => this.onSettled.push(resolve));
   }
 
-  /** Rejects every request still waiting (queued or assigned to a device). */
+  /** Rejects every request still waiting (queued, assigned to a device, or inside onnxruntime, whose runs are terminated). */
   rejectWaiting(reason: Error): void {
     clearTimeout(this.delayTimer);
     this.failure ??= reason;
     for (const r of this.queue.splice(0)) this.settle(r, reason);
     for (const items of this.assigned) for (const item of items.splice(0)) for (const p of item.pieces) this.settle(p.request, reason);
+    for (const item of this.active) for (const p of item?.pieces ?? []) this.settle(p.request, reason);
+    this.terminateAbandoned();
   }
+}
+
+/** Whether output data (a piece's or a whole run's) lies in `whole`'s memory: onnxruntime wrote it there in place. */
+function sameMemory(part: unknown, whole: unknown): boolean {
+  const a = part as ArrayBufferView;
+  const b = whole as ArrayBufferView;
+  return a.buffer === b.buffer && a.byteOffset >= b.byteOffset && a.byteOffset + a.byteLength <= b.byteOffset + b.byteLength;
+}
+
+/**
+ * Rows [start, start + size) along `axis` of `target` (the caller's tensor or a split result) filled from `rows`,
+ * a piece's output, which must have the target's type and those rows.
+ */
+function placeInto(name: string, target: ort.Tensor, rows: ort.Tensor, axis: number, start: number, size: number): void {
+  const expected = target.dims.map((d, k) => (k === axis ? size : d));
+  if (rows.type !== target.type || rows.dims.length !== expected.length || rows.dims.some((d, k) => d !== expected[k])) {
+    throw new Error(`options.outputs['${name}']: the output is ${rows.type} [${rows.dims.join(', ')}], the tensor given takes ${target.type} [${expected.join(', ')}]`);
+  }
+  placeRows(rows.data as unknown as View, target.data as unknown as View, target.dims, axis, start, size);
 }
 
 /** `target` (a tensor the caller gave for output `name`) filled with `value`, which must have its type and dims. */

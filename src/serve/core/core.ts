@@ -105,9 +105,7 @@ export class ServingCore {
     this.drainMs = options.drainMs ?? DEFAULT_DRAIN_MS;
     this.#catalog = options.catalog;
     this.#table = new ModelTable(this.metrics, () => (this.#closing ? 0 : this.drainMs));
-    // The decoded feeds are the server's own and unused after the run: their buffers are handed to the device
-    // instead of copied (ParallelSession transfers only buffers the data fills, for a request run whole).
-    this.#runOptions = { transfer: true, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) };
+    this.#runOptions = options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs };
   }
 
   /** Loads the models the mode says to load at start. Past a failure, throws unless exitOnError is false. */

@@ -1,0 +1,63 @@
+/**
+ * The data of one device run, read by onnxruntime where it lies: the rows of a request along its batch axis are a
+ * view of the caller's memory (ordinary or shared) wherever they are one block (batch axis first, or nothing
+ * before it); rows along a later axis, and the rows of several requests merged into one run, are copied once.
+ */
+import type * as ort from 'onnxruntime-node';
+import type { DeviceInput } from '../session/device.js';
+import { concatAlongAxis, sliceAlongAxis } from './tensor-ops.js';
+import { copyRows, product, rowsByteLength, type View } from './row-copy.js';
+
+/** Rows [start, start + size) of something that holds a tensor (tensorOf gives it). */
+export interface Rows {
+  start: number;
+  size: number;
+}
+
+/** A view of rows [start, start + size) along `axis` of data whose dims are `dims`, where they are one block; else undefined. */
+export function rowsView(data: ArrayBufferView, dims: readonly number[], axis: number, start: number, size: number): View | undefined {
+  if (product(dims, 0, axis) !== 1) return undefined;
+  const inner = product(dims, axis + 1);
+  return (data as View).subarray(start * inner, (start + size) * inner);
+}
+
+/** A whole tensor, as it is. */
+export function wholeInput(tensor: ort.Tensor): DeviceInput {
+  return { type: tensor.type, dims: tensor.dims.slice(), data: tensor.data as View | string[] };
+}
+
+/** Rows [start, start + size) along `axis` of one request's input: a view where they are one block, else copied once. */
+export function pieceInput(tensor: ort.Tensor, axis: number, start: number, size: number): DeviceInput {
+  const dims = tensor.dims as number[];
+  if (start === 0 && size === dims[axis]) return wholeInput(tensor);
+  const rowDims = dims.slice();
+  rowDims[axis] = size;
+  const data = tensor.data as View | string[];
+  if (Array.isArray(data)) return { type: tensor.type, dims: rowDims, data: sliceAlongAxis(tensor, axis, start, start + size).data as string[] };
+  const view = rowsView(data, dims, axis, start, size);
+  if (view !== undefined) return { type: tensor.type, dims: rowDims, data: view };
+  return { type: tensor.type, dims: rowDims, data: copyRows(data, dims, axis, start, size, new ArrayBuffer(rowsByteLength(data, dims, axis, size))) };
+}
+
+/** The rows of several requests (or parts of them) gathered along `axis` into one tensor: each part's rows copied once. */
+export function gatheredInput<P extends Rows>(parts: readonly P[], tensorOf: (part: P) => ort.Tensor, axis: number): DeviceInput {
+  const firstTensor = tensorOf(parts[0]!);
+  let rows = 0;
+  for (const part of parts) rows += part.size;
+  const dims = firstTensor.dims.slice();
+  dims[axis] = rows;
+  const first = firstTensor.data as View | string[];
+  if (Array.isArray(first)) {
+    const joined = concatAlongAxis(parts.map((p) => sliceAlongAxis(tensorOf(p), axis, p.start, p.start + p.size)), axis);
+    return { type: firstTensor.type, dims, data: joined.data as string[] };
+  }
+  const buffer = new ArrayBuffer(rowsByteLength(first, firstTensor.dims, axis, rows));
+  let gathered: View | undefined;
+  let at = 0;
+  for (const part of parts) {
+    const tensor = tensorOf(part);
+    gathered = copyRows(tensor.data as View, tensor.dims, axis, part.start, part.size, buffer, at, rows);
+    at += part.size;
+  }
+  return { type: firstTensor.type, dims, data: gathered! };
+}

@@ -232,3 +232,21 @@ test('more devices than libuv\'s thread pool can run at once are warned about, w
     process.off('warning', onWarning);
   }
 });
+
+test('strings holding NUL characters and any Unicode cross whole, in and out, on 1 and 2 devices', async () => {
+  const folder = tempDir();
+  const file = path.join(folder, 'types.onnx');
+  await elementTypesModel(file);
+  const texts = ['he\u0000llo', '\u0000\u0001\u0002\u0003', '', 'trailing\u0000', '\u0000', 'élément ✓ 𝄞', 'a'.repeat(5000), 'x\u0000y\u0000z'];
+  for (const count of [1, 2]) {
+    const session = await ParallelSession.create(file, { devices: Array.from({ length: count }, () => 'cpu'), minRowsPerDevice: 1 });
+    try {
+      const feeds = typedFeeds(8, 3);
+      feeds['text'] = new ort.Tensor('string', Array.from({ length: 24 }, (_, i) => texts[i % texts.length]!), [8, 3]);
+      const result = await session.run(feeds);
+      assert.deepEqual(result['text_out']!.data, feeds['text'].data, `${count} devices: each string as it was sent`);
+    } finally {
+      await session.release();
+    }
+  }
+});

@@ -62,7 +62,6 @@ const signatures = {
   CreateTensorAsOrtValue: [48, H, [H, 'int64_t *', SIZE, 'int', OUT]],
   CreateTensorWithDataAsOrtValue: [49, H, [H, 'void *', SIZE, 'int64_t *', SIZE, 'int', OUT]],
   GetTensorMutableData: [51, H, [H, OUT]],
-  FillStringTensor: [52, H, [H, STRS, SIZE]],
   GetStringTensorDataLength: [53, H, [H, OUT]],
   GetStringTensorContent: [54, H, [H, 'void *', SIZE, OUT, SIZE]],
   CastTypeInfoToTensorInfo: [55, H, [H, OUT]],
@@ -90,6 +89,7 @@ const signatures = {
   CreateCUDAProviderOptions: [205, H, [OUT]],
   UpdateCUDAProviderOptions: [206, H, [H, STRS, STRS, SIZE]],
   ReleaseCUDAProviderOptions: [208, 'void', [H]],
+  GetResizedStringTensorElementBuffer: [252, H, [H, SIZE, SIZE, OUT]],
   AddExternalInitializersFromFilesInMemory: [279, H, [H, STRS, OUT, OUT, SIZE]],
 } as const satisfies Record<string, readonly [number, string, readonly string[]]>;
 

@@ -1,6 +1,7 @@
 /**
  * OrtValues: tensors over the caller's memory (CreateTensorWithDataAsOrtValue: onnxruntime reads and writes the
- * typed array where it lies, never a copy), string tensors (copied in with FillStringTensor), and reading a
+ * typed array where it lies, never a copy), string tensors (each element's UTF-8 bytes copied in with their length,
+ * so a string may hold NUL characters), and reading a
  * tensor that onnxruntime made (its type, dims and data, copied once into JavaScript memory or into a given view).
  *
  * A value over the caller's memory points into it without owning it: the `TensorValue` holds the typed array, so
@@ -64,7 +65,7 @@ export function tensorValue(type: string, dims: readonly number[], data: TensorD
     const strings = data as string[];
     check(api, api.CreateTensorAsOrtValue(ortAllocator(), shape, dims.length, elementType('string'), out.cell));
     try {
-      if (strings.length > 0) check(api, api.FillStringTensor(out.value, strings, strings.length));
+      fillStrings(out.value, strings);
     } catch (error) {
       api.ReleaseValue(out.value);
       throw error;
@@ -76,6 +77,22 @@ export function tensorValue(type: string, dims: readonly number[], data: TensorD
   if (view.byteLength < needed) throw new TypeError(`a ${type} tensor [${dims.join(', ')}] needs ${needed} bytes, its data holds ${view.byteLength}`);
   check(api, api.CreateTensorWithDataAsOrtValue(cpuMemoryInfo(), view, needed, shape, dims.length, elementType(type), out.cell));
   return { handle: out.value, data: view };
+}
+
+/**
+ * Writes each string's UTF-8 bytes into its element by length (GetResizedStringTensorElementBuffer), not as a C
+ * string: FillStringTensor would end an element at its first NUL character.
+ */
+function fillStrings(value: Handle, strings: readonly string[]): void {
+  const api = ortApi();
+  const encoder = new TextEncoder();
+  const buffer = new Out();
+  strings.forEach((text, index) => {
+    if (text.length === 0) return; // elements start empty
+    const bytes = encoder.encode(text);
+    check(api, api.GetResizedStringTensorElementBuffer(value, index, bytes.length, buffer.cell));
+    new Uint8Array(koffi.view(buffer.value, bytes.length)).set(bytes);
+  });
 }
 
 export function releaseValue(value: Handle): void {

@@ -5,9 +5,11 @@
  * request can be wrong is a 400 that names the input, never a crash.
  */
 import type * as ort from 'onnxruntime-node';
+import { ortInputTensor } from '../tensors/ort-tensor.js';
+import { allocate, type TypedData } from '../tensors/ort-types.js';
+import { toHalf } from '../tensors/float16.js';
 import { badRequest } from './errors.js';
-import { checkOutputAsk } from './output-selection.js';
-import { checkInput, inputFailure, readInput, InexactInteger, type Fail, type InputSource } from './tensor-input.js';
+import { elementBytes, isDatatype, ortTypeOfDatatype, type Datatype } from './datatypes.js';
 import type { ModelSignature, TensorSignature } from './signature.js';
 
 export interface RequestedOutput {
@@ -25,6 +27,9 @@ export interface InferRequest {
 
 type Json = Record<string, unknown>;
 const isRecord = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Thrown while decoding when a 64-bit integer came as a JSON number past 2^53: the JSON is read again exactly. */
+class InexactInteger extends Error {}
 
 /**
  * Whether JSON.parse gives a reviver the source text of each value (V8 11.4+, Node 21+). With it, integers past
@@ -91,32 +96,45 @@ function decodeHeader(header: Json, binary: Uint8Array, signature: ModelSignatur
 function decodeInputs(inputs: unknown, binary: Uint8Array, model: TensorSignature[]): Record<string, ort.Tensor> {
   if (!Array.isArray(inputs)) throw badRequest(`"inputs" must be a list of {"name", "shape", "datatype", "data"}; the model's inputs: ${model.map((i) => i.name).join(', ')}`);
   const feeds: Record<string, ort.Tensor> = {};
-  const given = (name: string): boolean => Object.hasOwn(feeds, name);
   let offset = 0;
   for (let k = 0; k < inputs.length; k++) {
     const input: unknown = inputs[k];
     if (!isRecord(input) || typeof input['name'] !== 'string') throw badRequest(`inputs[${k}]: expected an object with a "name"`);
     const name = input['name'];
-    const fail: Fail = inputFailure(name);
-    // The model's checks come first, so that a wrong name or datatype is said before anything about the data.
-    const checked = checkInput(name, input['datatype'], input['shape'], model, given);
+    const fail: (why: string) => never = (why) => {
+      throw badRequest(`input '${name}': ${why}`);
+    };
+    const expected = model.find((i) => i.name === name);
+    if (expected === undefined) fail(`not an input of the model (its inputs: ${model.map((i) => i.name).join(', ')})`);
+    if (Object.hasOwn(feeds, name)) fail('given twice');
+    const datatype = input['datatype'];
+    if (!isDatatype(datatype)) {
+      if (datatype === 'BF16') fail('datatype BF16 cannot be fed to onnxruntime-node, which has no bfloat16 tensors; cast to FP32 or FP16 inside the model');
+      fail(`unknown datatype ${JSON.stringify(datatype)}; use one of BOOL, UINT8, UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP16, FP32, FP64, BYTES`);
+    }
+    if (datatype !== expected!.datatype) fail(`datatype ${datatype}, but the model takes ${expected!.datatype}`);
+    const dims = input['shape'];
+    if (!Array.isArray(dims) || !dims.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`"shape" must be a list of whole numbers >= 0, got ${JSON.stringify(dims)}`);
+    let size = 1;
+    for (const d of dims as number[]) size *= d;
+    if (!Number.isSafeInteger(size)) fail(`shape [${(dims as number[]).join(', ')}] holds more than 2^53 elements`);
     const options = input['parameters'];
     if (options !== undefined && !isRecord(options)) fail('"parameters" must be an object');
     if (options?.['shared_memory_region'] !== undefined) fail('shared memory is not supported; send the data in the request');
     const binarySize = options?.['binary_data_size'];
-    let data: InputSource['data'];
+    let data: TypedData;
     if (binarySize !== undefined) {
       if (input['data'] !== undefined) fail('give "data" or parameters.binary_data_size, not both');
       if (!Number.isSafeInteger(binarySize) || (binarySize as number) < 0) fail(`binary_data_size must be a whole number of bytes, got ${JSON.stringify(binarySize)}`);
       const left = binary.byteLength - offset;
       if ((binarySize as number) > left) fail(`binary_data_size ${binarySize as number} runs past the ${left} bytes of binary data left in the body`);
-      data = { bytes: binary.subarray(offset, offset + (binarySize as number)), label: 'binary_data_size' };
+      data = fromBytes(datatype, binary.subarray(offset, offset + (binarySize as number)), size, fail);
       offset += binarySize as number;
     } else {
       if (!Array.isArray(input['data'])) fail('expected "data" (the values, row-major, flat or nested) or parameters.binary_data_size');
-      data = { values: input['data'] as unknown[] };
+      data = fromJson(name, datatype, input['data'] as unknown[], size, dims as number[], fail);
     }
-    feeds[name] = readInput(checked, data);
+    feeds[name] = ortInputTensor(ortTypeOfDatatype(datatype), data, dims as number[]);
   }
   if (offset !== binary.byteLength) throw badRequest(`${binary.byteLength - offset} bytes of binary data after the JSON belong to no input (check each binary_data_size and Inference-Header-Content-Length)`);
   return feeds;
@@ -130,11 +148,123 @@ function requestedOutputs(listed: unknown, model: TensorSignature[], binaryByDef
   return listed.map((entry: unknown, k) => {
     if (!isRecord(entry) || typeof entry['name'] !== 'string') throw badRequest(`outputs[${k}]: expected an object with a "name"`);
     const name = entry['name'];
+    if (!model.some((o) => o.name === name)) throw badRequest(`output '${name}': not an output of the model (its outputs: ${model.map((o) => o.name).join(', ')})`);
+    if (seen.has(name)) throw badRequest(`output '${name}': asked for twice`);
+    seen.add(name);
     const options = entry['parameters'];
     if (options !== undefined && !isRecord(options)) throw badRequest(`output '${name}': "parameters" must be an object`);
-    checkOutputAsk({ name, sharedMemory: options?.['shared_memory_region'] !== undefined, classification: options?.['classification'] !== undefined }, model, seen);
+    if (options?.['shared_memory_region'] !== undefined) throw badRequest(`output '${name}': shared memory is not supported; ask for binary_data instead`);
+    if (options?.['classification'] !== undefined) throw badRequest(`output '${name}': the classification extension is not supported`);
     const own = options?.['binary_data'];
     if (own !== undefined && typeof own !== 'boolean') throw badRequest(`output '${name}': binary_data must be true or false`);
     return { name, binary: own ?? binaryByDefault };
   });
+}
+
+const typedArrays = {
+  BOOL: Uint8Array,
+  UINT8: Uint8Array,
+  INT8: Int8Array,
+  UINT16: Uint16Array,
+  INT16: Int16Array,
+  FP16: Uint16Array,
+  UINT32: Uint32Array,
+  INT32: Int32Array,
+  FP32: Float32Array,
+  UINT64: BigUint64Array,
+  INT64: BigInt64Array,
+  FP64: Float64Array,
+} as const;
+
+function fromBytes(datatype: Datatype, bytes: Uint8Array, size: number, fail: (why: string) => never): TypedData {
+  if (datatype === 'BYTES') return stringsFromBytes(bytes, size, fail);
+  const width = elementBytes[datatype];
+  if (bytes.byteLength !== size * width) fail(`binary_data_size is ${bytes.byteLength} bytes, but the shape holds ${size} ${datatype} elements (${size * width} bytes)`);
+  // Copied onto a buffer of their own: the body's bytes need not be aligned for the type, and a view would take
+  // its whole buffer (the socket's read buffer) along wherever the tensor is cloned, to a device's worker included.
+  return new typedArrays[datatype](new Uint8Array(bytes).buffer);
+}
+
+/** BYTES as binary data: per element a 4-byte little-endian length, then that many bytes (read as UTF-8). */
+function stringsFromBytes(bytes: Uint8Array, size: number, fail: (why: string) => never): string[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const strings: string[] = [];
+  let at = 0;
+  while (at < bytes.byteLength) {
+    if (strings.length === size) fail(`binary data holds more than the ${size} BYTES elements of its shape`);
+    if (at + 4 > bytes.byteLength) fail(`BYTES element ${strings.length}: its 4-byte length is cut off`);
+    const length = view.getUint32(at, true);
+    if (at + 4 + length > bytes.byteLength) fail(`BYTES element ${strings.length}: its length ${length} runs past the input's binary data`);
+    strings.push(buffer.toString('utf8', at + 4, at + 4 + length));
+    at += 4 + length;
+  }
+  if (strings.length !== size) fail(`binary data holds ${strings.length} BYTES elements, the shape needs ${size}`);
+  return strings;
+}
+
+/** The values of `data` in row-major order: flat already, or nested as the shape. */
+function flatValues(data: unknown[], size: number): unknown[] {
+  if (data.length === size && (size === 0 || !Array.isArray(data[0]))) return data;
+  return data.flat(Infinity);
+}
+
+const nonFinite: Record<string, number> = { NaN: NaN, Infinity: Infinity, '-Infinity': -Infinity };
+
+function fromJson(name: string, datatype: Datatype, data: unknown[], size: number, dims: number[], fail: (why: string) => never): TypedData {
+  const values = flatValues(data, size);
+  if (values.length !== size) fail(`"data" has ${values.length} values, but shape [${dims.join(', ')}] holds ${size}`);
+  const bad: (i: number, expected: string) => never = (i, expected) => fail(`element ${i} is ${JSON.stringify(values[i], (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}, expected ${expected}`);
+  if (datatype === 'BYTES') return values.map((v, i) => (typeof v === 'string' ? v : bad(i, 'a string')));
+  const out = allocate(ortTypeOfDatatype(datatype === 'FP16' ? 'UINT16' : datatype), size) as Exclude<TypedData, string[]>;
+  switch (datatype) {
+    case 'FP32':
+    case 'FP64':
+    case 'FP16': {
+      const target = out as Float32Array;
+      const half = datatype === 'FP16';
+      for (let i = 0; i < size; i++) {
+        const v = values[i];
+        const x = typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : typeof v === 'string' && Object.hasOwn(nonFinite, v) ? nonFinite[v]! : bad(i, 'a number, "NaN", "Infinity" or "-Infinity"');
+        target[i] = half ? toHalf(x) : x;
+      }
+      return out;
+    }
+    case 'INT64':
+    case 'UINT64': {
+      const target = out as BigInt64Array;
+      for (let i = 0; i < size; i++) {
+        const v = values[i];
+        let big: bigint;
+        if (typeof v === 'number') {
+          if (!Number.isInteger(v)) bad(i, 'a whole number');
+          if (!Number.isSafeInteger(v)) throw new InexactInteger(`input '${name}' element ${i}`);
+          big = BigInt(v);
+        } else if (typeof v === 'bigint') big = v;
+        else if (typeof v === 'string' && /^-?\d{1,20}$/.test(v)) big = BigInt(v);
+        else big = bad(i, 'a whole number (or its digits as a string)');
+        target[i] = big;
+        if (target[i] !== big) bad(i, `a value in the range of ${datatype}`);
+      }
+      return out;
+    }
+    case 'BOOL': {
+      const target = out as Uint8Array;
+      for (let i = 0; i < size; i++) {
+        const v = values[i];
+        target[i] = v === true || v === 1 ? 1 : v === false || v === 0 ? 0 : bad(i, 'true or false');
+      }
+      return out;
+    }
+    default: {
+      const target = out as Int32Array;
+      for (let i = 0; i < size; i++) {
+        const v = values[i];
+        if (typeof v !== 'number' || !Number.isInteger(v)) bad(i, 'a whole number');
+        target[i] = v as number;
+        if (target[i] !== v) bad(i, `a value in the range of ${datatype}`);
+      }
+      return out;
+    }
+  }
 }

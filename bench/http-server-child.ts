@@ -4,7 +4,8 @@
  * ParallelSession over cpu,cpu, as `serve` runs it by default; `batched`: the same with `--max-batch 32
  * --max-queue-delay-us 2000`; `plain`: the same server on one plain single-thread InferenceSession (what a server
  * without batching has); `echo`: a bare node:http server that reads the body and answers 4 KiB, running nothing
- * (what one HTTP exchange costs on this machine). Prints the server's URL, then serves until stdin closes.
+ * (what one HTTP exchange costs on this machine). Prints the server's URL (and for the library's server, after a
+ * space, its gRPC endpoint's address), then serves until stdin closes.
  */
 import http from 'node:http';
 import * as ort from 'onnxruntime-node';
@@ -36,9 +37,10 @@ async function plainBackend(): Promise<InferenceBackend> {
     model,
     port: 0,
     metricsPort: null,
+    grpcPort: 0,
     ...(kind === 'plain' ? { backend: await plainBackend() } : { session: { devices: ['cpu', 'cpu'], ...(kind === 'batched' ? { batching: tunedBatching } : {}) } }),
   });
-  console.log(server.url);
+  console.log(`${server.url} ${server.grpcAddress!}`);
   process.stdin.resume();
   process.stdin.on('end', () => void server.close().then(() => process.exit(0)));
 }

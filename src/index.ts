@@ -20,7 +20,7 @@ export {
 export { formatModelConfig } from './triton/pbtxt.js';
 export { kserveManifest, type KServeOptions, type KServeManifest } from './triton/kserve.js';
 export { writeTritonEntry, type TritonEntryOptions, type TritonEntryResult } from './triton/repository.js';
-export { startServer, closeOnSignals, type ServeOptions, type InferenceServer, type InferenceBackend } from './serve/index.js';
+export { startServer, closeOnSignals, type ServeOptions, type InferenceServer, type InferenceBackend, type ServedModelInfo } from './serve/index.js';
 export { discoverGpus, type GpuInfo, type GpuInventory, type DiscoverOptions } from './runtime/gpu/gpus.js';
 export { type DeviceOptions } from './runtime/gpu/providers.js';
 export { type CudaProviderOptions } from './runtime/gpu/cuda-options.js';

@@ -10,7 +10,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { once } from 'node:events';
 import { startServer, type InferenceServer, type ServeOptions } from '../src/serve/index.js';
-import { connectionClosed } from '../src/serve/connection-closed.js';
+import { connectionClosed } from '../src/serve/http/connection-closed.js';
 import { fixture } from './helpers.js';
 import { metric, slowModelFile, slowRows, statusOf, waitFor } from './serve-client.js';
 
@@ -76,10 +76,10 @@ test('bad requests get 400 with one short line naming the input; other paths, mo
       assert.ok(answer.error.length < 300 && !answer.error.includes('\n'), `one short line: ${answer.error}`);
     }
     const notFound: Array<[string, RegExp]> = [
-      ['/v2/models/other', /^unknown model 'other'; this server serves 'mlp'$/],
-      ['/v2/models/other/ready', /^unknown model 'other'/],
-      ['/v2/models/mlp/versions/2', /^model 'mlp' has no version '2'; its only version is 1$/],
-      ['/v2/models/mlp/versions/2/stats', /^model 'mlp' has no version '2'/],
+      ['/v2/models/other', /^Request for unknown model: 'other' is not found$/],
+      ['/v2/models/other/ready', /^Request for unknown model: 'other' is not found$/],
+      ['/v2/models/mlp/versions/2', /^Request for unknown model: 'mlp' version 2 is not found$/],
+      ['/v2/models/mlp/versions/2/stats', /^Request for unknown model: 'mlp' version 2 is not found$/],
       ['/v1/models/mlp', /^no such path: \/v1\/models\/mlp; the protocol's paths start with \/v2/],
       ['/v2/models/mlp/extra/path', /^no such path/],
     ];

@@ -11,7 +11,7 @@ import http from 'node:http';
 import { gunzipSync, inflateSync } from 'node:zlib';
 import * as ort from 'onnxruntime-node';
 import { startServer, type InferenceServer, type ServeOptions } from '../src/serve/index.js';
-import { acceptedEncoding } from '../src/serve/compression.js';
+import { acceptedEncoding } from '../src/serve/http/compression.js';
 import { describeTritonModel } from '../src/triton/config.js';
 import { loadModel } from '../src/io/files.js';
 import { encodeModel } from '../src/io/codec.js';
@@ -77,7 +77,7 @@ test('the protocol documentation exchanges: health, server and model metadata, i
       assert.equal(response.status, 200, p);
       assert.equal(await response.text(), '', `${p}: an empty body`);
     }
-    assert.deepEqual(await (await get('/v2')).json(), { name: 'onnx-parallelize', version: '0.1.0', extensions: ['binary_tensor_data', 'statistics', 'model_configuration'] });
+    assert.deepEqual(await (await get('/v2')).json(), { name: 'onnx-parallelize', version: '0.1.0', extensions: ['binary_tensor_data', 'statistics', 'model_configuration', 'model_repository'] });
     const metadata = {
       name: 'mymodel',
       versions: ['1'],

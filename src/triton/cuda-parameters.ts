@@ -49,3 +49,15 @@ export function refusePerDeviceCudaOptions(values: readonly string[] | undefined
   if (entry === undefined) return;
   throw new InputError(`--cuda-option ${entry}: Triton applies a model's parameters to every instance on every GPU, so an option cannot differ per GPU; give it without @${entry.slice(entry.lastIndexOf('@') + 1)}`);
 }
+
+/** The CUDA provider options in a model's `parameters` (the keys the writer above writes), and the other keys. */
+export function cudaOptionsFromTritonParameters(parameters: Readonly<Record<string, { string_value?: string }>>): { options: CudaProviderOptions; others: string[] } {
+  const options: CudaProviderOptions = {};
+  const others: string[] = [];
+  for (const [key, value] of Object.entries(parameters)) {
+    if (TRITON_PARAMETERS[key] === undefined) others.push(key);
+    // The backend's numbers are onnxruntime's enum values, which normalizeCudaOption takes as they are.
+    else options[key] = normalizeCudaOption(`parameters '${key}'`, key, value.string_value ?? '');
+  }
+  return { options, others };
+}

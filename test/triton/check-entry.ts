@@ -1,6 +1,6 @@
 /**
  * Checks of a Triton model-repository entry that do not trust the code that wrote it:
- * - config.pbtxt is parsed by protoc against Triton's ModelConfig schema (test/triton/model_config.proto), and the
+ * - config.pbtxt is parsed by protoc against Triton's ModelConfig schema (proto/triton/model_config.proto), and the
  *   binary it encodes to is decoded back (with @bufbuild/protobuf, from protoc's descriptor set) to read the values;
  * - the model in 1/ is opened with onnxruntime, and the config is compared with what the session reports, the
  *   way Triton's onnxruntime backend validates a config when it loads a model.
@@ -15,7 +15,7 @@ import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import * as ort from 'onnxruntime-node';
 import { repoRoot } from '../helpers.js';
 
-const protoFolder = path.join(repoRoot, 'test/triton');
+const protoFolder = path.join(repoRoot, 'proto/triton');
 const protoFile = 'model_config.proto';
 
 export interface DecodedTensor {

@@ -4,10 +4,10 @@
  * live on the main thread's heap (as ParallelSession.create does).
  */
 import { Worker } from 'node:worker_threads';
-import type { ModelProto, ValueInfoProto } from '../onnx.js';
-import { elemTypeOf, shapeOf } from '../graph/types.js';
-import { runtimeInputs } from '../transform/batch-axes.js';
-import { InputError } from '../errors.js';
+import type { ModelProto, ValueInfoProto } from '../../onnx.js';
+import { elemTypeOf, shapeOf } from '../../graph/types.js';
+import { runtimeInputs } from '../../transform/batch-axes.js';
+import { InputError } from '../../errors.js';
 import { datatypeOfElemType } from './datatypes.js';
 
 export interface TensorSignature {

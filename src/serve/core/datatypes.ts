@@ -2,8 +2,8 @@
  * The protocol's tensor datatypes (`FP32`, `INT64`, `BYTES`, ...) and the onnxruntime-node tensor types they
  * stand for. BF16 is a protocol type that onnxruntime-node cannot feed or return.
  */
-import type { TensorProto_DataType } from '../onnx.js';
-import { tritonDataType } from '../triton/data-types.js';
+import type { TensorProto_DataType } from '../../onnx.js';
+import { tritonDataType } from '../../triton/data-types.js';
 
 /** onnxruntime-node's tensor type of each datatype that it can feed. */
 const ortTypes = {

@@ -1,6 +1,6 @@
 /**
- * The protocol's HTTP paths: health, server and model metadata, inference, and Triton's statistics and model
- * configuration extensions.
+ * The protocol's HTTP paths: health, server and model metadata, inference, and Triton's statistics, model
+ * configuration and model repository extensions.
  *
  *   GET  /v2/health/live | /v2/health/ready | /v2
  *   GET  /v2/models/NAME[/versions/VERSION]          model metadata
@@ -8,13 +8,16 @@
  *   GET  /v2/models/NAME[/versions/VERSION]/config   Triton's model configuration, as JSON
  *   POST /v2/models/NAME[/versions/VERSION]/infer
  *   GET  /v2/models[/NAME[/versions/VERSION]]/stats
+ *   POST /v2/repository/index
+ *   POST /v2/repository/models/NAME/load | /unload
  */
 export type Route =
-  | { kind: 'live' | 'ready' | 'server' }
+  | { kind: 'live' | 'ready' | 'server' | 'index' }
+  | { kind: 'load' | 'unload'; name: string }
   | { kind: 'model' | 'modelReady' | 'modelConfig' | 'infer' | 'stats'; name: string | undefined; version: string | undefined };
 
 /** The method each kind of route answers. */
-export const methodOf = (route: Route): 'GET' | 'POST' => (route.kind === 'infer' ? 'POST' : 'GET');
+export const methodOf = (route: Route): 'GET' | 'POST' => (route.kind === 'infer' || route.kind === 'index' || route.kind === 'load' || route.kind === 'unload' ? 'POST' : 'GET');
 
 const endings = { ready: 'modelReady', config: 'modelConfig', infer: 'infer', stats: 'stats' } as const;
 
@@ -26,12 +29,21 @@ function decode(part: string): string | undefined {
   }
 }
 
+function repositoryRoute(path: string): Route | undefined {
+  if (path === '/v2/repository/index') return { kind: 'index' };
+  const parts = path.slice('/v2/repository/models/'.length).split('/');
+  if (!path.startsWith('/v2/repository/models/') || parts.length !== 2 || (parts[1] !== 'load' && parts[1] !== 'unload')) return undefined;
+  const name = decode(parts[0]!);
+  return name === undefined || name === '' ? undefined : { kind: parts[1], name };
+}
+
 /** The route of a request's path (the part of its URL before any `?`), or undefined for no route. */
 export function routeOf(path: string): Route | undefined {
   if (path === '/v2/health/live') return { kind: 'live' };
   if (path === '/v2/health/ready') return { kind: 'ready' };
   if (path === '/v2' || path === '/v2/') return { kind: 'server' };
   if (path === '/v2/models/stats') return { kind: 'stats', name: undefined, version: undefined };
+  if (path.startsWith('/v2/repository/')) return repositoryRoute(path);
   if (!path.startsWith('/v2/models/')) return undefined;
   const parts = path.slice('/v2/models/'.length).split('/');
   const last = parts[parts.length - 1]!;

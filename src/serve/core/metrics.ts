@@ -1,5 +1,5 @@
 /**
- * What the server counts for its model, and the two views of it that Triton's clients read: Prometheus metrics
+ * What the server counts for each model version, and the two views of it that Triton's clients read: Prometheus metrics
  * with Triton's names and labels (through prom-client), and the statistics extension's JSON.
  *
  * ParallelSession does not time each request's wait in its queue; it measures, per run, the time its devices spend
@@ -9,7 +9,7 @@
  * inside the session; they add up to what the request really took there.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { SessionStats } from '../runtime/session/parallel-session.js';
+import type { SessionStats } from '../../runtime/session/parallel-session.js';
 
 /** Why a request failed, as Triton's `reason` label says it. */
 export type FailureReason = 'REJECTED' | 'CANCELED' | 'BACKEND' | 'OTHER';
@@ -24,6 +24,80 @@ interface RunTimes {
   outputMs: number;
 }
 
+/**
+ * The Prometheus metrics of every model served, in one registry with Triton's names, labelled by `model` and
+ * `version`: each metric reads the counts of the models in the set when it is collected.
+ */
+export class MetricsRegistry {
+  readonly registry = new Registry();
+  readonly #models = new Set<ModelMetrics>();
+
+  constructor() {
+    const labelNames = ['model', 'version'] as const;
+    const registers = [this.registry];
+    const models = this.#models;
+    const counter = (name: string, help: string, value: (m: ModelMetrics) => number): void => {
+      new Counter({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect(this: Counter<'model' | 'version'>) {
+          this.reset();
+          for (const m of models) this.inc({ model: m.model, version: m.version }, value(m));
+        },
+      });
+    };
+    counter('nv_inference_request_success', 'Number of successful inference requests, all batch sizes', (m) => m.success);
+    new Counter({
+      name: 'nv_inference_request_failure',
+      help: 'Number of failed inference requests, all batch sizes',
+      labelNames: ['model', 'version', 'reason'] as const,
+      registers,
+      collect(this: Counter<'model' | 'version' | 'reason'>) {
+        this.reset();
+        for (const m of models) for (const reason of failureReasons) this.inc({ model: m.model, version: m.version, reason }, m.failures[reason]);
+      },
+    });
+    counter('nv_inference_count', 'Number of inferences performed (rows of the successful requests)', (m) => m.rows);
+    counter('nv_inference_exec_count', 'Number of model executions performed (runs of merged or split batches)', (m) => m.executions());
+    counter('nv_inference_request_duration_us', 'Cumulative inference request duration in microseconds', (m) => Math.round(m.successUs));
+    counter('nv_inference_queue_duration_us', 'Cumulative inference queuing duration in microseconds', (m) => Math.round(m.queueUs));
+    counter('nv_inference_compute_input_duration_us', 'Cumulative compute input duration in microseconds', (m) => Math.round(m.computeInputUs));
+    counter('nv_inference_compute_infer_duration_us', 'Cumulative compute inference duration in microseconds', (m) => Math.round(m.computeUs));
+    counter('nv_inference_compute_output_duration_us', 'Cumulative compute output duration in microseconds', (m) => Math.round(m.computeOutputUs));
+    new Gauge({
+      name: 'nv_inference_pending_request_count',
+      help: 'Instantaneous number of pending requests awaiting execution per-model.',
+      labelNames,
+      registers,
+      collect(this: Gauge<'model' | 'version'>) {
+        this.reset();
+        for (const m of models) this.set({ model: m.model, version: m.version }, m.pending);
+      },
+    });
+  }
+
+  /** Counts `metrics` from now on (a model version loaded). */
+  add(metrics: ModelMetrics): void {
+    this.#models.add(metrics);
+  }
+
+  /** Stops counting `metrics` (a model version unloaded): its series leave /metrics, as Triton's do. */
+  remove(metrics: ModelMetrics): void {
+    this.#models.delete(metrics);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
+
+/** What the server counts for one version of a model, for Prometheus (MetricsRegistry) and the statistics extension. */
 export class ModelMetrics {
   /** Successful requests, their rows, and their time end to end, inside the session, queued and computing. */
   success = 0;
@@ -39,7 +113,6 @@ export class ModelMetrics {
   pending = 0;
   /** When the last request was answered, in ms since the epoch (0: never). */
   lastInference = 0;
-  readonly registry = new Registry();
   #meanRun: RunTimes | undefined;
   #refreshedAt = -Infinity;
   #last: RunTimes & { batches: number } = { inputMs: 0, busyMs: 0, outputMs: 0, batches: 0 };
@@ -48,54 +121,7 @@ export class ModelMetrics {
     readonly model: string,
     readonly version: string,
     private readonly sessionStats: (() => SessionStats) | undefined,
-  ) {
-    const labels = { model, version };
-    const labelNames = ['model', 'version'] as const;
-    const registers = [this.registry];
-    const counter = (name: string, help: string, value: () => number): void => {
-      new Counter({
-        name,
-        help,
-        labelNames,
-        registers,
-        collect(this: Counter<'model' | 'version'>) {
-          this.reset();
-          this.inc(labels, value());
-        },
-      });
-    };
-    counter('nv_inference_request_success', 'Number of successful inference requests, all batch sizes', () => this.success);
-    new Counter({
-      name: 'nv_inference_request_failure',
-      help: 'Number of failed inference requests, all batch sizes',
-      labelNames: ['model', 'version', 'reason'] as const,
-      registers,
-      collect: (() => {
-        const failures = this.failures;
-        return function (this: Counter<'model' | 'version' | 'reason'>) {
-          this.reset();
-          for (const reason of failureReasons) this.inc({ ...labels, reason }, failures[reason]);
-        };
-      })(),
-    });
-    counter('nv_inference_count', 'Number of inferences performed (rows of the successful requests)', () => this.rows);
-    counter('nv_inference_exec_count', 'Number of model executions performed (runs of merged or split batches)', () => this.executions());
-    counter('nv_inference_request_duration_us', 'Cumulative inference request duration in microseconds', () => Math.round(this.successUs));
-    counter('nv_inference_queue_duration_us', 'Cumulative inference queuing duration in microseconds', () => Math.round(this.queueUs));
-    counter('nv_inference_compute_input_duration_us', 'Cumulative compute input duration in microseconds', () => Math.round(this.computeInputUs));
-    counter('nv_inference_compute_infer_duration_us', 'Cumulative compute inference duration in microseconds', () => Math.round(this.computeUs));
-    counter('nv_inference_compute_output_duration_us', 'Cumulative compute output duration in microseconds', () => Math.round(this.computeOutputUs));
-    const pending = (): number => this.pending;
-    new Gauge({
-      name: 'nv_inference_pending_request_count',
-      help: 'Instantaneous number of pending requests awaiting execution per-model.',
-      labelNames,
-      registers,
-      collect(this: Gauge<'model' | 'version'>) {
-        this.set(labels, pending());
-      },
-    });
-  }
+  ) {}
 
   /** Runs of the model: from the session's statistics, else one per successful request. */
   executions(): number {

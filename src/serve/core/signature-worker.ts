@@ -1,6 +1,6 @@
 /** Reads a model file's signature (signature.ts) off the main thread, answers, and exits. */
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadModel } from '../io/files.js';
+import { loadModel } from '../../io/files.js';
 import { signatureOf, type SignatureAnswer } from './signature.js';
 
 const post = (answer: SignatureAnswer): void => parentPort!.postMessage(answer);

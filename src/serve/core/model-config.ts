@@ -5,9 +5,9 @@
  * axis 0 (ParallelSession merges and cuts such requests) is described as Triton describes a batching model:
  * `max_batch_size` > 0 and dims without the batch. Any other model has `max_batch_size` 0 and full dims.
  */
-import type { BatchingOptions } from '../runtime/session/scheduler.js';
-import type { ExecutionPlan } from '../transform/plan.js';
-import { instanceGroups, MAX_INT32, TRITON_PLATFORM, tritonDims } from '../triton/config.js';
+import type { BatchingOptions } from '../../runtime/session/scheduler.js';
+import type { ExecutionPlan } from '../../transform/plan.js';
+import { instanceGroups, MAX_INT32, TRITON_PLATFORM, tritonDims } from '../../triton/config.js';
 import { tritonTypeOfDatatype } from './datatypes.js';
 import type { ModelSignature, TensorSignature } from './signature.js';
 

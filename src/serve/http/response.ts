@@ -8,14 +8,9 @@
  * JavaScript's JSON.parse rounds past 2^53, so a JavaScript client wanting them exact asks for binary data).
  */
 import type * as ort from 'onnxruntime-node';
-import { float16Values, type Float16Data } from '../tensors/float16.js';
-import { datatypeOfOrtType } from './datatypes.js';
-
-export interface ResponseOutput {
-  name: string;
-  tensor: ort.Tensor;
-  binary: boolean;
-}
+import { float16Values, type Float16Data } from '../../tensors/float16.js';
+import { datatypeOfOrtType } from '../core/datatypes.js';
+import { tensorBytes, type ResponseOutput } from '../core/encode.js';
 
 export interface EncodedResponse {
   /** The JSON object. */
@@ -51,21 +46,6 @@ function jsonData(tensor: ort.Tensor): string {
     default:
       return numberArray(data as Float32Array);
   }
-}
-
-/** Bytes of a tensor for binary data: a view of its data, or for strings the BYTES layout. */
-export function tensorBytes(tensor: ort.Tensor): Uint8Array {
-  if (tensor.type !== 'string') {
-    const data = tensor.data as ArrayBufferView;
-    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  }
-  const parts = (tensor.data as string[]).flatMap((s) => {
-    const bytes = Buffer.from(s, 'utf8');
-    const length = Buffer.alloc(4);
-    length.writeUInt32LE(bytes.byteLength);
-    return [length, bytes];
-  });
-  return Buffer.concat(parts);
 }
 
 export function encodeInferResponse(modelName: string, modelVersion: string, id: string | undefined, outputs: ResponseOutput[]): EncodedResponse {

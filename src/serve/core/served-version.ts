@@ -1,0 +1,129 @@
+/**
+ * One version of a model being served: its session (a ParallelSession with its own devices and batching, or any
+ * InferenceBackend), its signature, its answers to metadata and configuration written once when it is loaded,
+ * its statistics, and the requests running on it, so that an unload or a reload can drain them first.
+ */
+import type * as ort from 'onnxruntime-node';
+import { ParallelSession, type ParallelSessionOptions, type RunOptions, type SessionStats } from '../../runtime/session/parallel-session.js';
+import { ModelMetrics } from './metrics.js';
+import { servedModelConfig } from './model-config.js';
+import { readSignature, type ModelSignature } from './signature.js';
+
+type Feeds = Record<string, ort.Tensor>;
+
+/** What runs the model: a ParallelSession, or anything with its `run` (a plain session, for comparison). */
+export interface InferenceBackend {
+  readonly devices: readonly string[];
+  /** Why these devices, when none were given (ParallelSession's deviceNote). */
+  readonly deviceNote?: string | undefined;
+  run(feeds: Feeds, options: RunOptions): Promise<Feeds>;
+  /** The session's statistics, for execution counts and compute times; without them each request is one run. */
+  stats?(): SessionStats;
+  release(): Promise<void>;
+}
+
+/** Triton's states of a model version, as the repository index reports them. */
+export type VersionState = 'LOADING' | 'READY' | 'UNLOADING' | 'UNAVAILABLE';
+
+/** What to load as one version of a model. */
+export interface VersionSpec {
+  name: string;
+  version: string;
+  modelFile: string;
+  /** Options of its ParallelSession: devices, batching, queue, ... */
+  session?: ParallelSessionOptions;
+  /** Runs the model instead of a ParallelSession created from `session`; released with the version. */
+  backend?: InferenceBackend;
+  /** Triton's model configuration (JSON form) to answer `config` with; default: described from the session. */
+  config?: Record<string, unknown>;
+}
+
+/** The rows of a request: the size of the batch axis of its first batched input (1 when none has one). */
+function rowCounter(backend: InferenceBackend): (feeds: Feeds) => number {
+  const axes = backend instanceof ParallelSession ? backend.plan.inputs.filter((i) => i.axis !== null).map((i) => [i.name, i.axis!] as const) : undefined;
+  return (feeds) => {
+    if (axes === undefined) {
+      for (const name in feeds) return feeds[name]!.dims[0] ?? 1;
+      return 1;
+    }
+    const first = axes[0];
+    return first === undefined ? 1 : (feeds[first[0]]?.dims[first[1]] ?? 1);
+  };
+}
+
+export class ServedVersion {
+  state: VersionState = 'READY';
+  /** Requests running on this version now. */
+  inFlight = 0;
+  /** Model metadata as JSON text; written by the model table whenever the model's set of versions changes. */
+  metadataText = '';
+  readonly metrics: ModelMetrics;
+  readonly configText: string;
+  readonly rowsOf: (feeds: Feeds) => number;
+  #drained: (() => void) | undefined;
+
+  private constructor(
+    readonly name: string,
+    readonly version: string,
+    readonly signature: ModelSignature,
+    readonly backend: InferenceBackend,
+    config: Record<string, unknown> | undefined,
+  ) {
+    this.metrics = new ModelMetrics(name, version, backend.stats === undefined ? undefined : () => backend.stats!());
+    this.rowsOf = rowCounter(backend);
+    this.configText = JSON.stringify(
+      config ??
+        servedModelConfig({
+          name,
+          signature,
+          devices: backend.devices,
+          plan: backend instanceof ParallelSession ? backend.plan : undefined,
+          batching: backend instanceof ParallelSession ? backend.batching : false,
+        }),
+    );
+  }
+
+  /** Reads the model's signature and creates its session. */
+  static async load(spec: VersionSpec): Promise<ServedVersion> {
+    const signature = await readSignature(spec.modelFile);
+    const backend = spec.backend ?? (await ParallelSession.create(spec.modelFile, spec.session ?? {}));
+    return new ServedVersion(spec.name, spec.version, signature, backend, spec.config);
+  }
+
+  get devices(): readonly string[] {
+    return this.backend.devices;
+  }
+
+  /** The protocol's model metadata of this version, listing `versions` (the model's versions ready now). */
+  describe(versions: readonly string[]): string {
+    return JSON.stringify({
+      name: this.name,
+      versions,
+      platform: 'onnxruntime_onnx',
+      inputs: this.signature.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape ?? [-1] })),
+      outputs: this.signature.outputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape ?? [-1] })),
+    });
+  }
+
+  /** Counts a request in until `leave()`: draining waits for it. */
+  enter(): void {
+    this.inFlight++;
+  }
+
+  leave(): void {
+    if (--this.inFlight === 0) this.#drained?.();
+  }
+
+  /** Resolves once no request runs on this version, or after `ms`. */
+  async drain(ms: number): Promise<void> {
+    if (this.inFlight === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([new Promise<void>((resolve) => (this.#drained = resolve)), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
+  }
+
+  release(): Promise<void> {
+    this.state = 'UNAVAILABLE';
+    return this.backend.release();
+  }
+}

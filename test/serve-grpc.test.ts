@@ -71,15 +71,15 @@ const allTypes: Array<[DT, string]> = [
   [DT.FLOAT16, 'float16'], [DT.FLOAT, 'float32'], [DT.DOUBLE, 'float64'], [DT.STRING, 'string'],
 ];
 
-/** in_TYPE [batch, 2] -> out_TYPE, the same (Identity), for every datatype onnxruntime-node feeds. */
-function identityModel(): Uint8Array {
+/** in_TYPE [batch, 2] -> out_TYPE, the same (Identity), for each of `types` (default: every datatype onnxruntime-node feeds). */
+function identityModel(types = allTypes): Uint8Array {
   return encodeModel(
     makeModel(
       makeGraph({
         name: 'types',
-        inputs: allTypes.map(([dt, type]) => makeValueInfo(`in_${type}`, dt, ['batch', 2])),
-        outputs: allTypes.map(([dt, type]) => makeValueInfo(`out_${type}`, dt, ['batch', 2])),
-        nodes: allTypes.map(([, type]) => makeNode('Identity', [`in_${type}`], [`out_${type}`])),
+        inputs: types.map(([dt, type]) => makeValueInfo(`in_${type}`, dt, ['batch', 2])),
+        outputs: types.map(([dt, type]) => makeValueInfo(`out_${type}`, dt, ['batch', 2])),
+        nodes: types.map(([, type]) => makeNode('Identity', [`in_${type}`], [`out_${type}`])),
       }),
       { opset: 13 },
     ),
@@ -141,7 +141,7 @@ test('every call of GRPCInferenceService answers through the core: health, metad
     const random = new SeededRandom(3);
     const feeds: Feeds = {
       features: new ort.Tensor('float32', random.floats(3 * 8), [3, 8]),
-      mask: new ort.Tensor('float32', random.floats(3 * 8), [3, 8]),
+      mask: new ort.Tensor('float32', random.floats(3 * 4), [3, 4]),
     };
     const expected = await plainRun(model, feeds);
     const answer = await client.call('ModelInfer', inferRequest('two_in_two_out', feeds, { id: 'req-1' }));
@@ -175,46 +175,59 @@ test('every call of GRPCInferenceService answers through the core: health, metad
 
 test('every datatype raw (BYTES length-prefixed, FP16) and typed, exact at the edges of its range', { timeout: 120_000 }, async () => {
   const types = modelFile('types', identityModel());
+  // Typed contents and raw_input_contents do not mix in one request, and FP16 has no typed field: a model without it.
+  const typedTypes = allTypes.filter(([, type]) => type !== 'float16');
+  const typed = modelFile('typed', identityModel(typedTypes));
   try {
-    await withServer({ model: types.file, session: { devices: ['cpu'] } }, async (client) => {
+    await withServer({ models: [types.file, typed.file], session: { devices: ['cpu'] } }, async (client) => {
       const feeds = typeFeeds();
       const raw = await client.call('ModelInfer', inferRequest('types', feeds));
       const outputs = outputsOf(raw);
       assert.deepEqual(raw['outputs'].map((o: { datatype: string }) => o.datatype), allTypes.map(([, type]) => datatypeOf[type]));
       for (const [, type] of allTypes) assert.deepEqual(valuesOf(outputs[`out_${type}`]!), valuesOf(feeds[`in_${type}`]!), `${type} raw`);
 
-      // Typed contents for every datatype that has a field; FP16 has none and goes raw in the same request.
+      // Typed contents, every datatype that has a field; answered raw, the second output only when asked for it.
       const { in_float16: half, ...typedFeeds } = feeds;
-      const request = inferRequest('types', typedFeeds, { raw: false });
-      request['inputs'].push({ name: 'in_float16', datatype: 'FP16', shape: ['2', '2'] });
-      await rejects(client.call('ModelInfer', { ...request, raw_input_contents: [rawBytes(half!)] }), grpc.status.INVALID_ARGUMENT, /^input 'in_bool': contents field must not be specified when using raw_input_contents for 'in_bool' for model 'types'$/);
-      const typedOnly = await client.call('ModelInfer', inferRequest('types', typedFeeds, { raw: false, outputs: Object.keys(typedFeeds).map((n) => n.replace('in_', 'out_')) }));
-      const typedOutputs = outputsOf(typedOnly);
-      for (const name of Object.keys(typedFeeds)) assert.deepEqual(valuesOf(typedOutputs[name.replace('in_', 'out_')]!), valuesOf(feeds[name]!), `${name} typed`);
+      const typedAnswer = await client.call('ModelInfer', inferRequest('typed', typedFeeds, { raw: false }));
+      assert.equal(typedAnswer['raw_output_contents'].length, typedTypes.length);
+      const typedOutputs = outputsOf(typedAnswer);
+      for (const [, type] of typedTypes) assert.deepEqual(valuesOf(typedOutputs[`out_${type}`]!), valuesOf(feeds[`in_${type}`]!), `${type} typed`);
 
+      // Typed and raw in one request: refused as Triton refuses it.
+      const mixed = inferRequest('types', typedFeeds, { raw: false });
+      mixed['inputs'].push({ name: 'in_float16', datatype: 'FP16', shape: ['2', '2'] });
+      await rejects(client.call('ModelInfer', { ...mixed, raw_input_contents: [rawBytes(half!)] }), grpc.status.INVALID_ARGUMENT, "input 'in_bool': contents field must not be specified when using raw_input_contents for 'in_bool' for model 'types'");
       // FP16 in typed contents: refused, naming the way it goes.
-      const fp16Typed = inferRequest('types', { in_float16: half! }, { raw: false, outputs: ['out_float16'] });
+      const fp16Typed = inferRequest('types', { in_float16: half! });
+      fp16Typed['raw_input_contents'] = [];
       fp16Typed['inputs'][0].contents = { fp32_contents: [0.5, -2, 65504, 0.1] };
-      await rejects(client.call('ModelInfer', fp16Typed), grpc.status.INVALID_ARGUMENT, /^input 'in_float16': datatype FP16 has no typed contents; send it in raw_input_contents$/);
+      await rejects(client.call('ModelInfer', fp16Typed), grpc.status.INVALID_ARGUMENT, "input 'in_float16': datatype FP16 has no typed contents; send it in raw_input_contents");
       // BF16, raw: refused by name (onnxruntime-node has no bfloat16).
       const bf16 = inferRequest('types', { in_float16: half! });
       bf16['inputs'][0].datatype = 'BF16';
       await rejects(client.call('ModelInfer', bf16), grpc.status.INVALID_ARGUMENT, /^input 'in_float16': datatype BF16 cannot be fed to onnxruntime-node/);
-      // A typed field of another datatype.
-      const wrongField = inferRequest('types', { in_int64: feeds['in_int64']! }, { raw: false });
+      // A typed field of another datatype; two fields at once.
+      const wrongField = inferRequest('typed', { in_int64: feeds['in_int64']! }, { raw: false });
       wrongField['inputs'][0].contents = { int_contents: [1, 2, 3, 4] };
-      await rejects(client.call('ModelInfer', wrongField), grpc.status.INVALID_ARGUMENT, /^input 'in_int64': its contents are in int_contents, but datatype INT64 goes in int64_contents$/);
-      // An INT8 value out of range in int_contents.
-      const outOfRange = inferRequest('types', { in_int8: feeds['in_int8']! }, { raw: false });
+      await rejects(client.call('ModelInfer', wrongField), grpc.status.INVALID_ARGUMENT, "input 'in_int64': its contents are in int_contents, but datatype INT64 goes in int64_contents");
+      const twoFields = inferRequest('typed', { in_int32: feeds['in_int32']! }, { raw: false });
+      twoFields['inputs'][0].contents = { int_contents: [1, 2, 3, 4], fp32_contents: [1, 2, 3, 4] };
+      await rejects(client.call('ModelInfer', twoFields), grpc.status.INVALID_ARGUMENT, "input 'in_int32': its contents fill int_contents and fp32_contents; fill only int_contents");
+      // An INT8 value out of range in int_contents; too few values.
+      const outOfRange = inferRequest('typed', { in_int8: feeds['in_int8']! }, { raw: false });
       outOfRange['inputs'][0].contents = { int_contents: [1, 2, 300, 4] };
-      await rejects(client.call('ModelInfer', outOfRange), grpc.status.INVALID_ARGUMENT, /^input 'in_int8': element 2 is 300, expected a value in the range of INT8$/);
-      // BYTES raw with a length running past its data.
+      await rejects(client.call('ModelInfer', outOfRange), grpc.status.INVALID_ARGUMENT, "input 'in_int8': element 2 is 300, expected a value in the range of INT8");
+      const short = inferRequest('typed', { in_fp32: feeds['in_float32']! }, { raw: false });
+      short['inputs'][0] = { name: 'in_float32', datatype: 'FP32', shape: ['2', '2'], contents: { fp32_contents: [1, 2, 3] } };
+      await rejects(client.call('ModelInfer', short), grpc.status.INVALID_ARGUMENT, /^input 'in_float32': "data" has 3 values, but shape \[2, 2\] holds 4$/);
+      // BYTES raw with a length cut off.
       const badBytes = inferRequest('types', { in_string: feeds['in_string']! });
-      badBytes['raw_input_contents'] = [Buffer.from([1, 0, 0, 0, 97, 9, 0, 0, 0])];
-      await rejects(client.call('ModelInfer', badBytes), grpc.status.INVALID_ARGUMENT, /^input 'in_string': BYTES element 1: its 4-byte length is cut off$/);
+      badBytes['raw_input_contents'] = [Buffer.from([1, 0, 0, 0, 97, 9, 0, 0])];
+      await rejects(client.call('ModelInfer', badBytes), grpc.status.INVALID_ARGUMENT, "input 'in_string': BYTES element 1: its 4-byte length is cut off");
     });
   } finally {
     types.remove();
+    typed.remove();
   }
 });
 
@@ -274,11 +287,13 @@ async function compressedCall(address: string, method: string, message: Uint8Arr
     const stream = session.request({ ':method': 'POST', ':path': method, 'content-type': 'application/grpc', te: 'trailers', 'grpc-encoding': encoding, 'grpc-accept-encoding': 'identity' });
     const chunks: Buffer[] = [];
     stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => stream.once('trailers', resolve));
+    // The status comes in the trailers, or in the headers of an answer that has only headers.
+    let status: http2.IncomingHttpHeaders = {};
+    stream.once('response', (headers) => (status = headers));
+    stream.once('trailers', (headers) => (status = headers));
     stream.end(frame);
     await new Promise((resolve) => stream.once('close', resolve));
-    const headers = await trailers;
-    return { status: String(headers['grpc-status']), message: headers['grpc-message'] as string | undefined, body: Buffer.concat(chunks) };
+    return { status: String(status['grpc-status']), message: status['grpc-message'] as string | undefined, body: Buffer.concat(chunks) };
   } finally {
     session.close();
   }
@@ -316,7 +331,7 @@ test('compression: a client asking for gzip or deflate is answered; compressed r
   }
 });
 
-test('health service: SERVING while ready, NOT_FOUND for another service, Watch UNIMPLEMENTED; NOT_SERVING while closing', { timeout: 120_000 }, async () => {
+test('health service: SERVING while ready, NOT_FOUND for another service, Watch UNIMPLEMENTED', { timeout: 120_000 }, async () => {
   const slow = slowModelFile();
   const server = await start({ model: slow.file, session: { devices: ['cpu'] }, drainMs: 60_000 });
   const client = tritonClient(server.grpcAddress!);
@@ -410,13 +425,13 @@ test('model control over gRPC: RepositoryIndex, RepositoryModelLoad and Reposito
     await rejects(client.call('RepositoryModelLoad', { repository_name: '', model_name: 'cnn', parameters: { config: { bool_param: true } } }), grpc.status.INVALID_ARGUMENT, "invalid value type for load parameter 'config', expected string_param.");
     await rejects(client.call('RepositoryModelLoad', { repository_name: '', model_name: 'cnn', parameters: { 'file:1/model.onnx': { string_param: 'x' } } }), grpc.status.INVALID_ARGUMENT, "invalid value type for load parameter 'file:1/model.onnx', expected bytes_param.");
     await rejects(client.call('RepositoryModelLoad', { repository_name: '', model_name: 'cnn', parameters: { other: { bool_param: true } } }), grpc.status.INVALID_ARGUMENT, "unrecognized load parameter 'other'.");
-    await rejects(client.call('RepositoryModelLoad', { repository_name: '', model_name: 'nope', parameters: {} }), grpc.status.INVALID_ARGUMENT, /^failed to load 'nope'/);
+    await rejects(client.call('RepositoryModelLoad', { repository_name: '', model_name: 'nope', parameters: {} }), grpc.status.NOT_FOUND, /^failed to load 'nope'/);
     assert.deepEqual(await client.call('ModelReady', { name: 'cnn', version: '1' }), { ready: true }, 'a refused reload leaves the model serving');
 
     assert.deepEqual(await client.call('RepositoryModelUnload', { repository_name: '', model_name: 'mlp', parameters: {} }), {});
     await rejects(client.call('ModelInfer', inferRequest('mlp', mlpFeeds(1))), grpc.status.NOT_FOUND, /^Request for unknown model: 'mlp'/);
     assert.deepEqual((await index()).find((row) => row[0] === 'mlp')?.slice(0, 1), ['mlp']);
-    await rejects(client.call('RepositoryModelUnload', { repository_name: '', model_name: 'nope', parameters: {} }), grpc.status.NOT_FOUND, "Request for unknown model: 'nope' is not found");
+    await rejects(client.call('RepositoryModelUnload', { repository_name: '', model_name: 'never', parameters: {} }), grpc.status.NOT_FOUND, "Request for unknown model: 'never' is not found");
   });
   await withServer({ model: fixture('mlp'), session: { devices: ['cpu'] } }, async (client) => {
     await rejects(client.call('RepositoryModelLoad', { repository_name: '', model_name: 'mlp', parameters: {} }), grpc.status.UNAVAILABLE, /explicit model load \/ unload is not allowed/);

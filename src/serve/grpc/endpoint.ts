@@ -4,6 +4,7 @@
  * with gzip or deflate (a client's channel or call compression) are decompressed by @grpc/grpc-js; answers go
  * uncompressed, as Triton's do by default.
  */
+import net from 'node:net';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { ArgumentError, messageOf } from '../../errors.js';
 import type { ServingCore } from '../core/index.js';
@@ -35,6 +36,19 @@ export interface GrpcEndpoint {
 
 const addressOf = (host: string, port: number): string => `${host.includes(':') ? `[${host}]` : host}:${port}`;
 
+/**
+ * Rejects when `port` cannot be listened on at `host` (in use, not allowed), by listening there for a moment:
+ * grpc-js would say so too, but would also log a line of its own on stderr beside the server's one-line error.
+ */
+function checkFree(host: string, port: number): Promise<void> {
+  if (port === 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
+}
+
 export async function startGrpcEndpoint(core: ServingCore, options: GrpcEndpointOptions): Promise<GrpcEndpoint> {
   const server = new Server({
     'grpc.max_receive_message_length': options.maxMessageBytes,
@@ -44,6 +58,7 @@ export async function startGrpcEndpoint(core: ServingCore, options: GrpcEndpoint
   server.addService(healthService(), healthCalls(() => core.ready));
   let port: number;
   try {
+    await checkFree(options.host, options.port);
     port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(addressOf(options.host, options.port), ServerCredentials.createInsecure(), (error, bound) => (error === null ? resolve(bound) : reject(error))),
     );

@@ -1,0 +1,122 @@
+/**
+ * `onnx-parallelize serve` with its gRPC endpoint, as a process: the ready line names the endpoint; SIGTERM
+ * with gRPC calls and a stream in flight answers every one of them, refuses new calls, and exits 0; bad gRPC
+ * options exit 2 with one line.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import * as grpc from '@grpc/grpc-js';
+import * as ort from 'onnxruntime-node';
+import { cliPath, fixture, repoRoot, runCli } from './helpers.js';
+import { slowModelFile, waitFor } from './serve-client.js';
+import { inferRequest, outputsOf, tritonClient } from './serve-grpc-client.js';
+
+const readyLine = /^serving model '.+' version 1 on .+ \(metrics: (\S+); gRPC: (\S+)\)$/;
+
+/** Starts the CLI with `args` and waits for its ready line. */
+async function launch(args: string[]): Promise<{ line: string; stdout: () => string; stderr: () => string; stop: (signal: NodeJS.Signals) => Promise<number | null> }> {
+  const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = once(child, 'exit') as Promise<[number | null]>;
+  const stop = async (signal: NodeJS.Signals): Promise<number | null> => {
+    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const [code] = await exited;
+    clearTimeout(timer);
+    return code;
+  };
+  try {
+    const line = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`not ready in 60 s: ${stderr}`)), 60_000);
+      child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+        stdout += chunk;
+        const first = stdout.split('\n')[0]!;
+        if (stdout.includes('\n')) {
+          clearTimeout(timer);
+          resolve(first);
+        }
+      });
+      void exited.then(([code]) => reject(new Error(`exited with code ${code}: ${stderr}`)));
+    });
+    return { line, stdout: () => stdout, stderr: () => stderr, stop };
+  } catch (error) {
+    await stop('SIGKILL');
+    throw error;
+  }
+}
+
+test('serve --grpc-port 0: the ready line names the gRPC endpoint; SIGTERM with calls and a stream in flight answers them all, refuses new calls, exits 0', { timeout: 240_000 }, async () => {
+  const slow = slowModelFile();
+  const server = await launch(['serve', slow.file, '--devices', 'cpu,cpu', '--port', '0', '--metrics-port', '0', '--grpc-port', '0', '--name', 'slow-model', '--max-batch', '64', '--max-queue-delay-us', '100']);
+  const rows = (batch: number): Record<string, ort.Tensor> => ({ x: new ort.Tensor('float32', Float32Array.from({ length: batch * 512 }, (_, i) => i % 512), [batch, 512]) });
+  try {
+    const match = readyLine.exec(server.line);
+    assert.ok(match !== null, server.line);
+    const [, metricsUrl, address] = match;
+    assert.match(address!, /^127\.0\.0\.1:\d+$/);
+    const client = tritonClient(address!);
+    try {
+      assert.deepEqual(await client.call('ServerReady', {}), { ready: true });
+      const sent = [16, 16, 32, 1].map((batch) => client.call('ModelInfer', inferRequest('slow-model', rows(batch), { id: `r${batch}` })));
+      const stream = client.stream([inferRequest('slow-model', rows(8), { id: 's8' }), inferRequest('slow-model', rows(2), { id: 's2' })]);
+      await waitFor('the calls to reach the model', async () => {
+        const text = await (await fetch(metricsUrl!)).text();
+        return /nv_inference_pending_request_count\{model="slow-model",version="1"\} 6/.test(text);
+      });
+      const exit = server.stop('SIGTERM');
+      const answers = await Promise.all(sent);
+      assert.deepEqual(answers.map((a) => outputsOf(a)['y']!.dims[0]), [16, 16, 32, 1], 'every call in flight answered');
+      assert.deepEqual(Array.from(outputsOf(answers[3]!)['y']!.data as Float32Array).slice(0, 3), [0, 1, 2]);
+      const streamed = await stream;
+      assert.deepEqual(streamed.map((a) => [a['error_message'], a['infer_response']?.['id']]).sort(), [['', 's2'], ['', 's8']], 'every request of the stream answered');
+      await assert.rejects(client.call('ModelInfer', inferRequest('slow-model', rows(1)), { deadline: Date.now() + 10_000 }), (error: grpc.ServiceError) => {
+        assert.equal(error.code, grpc.status.UNAVAILABLE, error.details);
+        return true;
+      });
+      assert.equal(await exit, 0, server.stderr());
+      assert.match(server.stdout(), /SIGTERM: not ready; answering 6 request\(s\) in progress for up to 30000 ms, then stopping/);
+      assert.match(server.stdout(), /\nstopped\n$/);
+    } finally {
+      client.close();
+    }
+  } finally {
+    await server.stop('SIGKILL');
+    slow.remove();
+  }
+});
+
+test('serve --allow-grpc=false serves HTTP only; bad gRPC options exit 2 with one line', { timeout: 180_000 }, async () => {
+  const server = await launch(['serve', fixture('mlp'), '--devices', 'cpu', '--port', '0', '--metrics-port', '0', '--allow-grpc=false']);
+  try {
+    assert.match(server.line, /; gRPC: none\)$/);
+    assert.equal(await server.stop('SIGTERM'), 0);
+  } finally {
+    await server.stop('SIGKILL');
+  }
+  const cases: Array<[string[], RegExp]> = [
+    [['--grpc-port', '70000'], /--grpc-port must be a whole number from 0 to 65535 \(got 70000\)/],
+    [['--grpc-port', '9', '--allow-grpc=false'], /--grpc-port is for the gRPC endpoint, which --allow-grpc=false turns off; give one or the other/],
+  ];
+  for (const [args, pattern] of cases) {
+    const result = runCli(['serve', fixture('mlp'), '--devices', 'cpu', '--port', '0', '--metrics-port', '0', ...args]);
+    assert.equal(result.status, 2, `${args.join(' ')}: ${result.stderr}`);
+    assert.match(result.stderr, pattern);
+    assert.equal(result.stderr.trim().split('\n').length, 1, `one line: ${result.stderr}`);
+  }
+  // A gRPC port in use: one line naming the option.
+  const first = await launch(['serve', fixture('mlp'), '--devices', 'cpu', '--port', '0', '--metrics-port', '0', '--grpc-port', '0']);
+  try {
+    const port = readyLine.exec(first.line)![2]!.split(':')[1]!;
+    const second = runCli(['serve', fixture('mlp'), '--devices', 'cpu', '--port', '0', '--metrics-port', '0', '--grpc-port', port]);
+    assert.equal(second.status, 2, second.stderr);
+    assert.match(second.stderr, new RegExp(`cannot listen for gRPC on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE.*; choose another --host or --grpc-port`));
+    assert.equal(second.stderr.trim().split('\n').length, 1, `one line: ${second.stderr}`);
+  } finally {
+    await first.stop('SIGKILL');
+  }
+});

@@ -299,11 +299,11 @@ async function compressedCall(address: string, method: string, message: Uint8Arr
   }
 }
 
-test('compression: a client asking for gzip or deflate is answered; compressed request frames are read', { timeout: 120_000 }, async () => {
+test('compression: a client asking for gzip or deflate is answered; compressed request frames are read; a message past maxBodyBytes is RESOURCE_EXHAUSTED', { timeout: 120_000 }, async () => {
   const model = fixture('mlp');
   const feeds = mlpFeeds(64, 9);
   const expected = await plainRun(model, feeds);
-  const server = await start({ model, session: { devices: ['cpu'] } });
+  const server = await start({ model, session: { devices: ['cpu'] }, maxBodyBytes: 16 * 1024 });
   try {
     // grpc-js clients with channel compression (gzip = 2, deflate = 1), and one per-call.
     for (const algorithm of [2, 1]) {
@@ -326,6 +326,17 @@ test('compression: a client asking for gzip or deflate is answered; compressed r
     }
     const garbage = await compressedCall(server.grpcAddress!, '/inference.GRPCInferenceService/ModelInfer', Buffer.from('not a protobuf'), 'gzip');
     assert.notEqual(garbage.status, '0');
+    // Past maxBodyBytes, as sent and once decompressed (zeros: a few hundred bytes of gzip).
+    const client = tritonClient(server.grpcAddress!);
+    try {
+      const large = { x: new ort.Tensor('float32', new Float32Array(512 * 16), [512, 16]) };
+      await rejects(client.call('ModelInfer', inferRequest('mlp', large)), grpc.status.RESOURCE_EXHAUSTED, /larger than max \(\d+ vs 16384\)/);
+      const inflated = await compressedCall(server.grpcAddress!, '/inference.GRPCInferenceService/ModelInfer', serialize(inferRequest('mlp', large)), 'gzip');
+      assert.equal(inflated.status, String(grpc.status.RESOURCE_EXHAUSTED), inflated.message);
+      assertSame(outputsOf(await client.call('ModelInfer', inferRequest('mlp', feeds))), expected, 'after the refusals');
+    } finally {
+      client.close();
+    }
   } finally {
     await server.close();
   }

@@ -20,6 +20,22 @@ export {
 export { formatModelConfig } from './triton/pbtxt.js';
 export { kserveManifest, type KServeOptions, type KServeManifest } from './triton/kserve.js';
 export { writeTritonEntry, type TritonEntryOptions, type TritonEntryResult } from './triton/repository.js';
+export {
+  scanRepository,
+  readRepositoryModel,
+  modelFromFile,
+  parseModelConfig,
+  modelConfigFromJson,
+  tritonConfigJson,
+  sessionOptionsOf,
+  servingPolicyOf,
+  ModelLoadError,
+  type ModelConfig,
+  type ModelSource,
+  type RepositoryScan,
+  type LoadOverride,
+  type ServingPolicy,
+} from './repository/index.js';
 export { startServer, closeOnSignals, type ServeOptions, type InferenceServer, type InferenceBackend, type ServedModelInfo } from './serve/index.js';
 export { discoverGpus, type GpuInfo, type GpuInventory, type DiscoverOptions } from './runtime/gpu/gpus.js';
 export { type DeviceOptions } from './runtime/gpu/providers.js';

@@ -5,59 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import path from 'node:path';
 import { cliPath, fixture, repoRoot, runCli } from './helpers.js';
 import { infer, inferBody, slowModelFile, slowRows, statusOf, waitFor } from './serve-client.js';
+import { launch } from './serve-process.js';
 import * as ort from 'onnxruntime-node';
-
-interface Running {
-  child: ChildProcess;
-  line: string;
-  stderr: () => string;
-  /** Everything written to stdout so far. */
-  stdout: () => string;
-  /** Sends `signal`; resolves to the exit code (kills the process if it has not ended 30 s later). */
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
-}
-
-/** Starts `node args...` and waits for its first line on stdout. */
-async function launch(args: string[], ready: RegExp): Promise<Running> {
-  const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  let stdout = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-  const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> => {
-    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-    child.kill(signal);
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    const [code] = await exited;
-    clearTimeout(timer);
-    return code;
-  };
-  try {
-    const line = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`not ready in 60 s: ${stderr}`)), 60_000);
-      child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-        stdout += chunk;
-        if (ready.test(stdout.trim())) {
-          clearTimeout(timer);
-          resolve(stdout.trim());
-        }
-      });
-      void exited.then(([code]) => {
-        clearTimeout(timer);
-        reject(new Error(`exited with code ${code}: ${stderr}`));
-      });
-    });
-    return { child, line, stderr: () => stderr, stdout: () => stdout, stop };
-  } catch (error) {
-    await stop('SIGKILL');
-    throw error;
-  }
-}
 
 const readyLine = /^serving model '(.+)' version 1 on (.+) at (http:\/\/127\.0\.0\.1:\d+)\/v2\/models\/\S+ \(metrics: (http:\/\/127\.0\.0\.1:\d+\/metrics); gRPC: (127\.0\.0\.1:\d+)\)$/;
 

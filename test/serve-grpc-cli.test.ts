@@ -5,54 +5,22 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import * as ort from 'onnxruntime-node';
-import { cliPath, fixture, repoRoot, runCli } from './helpers.js';
+import { cliPath, fixture, runCli } from './helpers.js';
+import { launch, type Running } from './serve-process.js';
 import { slowModelFile, waitFor } from './serve-client.js';
 import { inferRequest, outputsOf, tritonClient } from './serve-grpc-client.js';
 
 const readyLine = /^serving model '.+' version 1 on .+ \(metrics: (\S+); gRPC: (\S+)\)$/;
+const readyOrNone = /\(metrics: \S+; gRPC: \S+\)$/;
 
 /** Starts the CLI with `args` and waits for its ready line. */
-async function launch(args: string[]): Promise<{ line: string; stdout: () => string; stderr: () => string; stop: (signal: NodeJS.Signals) => Promise<number | null> }> {
-  const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = once(child, 'exit') as Promise<[number | null]>;
-  const stop = async (signal: NodeJS.Signals): Promise<number | null> => {
-    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-    child.kill(signal);
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    const [code] = await exited;
-    clearTimeout(timer);
-    return code;
-  };
-  try {
-    const line = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`not ready in 60 s: ${stderr}`)), 60_000);
-      child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-        stdout += chunk;
-        const first = stdout.split('\n')[0]!;
-        if (stdout.includes('\n')) {
-          clearTimeout(timer);
-          resolve(first);
-        }
-      });
-      void exited.then(([code]) => reject(new Error(`exited with code ${code}: ${stderr}`)));
-    });
-    return { line, stdout: () => stdout, stderr: () => stderr, stop };
-  } catch (error) {
-    await stop('SIGKILL');
-    throw error;
-  }
-}
+const start = (args: string[]): Promise<Running> => launch([cliPath, ...args], readyOrNone);
 
 test('serve --grpc-port 0: the ready line names the gRPC endpoint; SIGTERM with calls and a stream in flight answers them all, refuses new calls, exits 0', { timeout: 240_000 }, async () => {
   const slow = slowModelFile();
-  const server = await launch(['serve', slow.file, '--devices', 'cpu,cpu', '--port', '0', '--metrics-port', '0', '--grpc-port', '0', '--name', 'slow-model', '--max-batch', '64', '--max-queue-delay-us', '100']);
+  const server = await start(['serve', slow.file, '--devices', 'cpu,cpu', '--port', '0', '--metrics-port', '0', '--grpc-port', '0', '--name', 'slow-model', '--max-batch', '64', '--max-queue-delay-us', '100']);
   const rows = (batch: number): Record<string, ort.Tensor> => ({ x: new ort.Tensor('float32', Float32Array.from({ length: batch * 512 }, (_, i) => i % 512), [batch, 512]) });
   try {
     const match = readyLine.exec(server.line);
@@ -91,7 +59,7 @@ test('serve --grpc-port 0: the ready line names the gRPC endpoint; SIGTERM with 
 });
 
 test('serve --allow-grpc=false serves HTTP only; bad gRPC options exit 2 with one line', { timeout: 180_000 }, async () => {
-  const server = await launch(['serve', fixture('mlp'), '--devices', 'cpu', '--port', '0', '--metrics-port', '0', '--allow-grpc=false']);
+  const server = await start(['serve', fixture('mlp'), '--devices', 'cpu', '--port', '0', '--metrics-port', '0', '--allow-grpc=false']);
   try {
     assert.match(server.line, /; gRPC: none\)$/);
     assert.equal(await server.stop('SIGTERM'), 0);
@@ -109,7 +77,7 @@ test('serve --allow-grpc=false serves HTTP only; bad gRPC options exit 2 with on
     assert.equal(result.stderr.trim().split('\n').length, 1, `one line: ${result.stderr}`);
   }
   // A gRPC port in use: one line naming the option.
-  const first = await launch(['serve', fixture('mlp'), '--devices', 'cpu', '--port', '0', '--metrics-port', '0', '--grpc-port', '0']);
+  const first = await start(['serve', fixture('mlp'), '--devices', 'cpu', '--port', '0', '--metrics-port', '0', '--grpc-port', '0']);
   try {
     const port = readyLine.exec(first.line)![2]!.split(':')[1]!;
     const second = runCli(['serve', fixture('mlp'), '--devices', 'cpu', '--port', '0', '--metrics-port', '0', '--grpc-port', port]);

@@ -11,7 +11,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import { InputError } from '../errors.js';
-import type { TritonTensor } from '../triton/config.js';
+import { tritonDims, type TritonTensor } from '../triton/config.js';
+import type { TritonDataType } from '../triton/data-types.js';
 import type { ModelConfig, ModelTensorConfig } from './model-config.js';
 
 /**
@@ -20,13 +21,28 @@ import type { ModelConfig, ModelTensorConfig } from './model-config.js';
  */
 export const AUTO_COMPLETE_MAX_BATCH = 4;
 
+/** An input or output as the model declares it: Triton's data type (undefined: none), dims with -1 where not fixed. */
+export interface ModelTensor {
+  name: string;
+  dataType: TritonDataType | undefined;
+  /** Undefined when the model does not give the rank. */
+  shape: number[] | undefined;
+}
+
 export type DescribeAnswer =
-  | { type: 'described'; inputs: TritonTensor[]; outputs: TritonTensor[]; batches: boolean; reason: string }
+  | {
+      type: 'described';
+      signature: { inputs: ModelTensor[]; outputs: ModelTensor[] };
+      /** The inputs and outputs as Triton's configuration writes them and whether the model batches, or why they cannot be written. */
+      description: { inputs: TritonTensor[]; outputs: TritonTensor[]; batches: boolean; reason: string } | { problem: string };
+      /** The devices of a model rewritten by onnx-parallelize (its replicas' tags). */
+      planDevices?: string[];
+    }
   | { type: 'failed'; name: string; message: string };
 
 export type ModelDescription = Extract<DescribeAnswer, { type: 'described' }>;
 
-/** The model file's inputs and outputs as Triton's configuration writes them, and whether it batches. */
+/** The model file's signature, its inputs and outputs as Triton's configuration writes them, and whether it batches. */
 export function describeModelFile(file: string): Promise<ModelDescription> {
   const worker = new Worker(new URL('./describe-worker.js', import.meta.url), { workerData: file, execArgv: [] });
   return new Promise((resolve, reject) => {
@@ -41,6 +57,24 @@ export function describeModelFile(file: string): Promise<ModelDescription> {
   });
 }
 
+/**
+ * A description from the signature alone, by Triton's backend's own rule (every input and output has a free first
+ * dim: the model batches), for a model the batch-axis analysis does not take (one rewritten by onnx-parallelize).
+ */
+export function describeSignature(signature: ModelDescription['signature']): ModelDescription['description'] {
+  const all = [...signature.inputs, ...signature.outputs];
+  const untyped = all.find((t) => t.dataType === undefined || t.shape === undefined);
+  if (untyped !== undefined) return { problem: `'${untyped.name}' has no ${untyped.dataType === undefined ? 'tensor type Triton has a name for' : 'shape'} in the model` };
+  const batches = signature.inputs.length > 0 && all.every((t) => t.shape!.length > 0 && t.shape![0] === -1);
+  const tensor = (t: ModelTensor): TritonTensor => ({ name: t.name, dataType: t.dataType!, ...tritonDims(t.shape!, batches) });
+  return {
+    inputs: signature.inputs.map(tensor),
+    outputs: signature.outputs.map(tensor),
+    batches,
+    reason: batches ? 'every input and output has a free first dim' : 'not every input and output has a free first dim',
+  };
+}
+
 /** Whether Triton's backend would complete this configuration (it lists no inputs or no outputs). */
 export function needsAutoComplete(config: ModelConfig): boolean {
   return (config.input ?? []).length === 0 || (config.output ?? []).length === 0;
@@ -49,8 +83,10 @@ export function needsAutoComplete(config: ModelConfig): boolean {
 const tensorConfig = (t: TritonTensor): ModelTensorConfig => ({ name: t.name, data_type: t.dataType, dims: [...t.dims], ...(t.reshape === undefined ? {} : { reshape: { shape: [...t.reshape] } }) });
 
 /** The configuration completed from the model's description; throws where Triton's auto-complete fails. */
-export function autoComplete(config: ModelConfig, model: ModelDescription): ModelConfig {
+export function autoComplete(config: ModelConfig, described: ModelDescription): ModelConfig {
   if (!needsAutoComplete(config)) return config;
+  const model = described.description;
+  if ('problem' in model) throw new InputError(`cannot complete the configuration from the model: ${model.problem}`);
   const out: ModelConfig = { ...config };
   const given = config.max_batch_size ?? 0;
   if (model.batches) {

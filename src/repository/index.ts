@@ -16,7 +16,8 @@ export {
   type ModelDataType,
 } from './model-config.js';
 export { ModelLoadError, type ModelSource, type ModelVersionSource } from './model-source.js';
-export { scanRepository, readRepositoryModel, modelFromFile, CONFIG_FILE, type RepositoryScan, type LoadOverride } from './repository.js';
-export { AUTO_COMPLETE_MAX_BATCH } from './auto-complete.js';
+export { scanRepository, readRepositoryModel, modelFromFile, modelFingerprint, CONFIG_FILE, type RepositoryScan, type LoadOverride } from './repository.js';
+export { AUTO_COMPLETE_MAX_BATCH, type ModelTensor } from './auto-complete.js';
 export { sessionOptionsOf, servingPolicyOf, devicesOf, type ServingPolicy, type ServedTensor } from './session-options.js';
+export { metadataOf, sourceMetadata, datatypeOfConfigType, type ModelMetadata, type TensorMetadata } from './metadata.js';
 export { MODEL_CONFIG_PROTO } from './schema.js';

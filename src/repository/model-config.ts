@@ -2,7 +2,8 @@
  * Triton's model configuration, `inference.ModelConfig`, in the JSON form Triton's `GET /v2/models/NAME/config`
  * gives: proto field names, enums by name, and 64-bit integers as protobuf's JSON writes them (strings), except
  * the fields Triton turns back into numbers (its ModelConfigToJson): dims and reshape shapes, specific versions,
- * the batchers' delays and timeouts, priority levels, ensemble step versions, warm-up dims.
+ * the batchers' delays and timeouts, priority levels, ensemble step versions, warm-up dims (a value past 2^53,
+ * which a JavaScript number cannot hold exactly, stays a decimal string there too).
  *
  * It is read from config.pbtxt (the text format, parsed from the schema) or from JSON (a load request's config
  * override), checked against the schema the same way.
@@ -98,9 +99,10 @@ const TRITON_NUMBER_FIELDS: readonly string[][] = [
   ['model_warmup', '[]', 'inputs', '{}', 'dims'],
 ];
 
+/** Decimal strings as numbers; a value past 2^53, which a JavaScript number cannot hold exactly, stays a string. */
 function toNumbers(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(toNumbers);
-  return typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value;
+  return typeof value === 'string' && /^-?\d+$/.test(value) && Number.isSafeInteger(Number(value)) ? Number(value) : value;
 }
 
 function fixAt(node: unknown, path: readonly string[]): void {

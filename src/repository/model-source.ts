@@ -1,5 +1,6 @@
 /** What a model source is: a model with its versions and complete configuration, from a repository or a file. */
 import { InputError } from '../errors.js';
+import type { ModelTensor } from './auto-complete.js';
 import type { ModelConfig } from './model-config.js';
 
 export interface ModelVersionSource {
@@ -15,6 +16,8 @@ export interface ModelSource {
   versions: ModelVersionSource[];
   /** The configuration, completed and normalized as Triton does (what `/config` serves). */
   config: ModelConfig;
+  /** The model's own inputs and outputs (of the latest version), as its file declares them. */
+  signature: { inputs: ModelTensor[]; outputs: ModelTensor[] };
   /** The config.pbtxt it was read from, when there is one. */
   configFile?: string;
   /** Removes what was written for this source (a load request's files); call it once the model is unloaded. */

@@ -16,14 +16,14 @@ export const ONNX_MODEL_FILE = 'model.onnx';
 export const DEFAULT_CPU_INSTANCES = 2;
 
 /** Files by which Triton recognizes another backend in a version folder, when the configuration names none. */
-const OTHER_BACKEND_FILES: Readonly<Record<string, string>> = {
+const OTHER_BACKEND_FILES: ReadonlyMap<string, string> = new Map(Object.entries({
   'model.plan': 'tensorrt',
   'model.savedmodel': 'tensorflow',
   'model.graphdef': 'tensorflow',
   'model.pt': 'pytorch',
   'model.py': 'python',
   'model.xml': 'openvino',
-};
+}));
 
 /**
  * Why the model is not an ONNX Runtime model (another backend or platform, or an ensemble), or undefined when it
@@ -37,10 +37,10 @@ export function otherBackend(config: ModelConfig, versionFiles: readonly string[
   if (platform !== '' && platform !== ONNX_PLATFORM) return `its platform is '${platform}'; only ONNX models (platform '${ONNX_PLATFORM}') are served`;
   const file = config.default_model_filename ?? '';
   if (backend === '' && platform === '') {
-    if (file !== '' && OTHER_BACKEND_FILES[file] !== undefined) return `its model file is ${file} (backend '${OTHER_BACKEND_FILES[file]}'); only ONNX models are served`;
+    if (file !== '' && OTHER_BACKEND_FILES.has(file)) return `its model file is ${file} (backend '${OTHER_BACKEND_FILES.get(file)}'); only ONNX models are served`;
     if (file === '' && !versionFiles.includes(ONNX_MODEL_FILE)) {
-      const other = versionFiles.find((f) => OTHER_BACKEND_FILES[f] !== undefined);
-      if (other !== undefined) return `its version folder holds ${other} (backend '${OTHER_BACKEND_FILES[other]}'), not ${ONNX_MODEL_FILE}; only ONNX models are served`;
+      const other = versionFiles.find((f) => OTHER_BACKEND_FILES.has(f));
+      if (other !== undefined) return `its version folder holds ${other} (backend '${OTHER_BACKEND_FILES.get(other)}'), not ${ONNX_MODEL_FILE}; only ONNX models are served`;
     }
   }
   return undefined;
@@ -64,7 +64,7 @@ export function completeBackendFields(config: ModelConfig, name: string): ModelC
 export function normalizeConfig(config: ModelConfig, gpus: readonly number[]): ModelConfig {
   const out: ModelConfig = { ...config };
   if (out.version_policy === undefined) out.version_policy = { latest: { num_versions: 1 } };
-  const maxBatch = out.max_batch_size ?? 0;
+  const maxBatch = (out.max_batch_size ??= 0);
   if (out.dynamic_batching !== undefined && (out.dynamic_batching.preferred_batch_size ?? []).length === 0 && maxBatch > 0) {
     out.dynamic_batching = { ...out.dynamic_batching, preferred_batch_size: [maxBatch] };
   }

@@ -7,10 +7,13 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { InputError, messageOf } from '../errors.js';
+import { instanceGroups } from '../triton/config.js';
 import { defaultModelName } from '../triton/names.js';
 import { autoComplete, describeModelFile, needsAutoComplete } from './auto-complete.js';
+import { configMismatch } from './config-check.js';
+import { configProblem } from './config-validate.js';
 import { supportedGpus } from './gpus.js';
-import { modelConfigFromJson, parseModelConfig, type ModelConfig } from './model-config.js';
+import { modelConfigFromJson, parseModelConfig, type ModelConfig, type ModelInstanceGroupConfig } from './model-config.js';
 import { ModelLoadError, type ModelSource } from './model-source.js';
 import { completeBackendFields, normalizeConfig, otherBackend } from './normalize.js';
 import { writeOverrideEntry } from './override.js';
@@ -31,6 +34,27 @@ export interface LoadOverride {
   config?: string;
   /** `file:VERSION/PATH` (or `VERSION/PATH`) to the file's bytes; needs `config`. */
   files?: Record<string, Uint8Array>;
+}
+
+/**
+ * The configuration completed from the model file (where it lists no inputs or outputs), normalized, and checked
+ * as Triton checks it and against the model as Triton's backend does. The latest version's file is read: it is the one Triton's
+ * backend completes a configuration from when a model has one version, and versions of one model share it.
+ */
+async function completeFromModel(given: ModelConfig, modelFile: string): Promise<Pick<ModelSource, 'config' | 'signature'>> {
+  const described = await describeModelFile(modelFile);
+  const completed = needsAutoComplete(given) ? autoComplete(given, described) : given;
+  // A rewritten model runs on the devices it was rewritten for, unless the configuration places it.
+  const config = (completed.instance_group ?? []).length === 0 && described.planDevices !== undefined ? { ...completed, instance_group: instanceGroupsOf(described.planDevices) } : completed;
+  const normalized = normalizeConfig(config, await supportedGpus());
+  const problem = configProblem(normalized) ?? configMismatch(normalized, described);
+  if (problem !== undefined) throw new InputError(problem);
+  return { config: normalized, signature: described.signature };
+}
+
+/** Instance groups for a list of devices (a repeated device adds an instance), in the configuration's form. */
+function instanceGroupsOf(devices: readonly string[]): ModelInstanceGroupConfig[] {
+  return instanceGroups([...devices], devices.map(() => 1)).map((g) => ({ kind: g.kind, count: g.count, ...(g.gpus.length === 0 ? {} : { gpus: g.gpus }) }));
 }
 
 type EntryResult = { kind: 'model'; model: ModelSource } | { kind: 'skipped'; reason: string };
@@ -58,7 +82,7 @@ async function readEntry(entry: string, name: string, override: ModelConfig | un
   const other = otherBackend(given ?? {}, firstVersionFiles);
   if (other !== undefined) return { kind: 'skipped', reason: other };
 
-  let config = completeBackendFields(given ?? {}, name);
+  const config = completeBackendFields(given ?? {}, name);
   if (config.name !== name) throw new Error(`unexpected directory name '${name}' for model '${config.name}', directory name must equal model name`);
   const { versions, missing } = versionsToLoad(existing, config.version_policy);
   if (missing.length > 0) throw new Error(`version ${missing.join(', ')} is specified (version_policy) but the version folder is not present in ${entry}`);
@@ -70,9 +94,8 @@ async function readEntry(entry: string, name: string, override: ModelConfig | un
   for (const source of sources) {
     if (!(await isFile(source.modelFile))) throw new Error(`version ${source.version} has no model file ${source.modelFile} (default_model_filename '${config.default_model_filename}')`);
   }
-  if (needsAutoComplete(config)) config = autoComplete(config, await describeModelFile(sources.at(-1)!.modelFile));
-  config = normalizeConfig(config, await supportedGpus());
-  return { kind: 'model', model: { name, versions: sources, config, ...(override === undefined && given !== undefined ? { configFile } : {}) } };
+  const completed = await completeFromModel(config, sources.at(-1)!.modelFile);
+  return { kind: 'model', model: { name, versions: sources, ...completed, ...(override === undefined && given !== undefined ? { configFile } : {}) } };
 }
 
 /** Every model of the repository ROOT: loadable models, models of other backends (skipped), and failures. */
@@ -85,7 +108,11 @@ export async function scanRepository(root: string): Promise<RepositoryScan> {
   }
   const scan: RepositoryScan = { models: [], skipped: [], failed: [] };
   const names = [];
-  for (const d of dirents) if (d.isDirectory() || (d.isSymbolicLink() && (await isFolder(path.join(root, d.name))))) names.push(d.name);
+  for (const d of dirents) {
+    // Hidden folders (.git, a writer's temporary folders) are not models.
+    if (d.name.startsWith('.')) continue;
+    if (d.isDirectory() || (d.isSymbolicLink() && (await isFolder(path.join(root, d.name))))) names.push(d.name);
+  }
   for (const name of names.sort()) {
     try {
       const result = await readEntry(path.join(root, name), name, undefined);
@@ -123,12 +150,39 @@ export async function readRepositoryModel(root: string, name: string, override: 
   }
 }
 
-/** A lone ONNX file as a model source: named by its stem, version 1, its configuration completed from the model. */
-export async function modelFromFile(file: string): Promise<ModelSource> {
-  const name = defaultModelName(file);
+/**
+ * A lone ONNX file as a model source: named by its stem (or `given.name`), version 1, its configuration completed
+ * from the model. `given` is a configuration to start from, as a config.pbtxt would give it (a server's options:
+ * `max_batch_size`, `instance_group`, `dynamic_batching`, ...).
+ */
+export async function modelFromFile(file: string, given: ModelConfig = {}): Promise<ModelSource> {
+  const name = given.name === undefined || given.name === '' ? defaultModelName(file) : given.name;
   if (!(await isFile(file))) throw new InputError(`${file}: no such model file`);
-  let config = completeBackendFields({ default_model_filename: path.basename(file) }, name);
-  config = autoComplete(config, await describeModelFile(file));
-  config = normalizeConfig(config, await supportedGpus());
-  return { name, versions: [{ version: '1', modelFile: file }], config };
+  const completed = await completeFromModel(completeBackendFields({ default_model_filename: path.basename(file), ...given }, name), file);
+  return { name, versions: [{ version: '1', modelFile: file }], ...completed };
+}
+
+/**
+ * What changes when a model of the repository changes, for polling (Triton's --model-control-mode=poll reloads a
+ * model whose files changed): the path, size and modification time of every file under ROOT/NAME, or undefined
+ * when the folder is gone.
+ */
+export async function modelFingerprint(root: string, name: string): Promise<string | undefined> {
+  const entries: string[] = [];
+  const walk = async (folder: string, relative: string): Promise<void> => {
+    const dirents = await fs.readdir(folder, { withFileTypes: true });
+    for (const d of dirents.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const file = path.join(folder, d.name);
+      const stat = await fs.stat(file).catch(() => undefined);
+      if (stat === undefined) continue;
+      if (stat.isDirectory()) await walk(file, `${relative}${d.name}/`);
+      else entries.push(`${relative}${d.name}:${stat.size}:${stat.mtimeMs}`);
+    }
+  };
+  try {
+    await walk(path.join(root, name), '');
+  } catch {
+    return undefined;
+  }
+  return entries.join('\n');
 }

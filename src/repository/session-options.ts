@@ -15,7 +15,9 @@ import { ArgumentError } from '../errors.js';
 import { lastGpuInventory } from '../runtime/gpu/gpus.js';
 import type { ParallelSessionOptions } from '../runtime/session/parallel-session.js';
 import { cudaOptionsFromTritonParameters } from '../triton/cuda-parameters.js';
+import type { ModelTensor } from './auto-complete.js';
 import type { ModelConfig, ModelDataType } from './model-config.js';
+import type { ModelSource } from './model-source.js';
 import { normalizeInstanceGroups } from './normalize.js';
 
 /** Parameters of Triton's onnxruntime backend that are session options, and how. */
@@ -64,7 +66,7 @@ export function sessionOptionsOf(config: ModelConfig, base: ParallelSessionOptio
   const sessionOptions: ort.InferenceSession.SessionOptions = { ...base.sessionOptions };
   const { options: cuda, others } = cudaOptionsFromTritonParameters(config.parameters ?? {});
   for (const key of others) {
-    const apply = SESSION_PARAMETERS[key];
+    const apply = Object.hasOwn(SESSION_PARAMETERS, key) ? SESSION_PARAMETERS[key] : undefined;
     if (apply !== undefined) apply(config.parameters![key]!.string_value ?? '', sessionOptions);
   }
   if (Object.keys(cuda).length > 0 && devices.some((d) => d.startsWith('cuda:'))) {
@@ -101,16 +103,20 @@ export interface ServingPolicy {
   unsupported: string[];
 }
 
-function servedTensors(tensors: ModelConfig['input']): ServedTensor[] {
-  return (tensors ?? []).map((t) => ({
-    name: t.name ?? '',
-    dataType: t.data_type ?? 'TYPE_INVALID',
-    dims: [...(t.dims ?? [])],
-    ...(t.reshape === undefined ? {} : { reshape: [...(t.reshape.shape ?? [])] }),
-  }));
+/**
+ * The tensors as served. A rank-0 model tensor of a model that does not batch is configured as dims of 1 without a
+ * reshape (Triton refuses an empty reshape there); its reshape here is [], the shape the model sees.
+ */
+function servedTensors(tensors: ModelConfig['input'], declared: readonly ModelTensor[] | undefined, maxBatch: number): ServedTensor[] {
+  return (tensors ?? []).map((t) => {
+    const scalar = maxBatch === 0 && t.reshape === undefined && declared?.find((d) => d.name === t.name)?.shape?.length === 0;
+    const reshape = t.reshape !== undefined ? [...(t.reshape.shape ?? [])] : scalar ? [] : undefined;
+    return { name: t.name ?? '', dataType: t.data_type ?? 'TYPE_INVALID', dims: [...(t.dims ?? [])], ...(reshape === undefined ? {} : { reshape }) };
+  });
 }
 
-export function servingPolicyOf(config: ModelConfig): ServingPolicy {
+/** What the server enforces per request; `signature` (ModelSource.signature) tells the model's scalars. */
+export function servingPolicyOf(config: ModelConfig, signature?: ModelSource['signature']): ServingPolicy {
   const policy = config.dynamic_batching?.default_queue_policy;
   const unsupported: string[] = [];
   const timeout = policy?.default_timeout_microseconds ?? 0;
@@ -125,11 +131,11 @@ export function servingPolicyOf(config: ModelConfig): ServingPolicy {
   const accelerators = (config['optimization'] as { execution_accelerators?: unknown } | undefined)?.execution_accelerators;
   if (accelerators !== undefined) unsupported.push('optimization.execution_accelerators (the CUDA or CPU provider runs the model)');
   const { others } = cudaOptionsFromTritonParameters(config.parameters ?? {});
-  for (const key of others) if (SESSION_PARAMETERS[key] === undefined) unsupported.push(`parameters '${key}'`);
+  for (const key of others) if (!Object.hasOwn(SESSION_PARAMETERS, key)) unsupported.push(`parameters '${key}'`);
   return {
     maxBatchSize: config.max_batch_size ?? 0,
-    inputs: servedTensors(config.input),
-    outputs: servedTensors(config.output),
+    inputs: servedTensors(config.input, signature?.inputs, config.max_batch_size ?? 0),
+    outputs: servedTensors(config.output, signature?.outputs, config.max_batch_size ?? 0),
     queue: {
       ...(timeout > 0 ? { defaultTimeoutMs: timeout / 1000 } : {}),
       timeoutAction: action,

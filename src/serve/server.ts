@@ -6,7 +6,7 @@
  */
 import { ArgumentError, ArgumentRangeError } from '../errors.js';
 import type { ParallelSessionOptions } from '../runtime/session/parallel-session.js';
-import { modelCatalog } from './catalog.js';
+import { modelCatalog, type SkippedModel } from './catalog.js';
 import { DEFAULT_DRAIN_MS, ServingCore, type ModelControlMode } from './core/core.js';
 import type { InferenceBackend } from './core/served-version.js';
 import { startHttpEndpoint } from './http/endpoint.js';
@@ -14,12 +14,12 @@ import { startMetricsEndpoint } from './http/metrics-endpoint.js';
 import { DEFAULT_GRPC_PORT, startGrpcEndpoint } from './grpc/endpoint.js';
 
 export { DEFAULT_DRAIN_MS };
-export type { InferenceBackend };
+export type { InferenceBackend, SkippedModel };
 
 export interface ServeOptions {
   /** One model: an .onnx file (plain, give `session.devices`, or rewritten by onnx-parallelize). */
   model?: string;
-  /** Models: .onnx files, each served as one model. */
+  /** Models: .onnx files (each one model) and Triton model repository folders (NAME/VERSION/model.onnx, NAME/config.pbtxt optional). */
   models?: readonly string[];
   /** The model's name in the protocol's paths, for one .onnx file; default: the file's stem. Its version is "1". */
   name?: string;
@@ -77,6 +77,10 @@ export interface InferenceServer {
   readonly deviceNote: string | undefined;
   /** Every model version serving now. */
   readonly models: ServedModelInfo[];
+  /** Models of other backends found in the repositories, left out, with the reason. */
+  readonly skipped: SkippedModel[];
+  /** For each model version serving whose configuration has settings not applied here: what they are. */
+  readonly notApplied: string[];
   /** True while every model that should be serving serves, until close() is called. */
   readonly ready: boolean;
   /** Requests being answered now. */
@@ -190,6 +194,10 @@ export async function startServer(options: ServeOptions): Promise<InferenceServe
     },
     get inFlight() {
       return core.inFlight;
+    },
+    skipped: catalog.skipped,
+    get notApplied() {
+      return core.loadedVersions().flatMap((v) => (v.notApplied.length === 0 ? [] : [`model '${v.name}' version ${v.version}: not applied: ${v.notApplied.join('; ')}`]));
     },
     core,
     close,

@@ -56,7 +56,7 @@ export interface TritonTensor {
   dataType: TritonDataType;
   /** Without the batch dim when the model batches; -1 for a dim that is not fixed. */
   dims: number[];
-  /** The shape the model sees, when it differs from `dims` (a scalar, or a batch-only value that batches: dims [1], reshape []). */
+  /** The shape the model sees, when it differs from `dims` (a batch-only value of a model that batches: dims [1], reshape []). */
   reshape?: number[];
 }
 
@@ -133,12 +133,15 @@ function tensorShape(kind: 'input' | 'output', info: ValueInfoProto): { dataType
 
 /**
  * Triton's dims for a shape: the batch dim left out when the model batches, -1 where a dim is not fixed.
- * Triton needs at least one dim, so a value with none left (a scalar, or a batch-only `[batch]` value of a model
- * that batches) is written `dims: [ 1 ]` with `reshape: { shape: [ ] }`, the shape the model sees.
+ * Triton needs at least one dim. A batch-only `[batch]` value of a model that batches is written `dims: [ 1 ]`
+ * with `reshape: { shape: [ ] }`, the shape the model sees. A scalar of a model that does not batch is written
+ * `dims: [ 1 ]` alone: Triton refuses an empty reshape when max_batch_size is 0, and its onnxruntime backend feeds
+ * a rank-0 model input from dims of 1 as a scalar.
  */
 export function tritonDims(shape: Dim[], batched: boolean): Pick<TritonTensor, 'dims' | 'reshape'> {
   const dims = (batched ? shape.slice(1) : shape).map((d) => (typeof d === 'number' ? d : -1));
-  return dims.length > 0 ? { dims } : { dims: [1], reshape: [] };
+  if (dims.length > 0) return { dims };
+  return batched ? { dims: [1], reshape: [] } : { dims: [1] };
 }
 
 /** Why the value keeps Triton's batcher off, or undefined when its batch is a symbolic axis 0. */

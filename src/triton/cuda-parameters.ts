@@ -55,7 +55,7 @@ export function cudaOptionsFromTritonParameters(parameters: Readonly<Record<stri
   const options: CudaProviderOptions = {};
   const others: string[] = [];
   for (const [key, value] of Object.entries(parameters)) {
-    if (TRITON_PARAMETERS[key] === undefined) others.push(key);
+    if (!Object.hasOwn(TRITON_PARAMETERS, key)) others.push(key);
     // The backend's numbers are onnxruntime's enum values, which normalizeCudaOption takes as they are.
     else options[key] = normalizeCudaOption(`parameters '${key}'`, key, value.string_value ?? '');
   }

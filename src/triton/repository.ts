@@ -94,7 +94,10 @@ export async function writeTritonEntry(modelPath: string, options: TritonEntryOp
   if (replaced && !force) throw new InputError(`${entry}: the model repository has this entry already; give --force to replace it, or another --name`);
   if (manifestFile !== undefined) {
     if (await exists(manifestFile) && !force) throw new InputError(`${manifestFile}: the file exists; give --force to replace it, or another --kserve path`);
-    if (!(await fs.stat(path.dirname(manifestFile)).then((s) => s.isDirectory(), () => false))) throw new InputError(`--kserve ${manifestFile}: the folder ${path.dirname(manifestFile)} does not exist`);
+    // The manifest may go into the repository itself, which this call creates when it is new.
+    const manifestFolder = path.resolve(path.dirname(manifestFile));
+    const folderExists = await fs.stat(manifestFolder).then((s) => s.isDirectory(), () => false);
+    if (!folderExists && manifestFolder !== path.resolve(repository)) throw new InputError(`--kserve ${manifestFile}: the folder ${path.dirname(manifestFile)} does not exist`);
   }
 
   const createdRepository = await makeRepository(repository);

@@ -6,7 +6,7 @@
  */
 import protobuf from 'protobufjs';
 import { enumOf, floatOf, integerOf, isFloatType, isIntegerType } from './scalars.js';
-import type { JsonObject } from './parser.js';
+import { setKey, type JsonObject } from './parser.js';
 
 /** A value that does not fit its field; `path` is where (`input[0].dims[1]`). */
 export class JsonSchemaError extends Error {
@@ -34,7 +34,7 @@ function readMessage(json: unknown, type: protobuf.Type, path: string): JsonObje
   const message: JsonObject = {};
   const oneofSet = new Map<string, string>();
   for (const [key, value] of Object.entries(json)) {
-    const field = type.fields[key] ?? type.fieldsArray.find((f) => camel(f.name) === key);
+    const field = (Object.hasOwn(type.fields, key) ? type.fields[key] : undefined) ?? type.fieldsArray.find((f) => camel(f.name) === key);
     if (field === undefined) throw new JsonSchemaError(path, `unknown field "${key}" in ${typeName}; its fields are ${type.fieldsArray.map((f) => f.name).join(', ')}`);
     if (field.name in message) throw new JsonSchemaError(join(path, key), `field "${field.name}" is given twice (as "${field.name}" and "${camel(field.name)}")`);
     if (value === null) continue;
@@ -60,7 +60,7 @@ function readField(value: unknown, field: protobuf.Field, path: string): unknown
     const keyField = new protobuf.Field('key', 1, field.keyType);
     for (const [key, entry] of Object.entries(value)) {
       const keyValue = field.keyType === 'string' ? key : field.keyType === 'bool' ? readScalar(key === 'true' ? true : key === 'false' ? false : key, keyField, `${path}[${JSON.stringify(key)}]`) : readScalar(key, keyField, `${path}[${JSON.stringify(key)}]`);
-      map[String(keyValue)] = readSingle(entry, field, `${path}[${JSON.stringify(key)}]`);
+      setKey(map, String(keyValue), readSingle(entry, field, `${path}[${JSON.stringify(key)}]`));
     }
     return map;
   }

@@ -14,6 +14,11 @@ import { TextFormatError, tokenize, type Token } from './tokenizer.js';
 
 export type JsonObject = Record<string, unknown>;
 
+/** Sets a map entry whatever its key (`__proto__` included, which plain assignment would take as the prototype). */
+export function setKey(object: JsonObject, key: string, value: unknown): void {
+  Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 const describeToken = (token: Token): string => (token.kind === 'end' ? 'the end of the text' : `'${token.text}'`);
@@ -55,7 +60,7 @@ export function parseTextFormat(text: string, type: protobuf.Type): JsonObject {
       if (token.kind === 'symbol' && token.text === '[') fail(token, `extensions and Any fields ('[...]') are not part of ${typeName}`);
       if (token.kind !== 'identifier') fail(token, `expected a field name of ${typeName}, got ${describeToken(token)}`);
       next();
-      const field = messageType.fields[token.text];
+      const field = Object.hasOwn(messageType.fields, token.text) ? messageType.fields[token.text] : undefined;
       if (field === undefined) fail(token, `message type "${typeName}" has no field named "${token.text}"`);
       parseField(messageType, field!, token, message, oneofSet);
       if (!trySymbol(';')) trySymbol(',');
@@ -93,7 +98,7 @@ export function parseTextFormat(text: string, type: protobuf.Type): JsonObject {
 
     if (isMap) {
       const map = (message[field.name] ??= {}) as JsonObject;
-      for (const [key, value] of values as Array<[string, unknown]>) map[key] = value;
+      for (const [key, value] of values as Array<[string, unknown]>) setKey(map, key, value);
     } else if (field.repeated) {
       ((message[field.name] ??= []) as unknown[]).push(...values);
     } else {
@@ -146,7 +151,7 @@ export function parseTextFormat(text: string, type: protobuf.Type): JsonObject {
     const resolved = field.resolvedType;
     if (resolved instanceof protobuf.Enum) return parseEnum(field, resolved);
     if (isIntegerType(field.type)) return parseInteger(field);
-    if (isFloatType(field.type)) return parseFloat(field);
+    if (isFloatType(field.type)) return parseFloatValue(field);
     if (field.type === 'bool') return parseBool(field);
     if (field.type === 'string' || field.type === 'bytes') {
       const first = peek();
@@ -175,30 +180,38 @@ export function parseTextFormat(text: string, type: protobuf.Type): JsonObject {
   }
 
   function parseInteger(field: protobuf.Field): unknown {
+    const sign = peek();
+    if (field.type.startsWith('uint') || field.type.startsWith('fixed')) {
+      if (sign.kind === 'symbol' && sign.text === '-') fail(sign, `field "${field.name}" is unsigned (${field.type}): a negative number is not allowed`);
+    }
     const { value, token } = signedInteger(field);
     const result = integerOf(field.type, value);
     return 'problem' in result ? fail(token, `field "${field.name}": ${result.problem}`) : result.value;
   }
 
-  function parseFloat(field: protobuf.Field): unknown {
-    const start = peek();
+  function parseFloatValue(field: protobuf.Field): unknown {
     const negative = trySymbol('-');
     const token = next();
     let value: number;
     if (token.kind === 'float') value = Number(token.text.replace(/[fF]$/, ''));
-    else if (token.kind === 'integer') value = Number(/^0[0-7]+$/.test(token.text) ? parseInt(token.text, 8) : token.text);
+    // protobuf reads an integer for a float field as a decimal number only (no hex, no leading zero).
+    else if (token.kind === 'integer' && /^(0|[1-9]\d*)$/.test(token.text)) value = Number(token.text);
+    else if (token.kind === 'integer') return fail(token, `expected a decimal number for field "${field.name}" (${field.type}), got '${token.text}'`);
     else if (token.kind === 'identifier' && /^(inf|infinity)$/i.test(token.text)) value = Infinity;
     else if (token.kind === 'identifier' && /^nan$/i.test(token.text)) value = NaN;
     else return fail(token, `expected a number for field "${field.name}" (${field.type}), got ${describeToken(token)}`);
-    void start;
     return floatOf(negative ? -value : value);
   }
 
   function parseBool(field: protobuf.Field): boolean {
-    const token = next();
-    if (token.kind === 'identifier' && ['true', 'True', 't'].includes(token.text)) return true;
-    if (token.kind === 'identifier' && ['false', 'False', 'f'].includes(token.text)) return false;
-    if (token.kind === 'integer' && (token.text === '0' || token.text === '1')) return token.text === '1';
+    const token = peek();
+    if (token.kind === 'identifier' && ['true', 'True', 't'].includes(token.text)) return next() !== undefined;
+    if (token.kind === 'identifier' && ['false', 'False', 'f'].includes(token.text)) return next() === undefined;
+    if (token.kind === 'integer') {
+      // protobuf takes an unsigned integer of value 0 or 1, written in any base.
+      const { value } = signedInteger(field);
+      if (value === 0n || value === 1n) return value === 1n;
+    }
     return fail(token, `expected true or false for field "${field.name}", got ${describeToken(token)}`);
   }
 

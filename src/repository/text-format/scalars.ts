@@ -40,7 +40,7 @@ export function floatOf(value: number): number | string {
 /** An enum value by name or number: the name when the enum has one, else the number; undefined for an unknown name. */
 export function enumOf(type: protobuf.Enum, value: string | number, ignoreCase = false): string | number | undefined {
   if (typeof value === 'number') return type.valuesById[value] ?? value;
-  if (value in type.values) return value;
+  if (Object.hasOwn(type.values, value)) return value;
   if (!ignoreCase) return undefined;
   return Object.keys(type.values).find((name) => name.toLowerCase() === value.toLowerCase());
 }

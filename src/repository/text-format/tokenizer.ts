@@ -158,10 +158,21 @@ export function tokenize(text: string): Token[] {
         const width = e === 'u' ? 4 : 8;
         const digits = text.slice(i + 2, i + 2 + width);
         if (digits.length !== width || ![...digits].every(isHex)) fail(i, `expected ${width} hex digits after \\${e}`);
-        const codePoint = parseInt(digits, 16);
+        let codePoint = parseInt(digits, 16);
         if (codePoint > 0x10ffff) fail(i, `\\${e}${digits} is not a Unicode code point`);
-        bytes.push(...utf8Of(codePoint));
         i += 2 + width;
+        const trail = /^\\u([dD][c-fC-F][0-9a-fA-F]{2})/.exec(text.slice(i, i + 6));
+        if (codePoint >= 0xd800 && codePoint <= 0xdbff && trail !== null) {
+          // A surrogate pair written as two escapes is one code point, as protobuf joins them.
+          codePoint = 0x10000 + ((codePoint - 0xd800) << 10) + (parseInt(trail[1]!, 16) - 0xdc00);
+          i += 6;
+        }
+        if (codePoint >= 0xd800 && codePoint <= 0xdfff) {
+          // A lone surrogate: protobuf writes its three bytes, which are not valid UTF-8.
+          bytes.push(0xe0 | (codePoint >> 12), 0x80 | ((codePoint >> 6) & 0x3f), 0x80 | (codePoint & 0x3f));
+        } else {
+          bytes.push(...utf8Of(codePoint));
+        }
       } else {
         fail(i, `invalid escape sequence in string literal: \\${e}`);
       }

@@ -29,7 +29,7 @@ export interface ModelLoad {
   /** A token that changes whenever the model's files or configuration change (poll mode reloads then). */
   stamp: string;
   /** Removes what reading it made (files of an override); called once its versions are unloaded. */
-  cleanup?(): void;
+  cleanup?(): void | Promise<void>;
 }
 
 /** Where models come from, by name: the repositories and files given to the server. */
@@ -70,8 +70,11 @@ function serverVersion(): string {
 }
 
 interface Loaded {
-  cleanup: (() => void) | undefined;
+  cleanup: (() => void | Promise<void>) | undefined;
 }
+
+/** Runs a model's cleanup, which must not fail what it follows (an unload, a reload). */
+const cleanUp = (cleanup: (() => void | Promise<void>) | undefined): Promise<void> => Promise.resolve().then(cleanup).catch(() => {});
 
 export class ServingCore {
   readonly metrics = new MetricsRegistry();
@@ -93,6 +96,7 @@ export class ServingCore {
   #accepted = 0;
   #closing = false;
   #released = false;
+  #polling = false;
   #drained: (() => void) | undefined;
 
   constructor(private readonly options: CoreOptions) {
@@ -113,7 +117,7 @@ export class ServingCore {
     const failures: string[] = [];
     await Promise.all(
       names.map((name) =>
-        this.#load(name).catch((error: unknown) => {
+        this.#load(name, undefined, true).catch((error: unknown) => {
           failures.push(messageOf(error));
         }),
       ),
@@ -203,14 +207,21 @@ export class ServingCore {
    */
   infer(model: ServedVersion, request: InferRequest, signal: AbortSignal | undefined, started: number): Promise<ResponseOutput[]> {
     const metrics = model.metrics;
+    try {
+      model.prepare(request.feeds);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     model.enter();
     metrics.pending++;
     const runStarted = performance.now();
-    return model.backend.run(request.feeds, signal === undefined ? this.#runOptions : { ...this.#runOptions, signal }).then(
-      (outputs) => {
+    const runOptions = model.timeoutMs === undefined || this.options.timeoutMs !== undefined ? this.#runOptions : { ...this.#runOptions, timeoutMs: model.timeoutMs };
+    return model.backend.run(request.feeds, signal === undefined ? runOptions : { ...runOptions, signal }).then(
+      (raw) => {
         metrics.pending--;
         model.leave();
         const ran = performance.now();
+        const outputs = model.present(raw);
         metrics.recordSuccess(model.rowsOf(request.feeds), ran - started, ran - runStarted);
         return request.outputs.map((o) => ({ name: o.name, tensor: outputs[o.name]!, binary: o.binary }));
       },
@@ -250,7 +261,16 @@ export class ServingCore {
 
   /** Loads what changed in the catalog since the last poll, loads what is new and unloads what is gone. */
   async poll(): Promise<void> {
-    if (this.#closing) return;
+    if (this.#closing || this.#polling) return;
+    this.#polling = true;
+    try {
+      await this.#pollNow();
+    } finally {
+      this.#polling = false;
+    }
+  }
+
+  async #pollNow(): Promise<void> {
     const names = await this.#catalog.names();
     const tasks: Array<Promise<unknown>> = names.map(async (name) => {
       const stamp = await this.#catalog.stamp(name);
@@ -275,36 +295,49 @@ export class ServingCore {
     return next;
   }
 
-  #load(name: string, override?: LoadOverride): Promise<void> {
+  /**
+   * Loads `name`. A model that should be serving stays so when a load fails, at start (readiness stays off until
+   * it loads or is unloaded); a load asked for later that fails leaves readiness as it was.
+   */
+  #load(name: string, override?: LoadOverride, startup = false): Promise<void> {
+    const wanted = startup || this.#wanted.has(name);
     this.#wanted.add(name);
-    return this.#serialized(name, async () => {
-      let model: ModelLoad;
-      try {
-        model = await this.#catalog.read(name, override);
-      } catch (error) {
-        this.#table.failed(name, [], error);
-        throw error instanceof ServeError ? error : new ServeError('invalid', messageOf(error));
-      }
-      this.#tried.set(name, model.stamp);
-      const versions = model.versions.map((v) => v.version);
-      this.#table.mark(name, versions, 'LOADING');
-      const loading = model.versions.map((spec) => ServedVersion.load(spec));
-      const results = await Promise.allSettled(loading);
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed !== undefined || this.#closing) {
-        await Promise.all(results.map((r) => (r.status === 'fulfilled' ? r.value.release() : undefined)));
-        model.cleanup?.();
-        const reason = failed === undefined ? 'the server is shutting down' : `failed to load '${name}' version ${versions[results.indexOf(failed)]}: ${messageOf(failed.reason)}`;
-        this.#table.failed(name, versions, reason);
-        throw new ServeError(failed === undefined ? 'unavailable' : 'invalid', reason);
-      }
-      const previous = this.#loaded.get(name);
-      this.#loaded.set(name, { cleanup: model.cleanup?.bind(model) });
-      // The new versions serve from here on; the replaced ones are drained and released without holding the load's answer.
-      const retiring = this.#table.swap(name, results.map((r) => (r as PromiseFulfilledResult<ServedVersion>).value)).then(() => previous?.cleanup?.());
-      this.#retiring.add(retiring);
-      void retiring.finally(() => this.#retiring.delete(retiring));
-    });
+    return this.#serialized(name, () =>
+      this.#loadNow(name, override).catch((error: unknown) => {
+        if (!wanted && !this.#table.serving(name)) this.#wanted.delete(name);
+        throw error;
+      }),
+    );
+  }
+
+  async #loadNow(name: string, override: LoadOverride | undefined): Promise<void> {
+    let model: ModelLoad;
+    try {
+      model = await this.#catalog.read(name, override);
+    } catch (error) {
+      this.#tried.set(name, (await this.#catalog.stamp(name).catch(() => undefined)) ?? '');
+      this.#table.failed(name, [], error);
+      throw error instanceof ServeError ? error : new ServeError('invalid', messageOf(error));
+    }
+    this.#tried.set(name, model.stamp);
+    const versions = model.versions.map((v) => v.version);
+    this.#table.mark(name, versions, 'LOADING');
+    const loading = model.versions.map((spec) => ServedVersion.load(spec));
+    const results = await Promise.allSettled(loading);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined || this.#closing) {
+      await Promise.all(results.map((r) => (r.status === 'fulfilled' ? r.value.release() : undefined)));
+      await cleanUp(model.cleanup?.bind(model));
+      const reason = failed === undefined ? 'the server is shutting down' : `failed to load '${name}' version ${versions[results.indexOf(failed)]}: ${messageOf(failed.reason)}`;
+      this.#table.failed(name, versions, reason);
+      throw new ServeError(failed === undefined ? 'unavailable' : 'invalid', reason);
+    }
+    const previous = this.#loaded.get(name);
+    this.#loaded.set(name, { cleanup: model.cleanup?.bind(model) });
+    // The new versions serve from here on; the replaced ones are drained and released without holding the load's answer.
+    const retiring = this.#table.swap(name, results.map((r) => (r as PromiseFulfilledResult<ServedVersion>).value)).then(() => cleanUp(previous?.cleanup));
+    this.#retiring.add(retiring);
+    void retiring.finally(() => this.#retiring.delete(retiring));
   }
 
   #unload(name: string): Promise<void> {
@@ -313,7 +346,7 @@ export class ServingCore {
       const loaded = this.#loaded.get(name);
       this.#loaded.delete(name);
       await this.#table.swap(name, []);
-      loaded?.cleanup?.();
+      await cleanUp(loaded?.cleanup);
     });
   }
 

@@ -25,6 +25,8 @@ interface ModelEntry {
   latest: ServedVersion | undefined;
   /** States of versions not serving (loading, unloading, unloaded, failed), for the index. */
   others: Map<string, { state: VersionState; reason: string }>;
+  /** Why the model's last load failed before any version was known (its configuration, its files). */
+  failure: string | undefined;
 }
 
 const byVersion = (a: string, b: string): number => Number(a) - Number(b) || a.localeCompare(b);
@@ -83,6 +85,7 @@ export class ModelTable {
     if (model === undefined) return readyOnly ? [] : [{ name }];
     const rows: IndexEntry[] = [...model.serving.values()].map((v) => ({ name, version: v.version, state: 'READY' as const, reason: '' }));
     if (!readyOnly) for (const [version, { state, reason }] of model.others) if (!model.serving.has(version)) rows.push({ name, version, state, reason });
+    if (rows.length === 0 && model.failure !== undefined && !readyOnly) return [{ name, state: 'UNAVAILABLE', reason: model.failure }];
     return rows.sort((a, b) => byVersion(a.version!, b.version!));
   }
 
@@ -100,6 +103,7 @@ export class ModelTable {
     const model = this.#entry(name);
     const old = [...model.serving.values()].filter((v) => !versions.includes(v));
     model.serving = new Map(versions.map((v) => [v.version, v]));
+    model.failure = undefined;
     for (const v of versions) {
       v.state = 'READY';
       model.others.delete(v.version);
@@ -127,6 +131,7 @@ export class ModelTable {
   failed(name: string, versions: readonly string[], error: unknown): void {
     const model = this.#entry(name);
     const reason = messageOf(error);
+    model.failure = versions.length === 0 ? reason : undefined;
     for (const version of versions.length > 0 ? versions : [...model.others.keys()]) {
       if (!model.serving.has(version)) model.others.set(version, { state: 'UNAVAILABLE', reason });
     }
@@ -135,7 +140,7 @@ export class ModelTable {
   #entry(name: string): ModelEntry {
     let model = this.#models.get(name);
     if (model === undefined) {
-      model = { name, serving: new Map(), latest: undefined, others: new Map() };
+      model = { name, serving: new Map(), latest: undefined, others: new Map(), failure: undefined };
       this.#models.set(name, model);
     }
     return model;

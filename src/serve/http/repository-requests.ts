@@ -48,8 +48,7 @@ export function loadRequest(body: Buffer): LoadOverride | undefined {
       (override.files ??= {})[key.slice('file:'.length)] = Buffer.from(value, 'base64');
     }
   }
-  if (override.files !== undefined && override.config === undefined) throw invalidRequest('file: overrides need parameters.config as well (the model configuration of the files given)');
-  return override.config === undefined ? undefined : override;
+  return override.config === undefined && override.files === undefined ? undefined : override;
 }
 
 /** Checks the unload request (`unload_dependents` is accepted: no model served here depends on another). */

@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
-import { rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync, deflateSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
@@ -21,7 +21,7 @@ import { float16Bits, toHalf } from '../src/tensors/float16.js';
 import { SeededRandom } from '../src/tensors/random.js';
 import { fixture, tempDir } from './helpers.js';
 import { assertSame } from './session-helpers.js';
-import { datatypeOf, slowModelFile, type Feeds } from './serve-client.js';
+import { datatypeOf, slowModelFile, waitFor, type Feeds } from './serve-client.js';
 import { inferRequest, outputsOf, rawBytes, tritonClient, type TritonClient } from './serve-grpc-client.js';
 import { tritonPackage } from '../src/serve/grpc/proto.js';
 
@@ -423,7 +423,7 @@ test('ModelStreamInfer: several requests on one stream, each answered with its i
 });
 
 test('model control over gRPC: RepositoryIndex, RepositoryModelLoad and RepositoryModelUnload in explicit mode; refused overrides and modes', { timeout: 180_000 }, async () => {
-  await withServer({ models: [fixture('mlp'), fixture('cnn')], modelControlMode: 'explicit', loadModels: ['mlp'], session: { devices: ['cpu'] } }, async (client) => {
+  await withServer({ models: [fixture('mlp'), fixture('cnn')], modelControlMode: 'explicit', loadModels: ['mlp'], session: { devices: ['cpu'] } }, async (client, server) => {
     const index = async (): Promise<string[][]> => ((await client.call('RepositoryIndex', { repository_name: '', ready: false }))['models'] as Array<Record<string, string>>).map((m) => [m['name']!, m['version']!, m['state']!]);
     assert.deepEqual(await index(), [['cnn', '', ''], ['mlp', '1', 'READY']].filter((row) => row[0] === 'mlp' || row[0] === 'cnn'));
     await rejects(client.call('ModelMetadata', { name: 'cnn', version: '' }), grpc.status.NOT_FOUND, "Request for unknown model: 'cnn' is not found");
@@ -436,7 +436,11 @@ test('model control over gRPC: RepositoryIndex, RepositoryModelLoad and Reposito
     await rejects(client.call('RepositoryModelLoad', { repository_name: '', model_name: 'cnn', parameters: { config: { bool_param: true } } }), grpc.status.INVALID_ARGUMENT, "invalid value type for load parameter 'config', expected string_param.");
     await rejects(client.call('RepositoryModelLoad', { repository_name: '', model_name: 'cnn', parameters: { 'file:1/model.onnx': { string_param: 'x' } } }), grpc.status.INVALID_ARGUMENT, "invalid value type for load parameter 'file:1/model.onnx', expected bytes_param.");
     await rejects(client.call('RepositoryModelLoad', { repository_name: '', model_name: 'cnn', parameters: { other: { bool_param: true } } }), grpc.status.INVALID_ARGUMENT, "unrecognized load parameter 'other'.");
-    await rejects(client.call('RepositoryModelLoad', { repository_name: '', model_name: 'nope', parameters: {} }), grpc.status.NOT_FOUND, /^failed to load 'nope'/);
+    // A model not in the catalog: the status HTTP gives, with the same text.
+    const http = await fetch(`${server.url}/v2/repository/models/nope/load`, { method: 'POST' });
+    const httpError = ((await http.json()) as { error: string }).error;
+    assert.match(httpError, /^failed to load 'nope'/);
+    await rejects(client.call('RepositoryModelLoad', { repository_name: '', model_name: 'nope', parameters: {} }), http.status === 404 ? grpc.status.NOT_FOUND : grpc.status.INVALID_ARGUMENT, httpError);
     assert.deepEqual(await client.call('ModelReady', { name: 'cnn', version: '1' }), { ready: true }, 'a refused reload leaves the model serving');
 
     assert.deepEqual(await client.call('RepositoryModelUnload', { repository_name: '', model_name: 'mlp', parameters: {} }), {});
@@ -462,5 +466,73 @@ test('grpcPort null serves no gRPC; a gRPC port in use fails the start naming it
     await none.close();
   } finally {
     await first.close();
+  }
+});
+
+/** A model repository in a temporary folder: NAME/VERSION/model.onnx (from fixtures) and NAME/config.pbtxt. */
+function repository(models: Record<string, { versions: Record<string, string>; config?: string }>): { root: string; remove: () => void } {
+  const root = tempDir('onnx-parallelize-repo-');
+  for (const [name, model] of Object.entries(models)) {
+    for (const [version, source] of Object.entries(model.versions)) {
+      mkdirSync(path.join(root, name, version), { recursive: true });
+      copyFileSync(fixture(source), path.join(root, name, version, 'model.onnx'));
+    }
+    if (model.config !== undefined) writeFileSync(path.join(root, name, 'config.pbtxt'), model.config);
+  }
+  return { root, remove: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+test('a repository over gRPC: versions, the configuration of config.pbtxt as /config gives it, its batch limit; loads with configuration and file overrides', { timeout: 180_000 }, async () => {
+  const repo = repository({
+    mlp: {
+      versions: { '2': 'mlp', '3': 'mlp' },
+      config: 'name: "mlp"\nbackend: "onnxruntime"\nmax_batch_size: 8\nversion_policy: { latest { num_versions: 2 } }\ninput [{ name: "x" data_type: TYPE_FP32 dims: [ 16 ] }]\noutput [{ name: "y" data_type: TYPE_FP32 dims: [ 8 ] }]\ndynamic_batching { preferred_batch_size: [ 4 ] max_queue_delay_microseconds: 100 }\n',
+    },
+    pair: { versions: { '1': 'two_in_two_out' } },
+  });
+  try {
+    await withServer({ models: [repo.root], modelControlMode: 'explicit', loadModels: ['mlp'] }, async (client, server) => {
+      const metadata = await client.call('ModelMetadata', { name: 'mlp', version: '' });
+      assert.deepEqual(metadata['versions'], ['2', '3']);
+      // ModelConfig carries what /config says, field by field, as an inference.ModelConfig.
+      const config = (await client.call('ModelConfig', { name: 'mlp', version: '3' }))['config'];
+      const http = (await (await fetch(`${server.url}/v2/models/mlp/versions/3/config`)).json()) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+      assert.equal(config['name'], 'mlp');
+      assert.equal(config['max_batch_size'], http['max_batch_size']);
+      assert.equal(config['max_batch_size'], 8);
+      assert.deepEqual(config['version_policy'], { latest: { num_versions: 2 }, policy_choice: 'latest' });
+      assert.deepEqual(config['input'].map((t: Record<string, any>) => [t['name'], t['data_type'], t['dims'].map(Number)]), [['x', 'TYPE_FP32', [16]]]); // eslint-disable-line @typescript-eslint/no-explicit-any
+      assert.deepEqual(config['dynamic_batching']['preferred_batch_size'], http['dynamic_batching']['preferred_batch_size']);
+      assert.equal(Number(config['dynamic_batching']['max_queue_delay_microseconds']), Number(http['dynamic_batching']['max_queue_delay_microseconds']));
+      assert.deepEqual(config['instance_group'].map((g: Record<string, unknown>) => [g['kind'], g['count']]), http['instance_group'].map((g: Record<string, unknown>) => [g['kind'], g['count']]));
+
+      const feeds = mlpFeeds(3, 5);
+      const expected = await plainRun(fixture('mlp'), feeds);
+      for (const [version, answered] of [['2', '2'], ['', '3']]) {
+        const answer = await client.call('ModelInfer', inferRequest('mlp', feeds, { version: version! }));
+        assert.equal(answer['model_version'], answered);
+        assertSame(outputsOf(answer), expected, `version ${answered}`);
+      }
+      await rejects(client.call('ModelInfer', inferRequest('mlp', mlpFeeds(9))), grpc.status.INVALID_ARGUMENT, "inference request batch-size must be <= 8 for 'mlp'");
+
+      // Overrides: a configuration with the model's files in the request (version 7), then bad ones.
+      const override = JSON.stringify({ backend: 'onnxruntime', max_batch_size: 4 });
+      assert.deepEqual(await client.call('RepositoryModelLoad', { repository_name: '', model_name: 'mlp', parameters: { config: { string_param: override }, 'file:7/model.onnx': { bytes_param: readFileSync(fixture('mlp')) } } }), {});
+      await waitFor('version 7 to serve alone', async () => (await client.call('ModelMetadata', { name: 'mlp', version: '' }))['versions'].join() === '7');
+      assert.equal((await client.call('ModelConfig', { name: 'mlp', version: '' }))['config']['max_batch_size'], 4);
+      await rejects(client.call('ModelInfer', inferRequest('mlp', mlpFeeds(5))), grpc.status.INVALID_ARGUMENT, "inference request batch-size must be <= 4 for 'mlp'");
+      assertSame(outputsOf(await client.call('ModelInfer', inferRequest('mlp', feeds))), expected, 'version 7');
+      await rejects(client.call('RepositoryModelLoad', { repository_name: '', model_name: 'mlp', parameters: { config: { string_param: '{not json' } } }), grpc.status.INVALID_ARGUMENT, /^failed to load 'mlp': parameters.config/);
+      await rejects(client.call('RepositoryModelLoad', { repository_name: '', model_name: 'mlp', parameters: { config: { string_param: '{}' }, 'file:1/model.onnx': { bytes_param: Buffer.from('not a model') } } }), grpc.status.INVALID_ARGUMENT, /^failed to load 'mlp': .*model\.onnx: not an ONNX model/);
+      assert.deepEqual((await client.call('ModelMetadata', { name: 'mlp', version: '' }))['versions'], ['7'], 'still serving after the bad overrides');
+
+      // The model loaded on request, then unloaded: the index says so.
+      assert.deepEqual(await client.call('RepositoryModelLoad', { repository_name: '', model_name: 'pair', parameters: {} }), {});
+      assert.deepEqual(await client.call('RepositoryModelUnload', { repository_name: '', model_name: 'pair', parameters: { unload_dependents: { bool_param: false } } }), {});
+      const index = (await client.call('RepositoryIndex', { repository_name: '', ready: true }))['models'];
+      assert.deepEqual(index.map((m: Record<string, string>) => [m['name'], m['version'], m['state']]), [['mlp', '7', 'READY']]);
+    });
+  } finally {
+    repo.remove();
   }
 });

@@ -41,7 +41,7 @@ interface Server {
   child: ChildProcess;
 }
 
-async function startChild(model: string, kind: 'parallel' | 'batched' | 'plain' | 'echo'): Promise<Server> {
+async function startChild(model: string, kind: 'parallel' | 'batched' | 'plain' | 'echo' | 'grpc-echo'): Promise<Server> {
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'http-server-child.js');
   const child = spawn(process.execPath, [script, model, kind], { stdio: ['pipe', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
@@ -183,7 +183,12 @@ async function grpcAgainstHttp(server: Server): Promise<void> {
     close(wide);
   }
   const single = senders([x], 1);
+  const [echo, grpcEcho] = await Promise.all([startChild(model, 'echo'), startChild(model, 'grpc-echo')]);
+  const bareHttp = httpSender(echo.url);
+  const bareGrpc = bareGrpcSender(grpcEcho.grpc!, 'mlp-4x1024', [x]);
   try {
+    const exchanges = await loopPairs(bareHttp.send, bareGrpc.send, 1, seconds * 1000, rounds);
+    console.log(`concurrency 1, median p50 µs of a bare exchange of the same bytes, running nothing: node:http ${(median(exchanges.map((p) => p.a.p50)) * 1000).toFixed(0)}, @grpc/grpc-js server (bare HTTP/2 sender) ${(median(exchanges.map((p) => p.b.p50)) * 1000).toFixed(0)} (reference)`);
     for (const [label, grpc] of [['gRPC (bare HTTP/2 sender)', single.bare], ['gRPC (@grpc/grpc-js client)', single.grpcJs]] as const) {
       const loads = await loopPairs(single.http.send, grpc.send, 1, seconds * 1000, rounds * 2);
       const differences = p50Differences(loads);
@@ -193,6 +198,9 @@ async function grpcAgainstHttp(server: Server): Promise<void> {
     }
   } finally {
     close(single);
+    bareHttp.agent.destroy();
+    bareGrpc.close();
+    await Promise.all([stopChild(echo), stopChild(grpcEcho)]);
   }
 }
 

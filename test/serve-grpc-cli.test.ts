@@ -58,6 +58,31 @@ test('serve --grpc-port 0: the ready line names the gRPC endpoint; SIGTERM with 
   }
 });
 
+test('SIGTERM with a stream left open: it is ended after --drain-ms and the process exits 0', { timeout: 120_000 }, async () => {
+  const server = await start(['serve', fixture('mlp'), '--devices', 'cpu', '--port', '0', '--metrics-port', '0', '--grpc-port', '0', '--drain-ms', '1500']);
+  const client = tritonClient(readyLine.exec(server.line)![2]!);
+  try {
+    // A stream whose client never ends it: one request answered, then idle.
+    const call = (client.raw as unknown as { ModelStreamInfer(): grpc.ClientDuplexStream<Record<string, unknown>, Record<string, any>> }).ModelStreamInfer(); // eslint-disable-line @typescript-eslint/no-explicit-any
+    const ended = new Promise<grpc.ServiceError | undefined>((resolve) => {
+      call.on('error', resolve);
+      call.on('end', () => resolve(undefined));
+    });
+    const first = new Promise<Record<string, unknown>>((resolve) => call.once('data', resolve));
+    call.write(inferRequest('mlp', { x: new ort.Tensor('float32', new Float32Array(16).fill(1), [1, 16]) }, { id: 'open' }));
+    assert.equal(((await first)['infer_response'] as Record<string, unknown>)['id'], 'open');
+    const began = Date.now();
+    assert.equal(await server.stop('SIGTERM'), 0, server.stderr());
+    const took = Date.now() - began;
+    assert.ok(took >= 1_400 && took < 15_000, `exited ${took} ms after SIGTERM`);
+    const error = await ended;
+    assert.ok(error === undefined || [grpc.status.UNAVAILABLE, grpc.status.CANCELLED, grpc.status.INTERNAL].includes(error.code), `the stream ended with ${error?.code}: ${error?.details}`);
+  } finally {
+    client.close();
+    await server.stop('SIGKILL');
+  }
+});
+
 test('serve --allow-grpc=false serves HTTP only; bad gRPC options exit 2 with one line', { timeout: 180_000 }, async () => {
   const server = await start(['serve', fixture('mlp'), '--devices', 'cpu', '--port', '0', '--metrics-port', '0', '--allow-grpc=false']);
   try {

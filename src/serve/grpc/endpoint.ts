@@ -53,8 +53,8 @@ export async function startGrpcEndpoint(core: ServingCore, options: GrpcEndpoint
   const server = new Server({
     'grpc.max_receive_message_length': options.maxMessageBytes,
     'grpc.max_send_message_length': -1,
-    // Channelz (grpc-js's introspection service, which this server does not offer) would track every call.
-    'grpc.enable_channelz': 0,
+    // grpc.enable_channelz stays on: with it off, grpc-js 1.14's forceShutdown does not find the open connections
+    // (an idle stream would then hold the close for ever).
   });
   server.addService(inferenceService(), inferenceCalls(core));
   server.addService(healthService(), healthCalls(() => core.ready));

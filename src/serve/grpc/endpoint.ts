@@ -29,7 +29,7 @@ export interface GrpcEndpoint {
   readonly address: string;
   /**
    * Stops taking connections and waits for the calls in progress, for up to `drainMs`; then ends those left
-   * (their clients get UNAVAILABLE). Idempotent.
+   * (their clients get CANCELLED). Idempotent.
    */
   close(drainMs: number): Promise<void>;
 }

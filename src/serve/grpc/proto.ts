@@ -11,12 +11,8 @@ import path from 'node:path';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import protoLoader from '@grpc/proto-loader';
 
-/** proto/triton, from dist/src/serve/grpc (compiled) or src/serve/grpc: the package root is where package.json is. */
-export const PROTO_DIR = ((): string => {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const root = here.includes(`${path.sep}dist${path.sep}`) ? path.resolve(here, '../../../..') : path.resolve(here, '../../..');
-  return path.join(root, 'proto', 'triton');
-})();
+/** proto/triton at the package's root, four folders above this module (dist/src/serve/grpc). */
+export const PROTO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../proto/triton');
 
 export const LOADER_OPTIONS: protoLoader.Options = { keepCase: true, longs: String, enums: String, bytes: Buffer, defaults: true, arrays: true, objects: true, oneofs: true, includeDirs: [PROTO_DIR] };
 

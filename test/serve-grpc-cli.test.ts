@@ -47,7 +47,8 @@ test('serve --grpc-port 0: the ready line names the gRPC endpoint; SIGTERM with 
         return true;
       });
       assert.equal(await exit, 0, server.stderr());
-      assert.match(server.stdout(), /SIGTERM: not ready; answering 6 request\(s\) in progress for up to 30000 ms, then stopping/);
+      // Some of the six may have been answered between the metric's reading and the signal.
+      assert.match(server.stdout(), /SIGTERM: not ready; answering [1-6] request\(s\) in progress for up to 30000 ms, then stopping/);
       assert.match(server.stdout(), /\nstopped\n$/);
     } finally {
       client.close();

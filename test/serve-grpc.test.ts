@@ -382,20 +382,25 @@ test('shared memory, trace and log settings answer UNIMPLEMENTED, saying what to
 test('a call whose deadline passes is answered DEADLINE_EXCEEDED and its request leaves the queue without running', { timeout: 180_000 }, async () => {
   const slow = slowModelFile();
   try {
-    await withServer({ model: slow.file, session: { devices: ['cpu'] } }, async (client) => {
+    await withServer({ model: slow.file, session: { devices: ['cpu'] } }, async (client, server) => {
       const rows = (batch: number): Feeds => ({ x: new ort.Tensor('float32', new Float32Array(batch * 512).fill(0.5), [batch, 512]) });
       // A long run holds the one device; the second request waits in the queue behind it, past its deadline.
-      const long = client.call('ModelInfer', inferRequest('slow', rows(24)));
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      const long = client.call('ModelInfer', inferRequest('slow', rows(96)));
+      let longDone = false;
+      void long.then(() => (longDone = true));
+      await waitFor('the long request to run', () => server.inFlight === 1);
       const began = Date.now();
-      await rejects(client.call('ModelInfer', inferRequest('slow', rows(1)), { deadline: Date.now() + 300 }), grpc.status.DEADLINE_EXCEEDED, /Deadline/i);
+      await rejects(client.call('ModelInfer', inferRequest('slow', rows(1)), { deadline: Date.now() + 150 }), grpc.status.DEADLINE_EXCEEDED, /Deadline/i);
       assert.ok(Date.now() - began < 5_000, `answered after ${Date.now() - began} ms`);
+      // The server lets go of it (its deadline passes there too) while the long request still runs.
+      await waitFor('the request past its deadline to leave the server', () => server.inFlight === 1);
+      assert.equal(longDone, false, 'the long request still runs: the other was answered while it waited');
       const longAnswer = await long;
-      assert.deepEqual(outputsOf(longAnswer)['y']!.dims, [24, 512]);
+      assert.deepEqual(outputsOf(longAnswer)['y']!.dims, [96, 512]);
       const stats = (await client.call('ModelStatistics', { name: 'slow', version: '' }))['model_stats'][0];
       assert.equal(stats.inference_stats.success.count, '1');
       assert.equal(stats.inference_stats.fail.count, '1');
-      assert.equal(stats.inference_count, '24', 'the request past its deadline never ran');
+      assert.equal(stats.inference_count, '96', 'the request past its deadline never ran');
       assert.equal(stats.execution_count, '1');
     });
   } finally {

@@ -11,7 +11,7 @@ import { infer, inferBody, slowModelFile, slowRows, statusOf, waitFor } from './
 import { launch } from './serve-process.js';
 import * as ort from 'onnxruntime-node';
 
-const readyLine = /^serving model '(.+)' version 1 on (.+) at (http:\/\/127\.0\.0\.1:\d+)\/v2\/models\/\S+ \(metrics: (http:\/\/127\.0\.0\.1:\d+\/metrics)\)$/;
+const readyLine = /^serving model '(.+)' version 1 on (.+) at (http:\/\/127\.0\.0\.1:\d+)\/v2\/models\/\S+ \(metrics: (http:\/\/127\.0\.0\.1:\d+\/metrics); gRPC: (127\.0\.0\.1:\d+)\)$/;
 
 test('serve: one line when ready; answers the protocol; SIGTERM with requests in flight answers them all and exits 0', { timeout: 180_000 }, async () => {
   const slow = slowModelFile();

@@ -11,7 +11,7 @@ import { cliPath, fixture, runCli, tempDir } from './helpers.js';
 import { metric, slowModelFile, slowRows, statusOf, waitFor } from './serve-client.js';
 import { launch } from './serve-process.js';
 
-const readyLine = /serving (\d+) model version\(s\) at (http:\/\/127\.0\.0\.1:\d+)\/v2 \(model control: (\w+)\) \(metrics: (http:\/\/127\.0\.0\.1:\d+\/metrics)\)$/;
+const readyLine = /serving (\d+) model version\(s\) at (http:\/\/127\.0\.0\.1:\d+)\/v2 \(model control: (\w+)\) \(metrics: (http:\/\/127\.0\.0\.1:\d+\/metrics); gRPC: (127\.0\.0\.1:\d+)\)$/;
 
 function repository(models: Record<string, { file: string; config?: string }>): { root: string; remove: () => void } {
   const root = tempDir('onnx-parallelize-repo-');

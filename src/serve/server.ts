@@ -11,6 +11,7 @@ import { DEFAULT_DRAIN_MS, ServingCore, type ModelControlMode } from './core/cor
 import type { InferenceBackend } from './core/served-version.js';
 import { startHttpEndpoint } from './http/endpoint.js';
 import { startMetricsEndpoint } from './http/metrics-endpoint.js';
+import { DEFAULT_GRPC_PORT, startGrpcEndpoint } from './grpc/endpoint.js';
 
 export { DEFAULT_DRAIN_MS };
 export type { InferenceBackend, SkippedModel };
@@ -40,6 +41,11 @@ export interface ServeOptions {
   port?: number;
   /** Port of the Prometheus metrics (`/metrics`); default 8002, 0 a free port, null none. */
   metricsPort?: number | null;
+  /**
+   * Port of the gRPC endpoint (Triton's GRPCInferenceService and the gRPC health service); 0 a free port, null
+   * none. Default 8001, as Triton's, or a free port when `port` is 0.
+   */
+  grpcPort?: number | null;
   /** A request not answered within this many ms gets 504. Default: no limit. */
   timeoutMs?: number;
   /** A body larger than this gets 413. Default 64 MiB. */
@@ -61,6 +67,8 @@ export interface InferenceServer {
   readonly port: number;
   /** `http://HOST:PORT/metrics`, or undefined without metrics. */
   readonly metricsUrl: string | undefined;
+  /** `HOST:PORT` of the gRPC endpoint, as gRPC clients take it, or undefined without one. */
+  readonly grpcAddress: string | undefined;
   /** The first model's name, version and devices (the only model's, when one .onnx file is served). */
   readonly name: string;
   readonly version: string;
@@ -105,6 +113,7 @@ function checkOptions(options: ServeOptions): string[] {
   if (paths.length === 0) throw new ArgumentError('options.model: expected the path of an .onnx model (or options.models)');
   if (options.port !== undefined) checkPort('port', options.port);
   if (options.metricsPort !== undefined) checkPort('metricsPort', options.metricsPort, true);
+  if (options.grpcPort !== undefined) checkPort('grpcPort', options.grpcPort, true);
   checkPositive('timeoutMs', options.timeoutMs);
   checkPositive('maxBodyBytes', options.maxBodyBytes);
   checkPositive('repositoryPollSecs', options.repositoryPollSecs);
@@ -141,10 +150,13 @@ export async function startServer(options: ServeOptions): Promise<InferenceServe
   const host = options.host ?? '127.0.0.1';
   let http: Awaited<ReturnType<typeof startHttpEndpoint>> | undefined;
   let metrics: Awaited<ReturnType<typeof startMetricsEndpoint>> | undefined;
+  let grpc: Awaited<ReturnType<typeof startGrpcEndpoint>> | undefined;
   try {
     http = await startHttpEndpoint(core, { host, port: options.port ?? DEFAULT_PORT, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES });
+    if (options.grpcPort !== null) grpc = await startGrpcEndpoint(core, { host, port: options.grpcPort ?? (options.port === 0 ? 0 : DEFAULT_GRPC_PORT), maxMessageBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES });
     if (options.metricsPort !== null) metrics = await startMetricsEndpoint(core.metrics, host, options.metricsPort ?? DEFAULT_METRICS_PORT);
   } catch (error) {
+    await grpc?.close(0);
     await http?.stop();
     await core.release();
     throw error;
@@ -157,7 +169,8 @@ export async function startServer(options: ServeOptions): Promise<InferenceServe
     (closing ??= (async () => {
       clearInterval(poll);
       // Still listening while draining: a request arriving now gets 503 rather than a refused or reset connection.
-      await core.drain();
+      // gRPC stops taking connections at once and ends the calls still open (an idle stream) after the drain time.
+      await Promise.all([core.drain(), grpc?.close(core.drainMs)]);
       await http.stop();
       await core.release();
       await metrics?.stop();
@@ -168,6 +181,7 @@ export async function startServer(options: ServeOptions): Promise<InferenceServe
     url: http.url,
     port: http.port,
     metricsUrl: metrics?.url,
+    grpcAddress: grpc?.address,
     name: first?.name ?? '',
     version: first?.version ?? '',
     devices: first?.devices ?? [],

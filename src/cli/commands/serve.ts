@@ -15,6 +15,8 @@ interface ServeArgs extends SessionArgs {
   host: string;
   port: number;
   'metrics-port': number;
+  'grpc-port'?: number;
+  'allow-grpc': boolean;
   'max-batch'?: number;
   'max-queue-delay-us'?: number;
   'max-queue'?: number;
@@ -53,6 +55,8 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to listen on (0.0.0.0: every network)' })
       .option('port', { type: 'number', default: 8000, describe: 'HTTP port of the protocol (0: a free port)' })
       .option('metrics-port', { type: 'number', default: 8002, describe: 'HTTP port of the Prometheus metrics at /metrics (0: a free port)' })
+      .option('grpc-port', { type: 'number', describe: "gRPC port of the protocol, Triton's GRPCInferenceService (default 8001; a free port with --port 0)" })
+      .option('allow-grpc', { type: 'boolean', default: true, describe: 'serve the gRPC endpoint (--allow-grpc=false: HTTP only)' })
       .option('max-batch', { type: 'number', describe: 'most rows the dynamic batcher merges into one run (default: no limit)' })
       .option('max-queue-delay-us', { type: 'number', describe: 'how long a request may wait for others to merge with, in microseconds (default 0)' })
       .option('max-queue', { type: 'number', describe: 'past this many requests waiting, answer 503 with Retry-After (default: no limit)' })
@@ -70,6 +74,8 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     const maxQueue = wholeNumber(args, 'max-queue', 0);
     const port = wholeNumber(args, 'port', 0, 65535)!;
     const metricsPort = wholeNumber(args, 'metrics-port', 0, 65535)!;
+    const grpcPort = wholeNumber(args, 'grpc-port', 0, 65535);
+    if (grpcPort !== undefined && !args['allow-grpc']) throw new InputError('--grpc-port is for the gRPC endpoint, which --allow-grpc=false turns off; give one or the other');
     const timeoutMs = wholeNumber(args, 'timeout-ms', 1);
     const maxBodyBytes = wholeNumber(args, 'max-body-bytes', 1);
     const drainMs = wholeNumber(args, 'drain-ms', 0);
@@ -100,6 +106,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       host: args.host,
       port,
       metricsPort,
+      ...(args['allow-grpc'] ? (grpcPort === undefined ? {} : { grpcPort }) : { grpcPort: null }),
       ...(timeoutMs === undefined ? {} : { timeoutMs }),
       ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }),
       ...(drainMs === undefined ? {} : { drainMs }),
@@ -120,7 +127,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     for (const { name, reason } of server.skipped) process.stderr.write(`onnx-parallelize: skipped model '${name}': ${reason}\n`);
     for (const note of server.notApplied) process.stderr.write(`onnx-parallelize: ${note}\n`);
     const models = server.models;
-    const metrics = `(metrics: ${server.metricsUrl ?? 'none'})`;
+    const metrics = `(metrics: ${server.metricsUrl ?? 'none'}; gRPC: ${server.grpcAddress ?? 'none'})`;
     if (models.length === 1 && args.model.length === 1 && statSync(args.model[0]!, { throwIfNoEntry: false })?.isFile() === true) {
       process.stdout.write(`serving model '${server.name}' version ${server.version} on ${server.devices.join(', ')} at ${server.url}/v2/models/${encodeURIComponent(server.name)} ${metrics}\n`);
     } else {

@@ -89,6 +89,20 @@ test('bad requests get 400 with one short line naming the input; other paths, mo
       assert.match(((await response.json()) as { error: string }).error, pattern);
     }
     assert.equal(await statusOf(`${server.url}/v2/models/other/infer`, { method: 'POST', body: x({ data: ones }) }), 404);
+    // Triton's extensions this server does not have: 501, with what to use instead, whatever the method.
+    const unsupported: Array<[string, string, RegExp]> = [
+      ['POST', '/v2/systemsharedmemory/region/r/register', /^this server does not support system shared memory \(Triton's shared-memory extension\): send each input's data in the request/],
+      ['GET', '/v2/systemsharedmemory/status', /^this server does not support system shared memory/],
+      ['POST', '/v2/cudasharedmemory/unregister', /^this server does not support CUDA shared memory/],
+      ['GET', '/v2/trace/setting', /^this server does not support tracing/],
+      ['POST', '/v2/models/mlp/trace/setting', /^this server does not support tracing/],
+      ['GET', '/v2/logging', /^this server does not support changing its log settings/],
+    ];
+    for (const [method, p, pattern] of unsupported) {
+      const response = await fetch(`${server.url}${p}`, { method, ...(method === 'POST' ? { body: '{"key": "/k", "offset": 0, "byte_size": 64}' } : {}) });
+      assert.equal(response.status, 501, `${method} ${p}`);
+      assert.match(((await response.json()) as { error: string }).error, pattern);
+    }
     const getInfer = await fetch(`${server.url}/v2/models/mlp/infer`);
     await getInfer.arrayBuffer();
     assert.equal(getInfer.status, 405);

@@ -120,7 +120,7 @@ test('every call of GRPCInferenceService answers through the core: health, metad
     assert.deepEqual(await client.call('ModelReady', { name: 'two_in_two_out', version: '1' }), { ready: true });
 
     const metadata = await client.call('ServerMetadata', {});
-    assert.equal(metadata['name'], 'onnx-parallelize');
+    assert.equal(metadata['name'], 'triton');
     assert.match(metadata['version'], /^\d+\.\d+\.\d+/);
     assert.ok(metadata['extensions'].includes('statistics'), metadata['extensions'].join(','));
 
@@ -366,14 +366,14 @@ test('health service: SERVING while ready, NOT_FOUND for another service, Watch 
 test('shared memory, trace and log settings answer UNIMPLEMENTED, saying what to use instead', { timeout: 60_000 }, async () => {
   await withServer({ model: fixture('mlp'), session: { devices: ['cpu'] } }, async (client) => {
     const calls: Array<[string, Record<string, unknown>, RegExp]> = [
-      ['SystemSharedMemoryStatus', {}, /does not support system shared memory: send each input in the request/],
+      ['SystemSharedMemoryStatus', {}, /does not support system shared memory \(Triton's shared-memory extension\): send each input's data in the request/],
       ['SystemSharedMemoryRegister', { name: 'r', key: '/k', offset: '0', byte_size: '64' }, /does not support system shared memory/],
       ['SystemSharedMemoryUnregister', { name: 'r' }, /does not support system shared memory/],
-      ['CudaSharedMemoryStatus', {}, /does not support CUDA shared memory: send each input in the request/],
+      ['CudaSharedMemoryStatus', {}, /does not support CUDA shared memory \(Triton's CUDA shared-memory extension\): send each input's data in the request/],
       ['CudaSharedMemoryRegister', { name: 'r', raw_handle: Buffer.alloc(8), device_id: '0', byte_size: '64' }, /does not support CUDA shared memory/],
       ['CudaSharedMemoryUnregister', { name: 'r' }, /does not support CUDA shared memory/],
-      ['TraceSetting', { model_name: 'mlp' }, /does not support tracing \(TraceSetting\): use ModelStatistics/],
-      ['LogSettings', {}, /does not support changing its log settings \(LogSettings\)/],
+      ['TraceSetting', { model_name: 'mlp' }, /does not support tracing \(Triton's trace extension\): use the model statistics/],
+      ['LogSettings', {}, /does not support changing its log settings \(Triton's logging extension\)/],
     ];
     for (const [method, request, details] of calls) await rejects(client.call(method, request), grpc.status.UNIMPLEMENTED, details);
   });

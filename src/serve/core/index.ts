@@ -29,6 +29,7 @@ export { ServingCore, DEFAULT_DRAIN_MS, type CoreOptions, type ModelCatalog, typ
 export { ServeError, serveErrorOf, failureReasonOf, invalidRequest, type ErrorKind } from './errors.js';
 export { checkInput, inputFromBytes, inputFromValues, requestedOutputs, isRecord, InexactInteger, type CheckedInput, type Feeds, type InferRequest, type InputHeader, type RequestedOutput } from './decode.js';
 export { tensorBytes, type ResponseOutput } from './encode.js';
+export { unsupportedExtension, type UnsupportedExtension } from './unsupported.js';
 export { datatypeOfOrtType, isDatatype, elementBytes, type Datatype } from './datatypes.js';
 export type { FailureReason } from './metrics.js';
 export type { IndexEntry } from './model-table.js';

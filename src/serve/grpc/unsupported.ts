@@ -1,22 +1,20 @@
 /**
  * The calls of GRPCInferenceService this server does not have: Triton's shared-memory, trace and logging
- * extensions. Each answers UNIMPLEMENTED, saying what to use instead.
+ * extensions. Each answers UNIMPLEMENTED with the core's refusal, which says what to use instead.
  */
-import { status as Status, type handleUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import { grpcStatus } from './status.js';
+import type { handleUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { unsupportedExtension, type UnsupportedExtension } from '../core/index.js';
+import { statusOfError } from './status.js';
 
-const refuse = (message: string): handleUnaryCall<unknown, unknown> => (_call, callback) => callback(grpcStatus(Status.UNIMPLEMENTED, message));
-
-const systemMemory = 'this server does not support system shared memory: send each input in the request (raw_input_contents or contents) and read the outputs from raw_output_contents';
-const cudaMemory = 'this server does not support CUDA shared memory: send each input in the request (raw_input_contents or contents) and read the outputs from raw_output_contents; the server copies them to and from its GPUs itself';
+const refuse = (extension: UnsupportedExtension): handleUnaryCall<unknown, unknown> => (_call, callback) => callback(statusOfError(unsupportedExtension(extension)));
 
 export const unsupportedCalls: UntypedServiceImplementation = {
-  SystemSharedMemoryStatus: refuse(systemMemory),
-  SystemSharedMemoryRegister: refuse(systemMemory),
-  SystemSharedMemoryUnregister: refuse(systemMemory),
-  CudaSharedMemoryStatus: refuse(cudaMemory),
-  CudaSharedMemoryRegister: refuse(cudaMemory),
-  CudaSharedMemoryUnregister: refuse(cudaMemory),
-  TraceSetting: refuse('this server does not support tracing (TraceSetting): use ModelStatistics for per-model queue and compute times, or the Prometheus metrics on the metrics port'),
-  LogSettings: refuse('this server does not support changing its log settings (LogSettings): it writes its messages to stderr; redirect them where you want them'),
+  SystemSharedMemoryStatus: refuse('systemSharedMemory'),
+  SystemSharedMemoryRegister: refuse('systemSharedMemory'),
+  SystemSharedMemoryUnregister: refuse('systemSharedMemory'),
+  CudaSharedMemoryStatus: refuse('cudaSharedMemory'),
+  CudaSharedMemoryRegister: refuse('cudaSharedMemory'),
+  CudaSharedMemoryUnregister: refuse('cudaSharedMemory'),
+  TraceSetting: refuse('trace'),
+  LogSettings: refuse('logging'),
 };

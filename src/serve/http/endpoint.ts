@@ -9,6 +9,7 @@ import { ArgumentError, messageOf } from '../../errors.js';
 import type { ServingCore } from '../core/core.js';
 import { failureReasonOf, ServeError, serveErrorOf } from '../core/errors.js';
 import type { ServedVersion } from '../core/served-version.js';
+import { unsupportedExtension } from '../core/unsupported.js';
 import { readBody } from './body.js';
 import { acceptedEncoding, compress, MIN_COMPRESSED_BYTES } from './compression.js';
 import { connectionClosed } from './connection-closed.js';
@@ -157,6 +158,8 @@ export async function startHttpEndpoint(core: ServingCore, options: HttpEndpoint
         });
       case 'infer':
         return startInfer(request, response, route.name!, route.version);
+      case 'unsupported':
+        return sendFailure(response, unsupportedExtension(route.extension));
     }
     try {
       switch (route.kind) {
@@ -183,7 +186,7 @@ export async function startHttpEndpoint(core: ServingCore, options: HttpEndpoint
     if (core.closing) response.setHeader('connection', 'close');
     if (route === undefined) return sendError(response, 404, `no such path: ${url.slice(0, 200)}; the protocol's paths start with /v2 (see GET /v2/repository/index for the models)`);
     const method = methodOf(route);
-    if (request.method !== method) return sendError(response, 405, `use ${method} for ${url.slice(0, 200)}`, { allow: method });
+    if (method !== undefined && request.method !== method) return sendError(response, 405, `use ${method} for ${url.slice(0, 200)}`, { allow: method });
     answer(request, response, route);
   });
   // Keep-alive connections outlive Node's 5 s default between requests of a load balancer or a client pool.

@@ -12,22 +12,8 @@ import { encodeModel } from '../src/io/codec.js';
 import { createSession } from '../src/runtime/session/session-source.js';
 import { ParallelSession } from '../src/runtime/session/parallel-session.js';
 import { conformanceCases, runConformanceCase, type ConformanceCase } from './conformance-harness.js';
-import { assertSame, type Feeds } from './session-helpers.js';
+import { assertIdentical, assertSame, type Feeds } from './session-helpers.js';
 
-const bytes = (data: unknown): Buffer => {
-  const view = data as ArrayBufferView;
-  return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
-};
-
-function assertIdentical(actual: Feeds, expected: Feeds, label: string): void {
-  for (const [name, tensor] of Object.entries(expected)) {
-    const got = actual[name]!;
-    assert.equal(got.type, tensor.type, `${label} '${name}': type`);
-    assert.deepEqual([...got.dims], [...tensor.dims], `${label} '${name}': dims`);
-    if (tensor.type === 'string') assert.deepEqual(got.data, tensor.data, `${label} '${name}': strings`);
-    else assert.ok(bytes(got.data).equals(bytes(tensor.data)), `${label} '${name}': the bytes differ`);
-  }
-}
 
 /** The feeds, axes and combine modes of a case, as the conformance harness rewrites it. */
 function setUp(c: ConformanceCase): { feeds: Feeds; axes: Record<string, number | null>; combine: Record<string, 'first'> } {

@@ -24,24 +24,8 @@ import { ArgumentError } from '../src/errors.js';
 import { onnxruntimeNodeVersion } from '../src/runtime/gpu/providers.js';
 import { threadPoolShortage, threadPoolSize } from '../src/runtime/onnxruntime/thread-pool.js';
 import { fixture, fixtureNames, repoRoot, tempDir } from './helpers.js';
-import { feedsFor, type Feeds } from './session-helpers.js';
+import { assertIdentical, bytesOf, feedsFor, type Feeds } from './session-helpers.js';
 
-const bytes = (data: unknown): Buffer => {
-  const view = data as ArrayBufferView;
-  return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
-};
-
-/** The same outputs, bit for bit: names, types, dims and every byte (strings: every string). */
-function assertIdentical(actual: Feeds, expected: Feeds, label: string): void {
-  assert.deepEqual(Object.keys(actual).sort(), Object.keys(expected).sort(), `${label}: output names`);
-  for (const [name, tensor] of Object.entries(expected)) {
-    const got = actual[name]!;
-    assert.equal(got.type, tensor.type, `${label} '${name}': type`);
-    assert.deepEqual([...got.dims], [...tensor.dims], `${label} '${name}': dims`);
-    if (tensor.type === 'string') assert.deepEqual(got.data, tensor.data, `${label} '${name}': strings`);
-    else assert.ok(bytes(got.data).equals(bytes(tensor.data)), `${label} '${name}': the bytes differ`);
-  }
-}
 
 const symbolic = fixtureNames().filter((n) => n !== 'batch_coupled' && !n.startsWith('fixed_batch'));
 
@@ -132,7 +116,7 @@ test('float16, int64, bool, uint8, string and float64 inputs and outputs on 1, 2
       const shared: Feeds = { text: feeds['text']! };
       for (const name of ['half', 'long', 'flag', 'byte', 'double']) {
         const tensor = session.allocate(name, 4);
-        bytes(tensor.data).set(bytes(feeds[name]!.data));
+        bytesOf(tensor.data).set(bytesOf(feeds[name]!.data));
         shared[name] = tensor;
       }
       const outputs = Object.fromEntries(['half_out', 'long_out', 'flag_out', 'byte_out', 'double_out'].map((o) => [o, session.allocateOutput(o, 4)]));

@@ -44,7 +44,8 @@ function jsonValues(tensor: ort.Tensor): unknown[] {
   return Array.from(data);
 }
 
-function bytesOf(tensor: ort.Tensor): Buffer {
+/** Raw bytes of a tensor as Triton's binary data carries them (BYTES: a 4-byte little-endian length before each element). */
+export function rawBytes(tensor: ort.Tensor): Buffer {
   if (tensor.type === 'string') {
     return Buffer.concat((tensor.data as string[]).flatMap((s) => {
       const bytes = Buffer.from(s, 'utf8');
@@ -71,7 +72,7 @@ export function inferBody(feeds: Feeds, options: { binary?: boolean; nested?: bo
   const inputs = Object.entries(feeds).map(([name, tensor]) => {
     const entry: Record<string, unknown> = { name, shape: [...tensor.dims], datatype: datatypeOf[tensor.type] };
     if (options.binary === true) {
-      const bytes = bytesOf(tensor);
+      const bytes = rawBytes(tensor);
       chunks.push(bytes);
       entry['parameters'] = { binary_data_size: bytes.byteLength };
     } else {

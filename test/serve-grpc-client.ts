@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import protoLoader from '@grpc/proto-loader';
 import * as ort from 'onnxruntime-node';
 import { repoRoot } from './helpers.js';
-import { datatypeOf } from './serve-client.js';
+import { datatypeOf, rawBytes } from './serve-client.js';
 
 const definition = protoLoader.loadSync(['grpc_service.proto', 'health.proto'], {
   includeDirs: [path.join(repoRoot, 'proto/triton')],
@@ -65,20 +65,6 @@ export function tritonClient(address: string, channelOptions: grpc.ChannelOption
       health.close();
     },
   };
-}
-
-/** Raw bytes of a tensor as raw_input_contents carries them (BYTES: a 4-byte little-endian length before each). */
-export function rawBytes(tensor: ort.Tensor): Buffer {
-  if (tensor.type === 'string') {
-    return Buffer.concat((tensor.data as string[]).flatMap((s) => {
-      const bytes = Buffer.from(s, 'utf8');
-      const length = Buffer.alloc(4);
-      length.writeUInt32LE(bytes.byteLength);
-      return [length, bytes];
-    }));
-  }
-  const data = tensor.data as ArrayBufferView;
-  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
 /** The typed contents of a tensor, in the field Triton's clients fill for its datatype. */

@@ -17,9 +17,9 @@ import { startServer, type InferenceServer, type ServeOptions } from '../src/ser
 import { SeededRandom } from '../src/tensors/random.js';
 import { fixture, tempDir } from './helpers.js';
 import { assertSame } from './session-helpers.js';
-import { datatypeOf, slowModelFile, waitFor, type Feeds } from './serve-client.js';
+import { datatypeOf, rawBytes, slowModelFile, waitFor, type Feeds } from './serve-client.js';
 import { allTypes, identityModel, typeFeeds, valuesOf } from './serve-types.js';
-import { inferRequest, outputsOf, rawBytes, tritonClient, type TritonClient } from './serve-grpc-client.js';
+import { inferRequest, outputsOf, tritonClient, type TritonClient } from './serve-grpc-client.js';
 import { tritonPackage } from '../src/serve/grpc/proto.js';
 
 const start = (options: ServeOptions): Promise<InferenceServer> => startServer({ port: 0, metricsPort: null, grpcPort: 0, ...options });

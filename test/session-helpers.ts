@@ -17,6 +17,24 @@ export async function feedsFor(name: string, batch: number, seed = 7): Promise<F
   return randomFeeds(inputs, { dims, seed });
 }
 
+/** A tensor's bytes (numeric data) as a Buffer over them. */
+export const bytesOf = (data: unknown): Buffer => {
+  const view = data as ArrayBufferView;
+  return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
+};
+
+/** The same outputs, bit for bit: names, types, dims and every byte (strings: every string). */
+export function assertIdentical(actual: Feeds, expected: Feeds, label: string): void {
+  assert.deepEqual(Object.keys(actual).sort(), Object.keys(expected).sort(), `${label}: output names`);
+  for (const [name, tensor] of Object.entries(expected)) {
+    const got = actual[name]!;
+    assert.equal(got.type, tensor.type, `${label} '${name}': type`);
+    assert.deepEqual([...got.dims], [...tensor.dims], `${label} '${name}': dims`);
+    if (tensor.type === 'string') assert.deepEqual(got.data, tensor.data, `${label} '${name}': strings`);
+    else assert.ok(bytesOf(got.data).equals(bytesOf(tensor.data)), `${label} '${name}': the bytes differ`);
+  }
+}
+
 /** The same outputs, within --verify's tolerances. */
 export function assertSame(actual: Feeds, expected: Feeds, label: string): void {
   assert.deepEqual(Object.keys(actual).sort(), Object.keys(expected).sort(), `${label}: output names`);

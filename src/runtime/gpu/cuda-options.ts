@@ -5,7 +5,7 @@
  * onnxruntime parses.
  */
 import { TENSORRT_OPTIONS } from './tensorrt-options.js';
-import { BYTES, FLAG, WHOLE, normalizeProviderOption, normalizeProviderOptions, type OptionKind, type ProviderCatalogue, type ProviderOptionValue } from './option-values.js';
+import { POINTER_REASON, STREAM_REFUSALS, BYTES, FLAG, WHOLE, normalizeProviderOption, normalizeProviderOptions, type OptionKind, type ProviderCatalogue, type ProviderOptionValue } from './option-values.js';
 
 /** Option values as the library takes them: strings (as on the command line), numbers or booleans. */
 export type CudaOptionValue = ProviderOptionValue;
@@ -31,16 +31,13 @@ export const CUDA_OPTIONS: Readonly<Record<string, OptionKind>> = {
   tunable_op_max_tuning_duration_ms: WHOLE,
 };
 
-const POINTER = 'it is an address in one process (onnxruntime reads it as a pointer), which no option value can carry safely';
-
 /** Options onnxruntime's CUDA provider parses that cannot be given here, and why. */
 export const CUDA_REFUSED: Readonly<Record<string, string>> = {
   device_id: 'each device sets its own (cuda:K runs with device_id K); give per-device options for cuda:K instead',
-  has_user_compute_stream: `it goes with user_compute_stream, and ${POINTER}; each device's session makes its own CUDA streams`,
-  user_compute_stream: `it is a CUDA stream, and ${POINTER}; each device's session makes its own CUDA streams`,
-  gpu_external_alloc: `it is a function, and ${POINTER}; use gpu_mem_limit and arena_extend_strategy`,
-  gpu_external_free: `it is a function, and ${POINTER}; use gpu_mem_limit and arena_extend_strategy`,
-  gpu_external_empty_cache: `it is a function, and ${POINTER}; use gpu_mem_limit and arena_extend_strategy`,
+  ...STREAM_REFUSALS,
+  gpu_external_alloc: `it is a function, and ${POINTER_REASON}; use gpu_mem_limit and arena_extend_strategy`,
+  gpu_external_free: `it is a function, and ${POINTER_REASON}; use gpu_mem_limit and arena_extend_strategy`,
+  gpu_external_empty_cache: `it is a function, and ${POINTER_REASON}; use gpu_mem_limit and arena_extend_strategy`,
   default_memory_arena_cfg: 'it is an OrtArenaCfg object, not an option onnxruntime parses from a string; use gpu_mem_limit and arena_extend_strategy',
 };
 

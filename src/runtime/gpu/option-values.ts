@@ -22,6 +22,15 @@ export type OptionKind =
   | { text: true };
 
 const INT_MAX = 2 ** 31 - 1;
+
+/** Why an option onnxruntime reads as an address in the process cannot be given. */
+export const POINTER_REASON = 'it is an address in one process (onnxruntime reads it as a pointer), which no option value can carry safely';
+
+/** The stream options the CUDA and TensorRT providers both parse, refused for the same reason. */
+export const STREAM_REFUSALS: Readonly<Record<string, string>> = {
+  has_user_compute_stream: `it goes with user_compute_stream, and ${POINTER_REASON}; each device's session makes its own CUDA streams`,
+  user_compute_stream: `it is a CUDA stream, and ${POINTER_REASON}; each device's session makes its own CUDA streams`,
+};
 /** A non-negative int, as most of onnxruntime's int options are. */
 export const WHOLE: OptionKind = { int: { min: 0, max: INT_MAX } };
 export const BYTES: OptionKind = { bytes: true };

@@ -5,7 +5,7 @@
  * parses. A device that runs TensorRT keeps CUDA as the fallback for the nodes TensorRT does not take.
  */
 import { CUDA_OPTIONS } from './cuda-options.js';
-import { BYTES, FLAG, TEXT, WHOLE, intFrom, normalizeProviderOption, normalizeProviderOptions, type OptionKind, type ProviderCatalogue, type ProviderOptionValue } from './option-values.js';
+import { POINTER_REASON, STREAM_REFUSALS, BYTES, FLAG, TEXT, WHOLE, intFrom, normalizeProviderOption, normalizeProviderOptions, type OptionKind, type ProviderCatalogue, type ProviderOptionValue } from './option-values.js';
 
 export type TensorrtProviderOptions = Record<string, ProviderOptionValue>;
 
@@ -55,16 +55,13 @@ export const TENSORRT_OPTIONS: Readonly<Record<string, OptionKind>> = {
   trt_load_user_initializer: FLAG,
 };
 
-const POINTER = 'it is an address in one process (onnxruntime reads it as a pointer), which no option value can carry safely';
-
 /** Options onnxruntime's TensorRT provider parses that cannot be given here, and why. */
 export const TENSORRT_REFUSED: Readonly<Record<string, string>> = {
   device_id: 'each device sets its own (cuda:K runs TensorRT with device_id K); give per-device options for cuda:K instead',
-  has_user_compute_stream: `it goes with user_compute_stream, and ${POINTER}; each device's session makes its own CUDA streams`,
-  user_compute_stream: `it is a CUDA stream, and ${POINTER}; each device's session makes its own CUDA streams`,
-  trt_onnx_bytestream: `it is the model's bytes in memory, and ${POINTER}; onnx-parallelize gives each device its model itself`,
+  ...STREAM_REFUSALS,
+  trt_onnx_bytestream: `it is the model's bytes in memory, and ${POINTER_REASON}; onnx-parallelize gives each device its model itself`,
   trt_onnx_bytestream_size: 'it goes with trt_onnx_bytestream, which cannot be set here; onnx-parallelize gives each device its model itself',
-  trt_external_data_bytestream: `it is the model's external data in memory, and ${POINTER}; onnx-parallelize gives each device its weights itself`,
+  trt_external_data_bytestream: `it is the model's external data in memory, and ${POINTER_REASON}; onnx-parallelize gives each device its weights itself`,
   trt_external_data_bytestream_size: 'it goes with trt_external_data_bytestream, which cannot be set here; onnx-parallelize gives each device its weights itself',
 };
 

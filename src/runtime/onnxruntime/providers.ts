@@ -19,27 +19,25 @@ function update(api: OrtApi, fn: 'UpdateCUDAProviderOptions' | 'UpdateTensorRTPr
   check(api, api[fn](handle, keys, keys.map((k) => options[k]!), keys.length));
 }
 
+/** How each provider's options are made, filled, appended to session options and released, in the order appended. */
+const PROVIDERS = [
+  { name: 'tensorrt', create: 'CreateTensorRTProviderOptions', update: 'UpdateTensorRTProviderOptions', append: 'SessionOptionsAppendExecutionProvider_TensorRT_V2', release: 'ReleaseTensorRTProviderOptions' },
+  { name: 'cuda', create: 'CreateCUDAProviderOptions', update: 'UpdateCUDAProviderOptions', append: 'SessionOptionsAppendExecutionProvider_CUDA_V2', release: 'ReleaseCUDAProviderOptions' },
+] as const;
+
 /** Appends the providers of `providers` to `sessionOptions`. UpdateCUDAProviderOptions loads the CUDA provider, and fails where it is missing. */
 export function appendProviders(sessionOptions: Handle, providers: ProviderOptions): void {
   const api = ortApi();
-  if (providers.tensorrt !== undefined) {
+  for (const provider of PROVIDERS) {
+    const options = providers[provider.name];
+    if (options === undefined) continue;
     const out = new Out();
-    check(api, api.CreateTensorRTProviderOptions(out.cell));
+    check(api, api[provider.create](out.cell));
     try {
-      update(api, 'UpdateTensorRTProviderOptions', out.value, providers.tensorrt);
-      check(api, api.SessionOptionsAppendExecutionProvider_TensorRT_V2(sessionOptions, out.value));
+      update(api, provider.update, out.value, options);
+      check(api, api[provider.append](sessionOptions, out.value));
     } finally {
-      api.ReleaseTensorRTProviderOptions(out.value);
-    }
-  }
-  if (providers.cuda !== undefined) {
-    const out = new Out();
-    check(api, api.CreateCUDAProviderOptions(out.cell));
-    try {
-      update(api, 'UpdateCUDAProviderOptions', out.value, providers.cuda);
-      check(api, api.SessionOptionsAppendExecutionProvider_CUDA_V2(sessionOptions, out.value));
-    } finally {
-      api.ReleaseCUDAProviderOptions(out.value);
+      api[provider.release](out.value);
     }
   }
 }

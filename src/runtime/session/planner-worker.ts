@@ -24,7 +24,7 @@ try {
   const fromFile = typeof init.model === 'string';
   const model = typeof init.model === 'string' ? await loadModel(init.model) : decodeModel(init.model, 'model');
   const planned = planDevices(model, init.options, fromFile);
-  let source: DeviceSource | undefined;
+  let source: DeviceSource;
   // Two or more CPU devices share one copy of the weights: written once to a file, which the model refers to.
   const weightsFile = sharesWeights(planned.devices) ? await writeWeightsFile(planned.model ?? model) : undefined;
   if (weightsFile !== undefined) source = { kind: 'bytes', model: modelReferringTo(planned.model ?? model, weightsFile), externalData: [] };

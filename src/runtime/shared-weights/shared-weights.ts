@@ -23,12 +23,19 @@ import { parseDevice } from '../gpu/providers.js';
 import { MappedFile } from './mapped-file.js';
 import type { WeightsFile } from './weights-file.js';
 
+/** Whether this process runs on glibc (mapped-file.ts calls its mmap), as Node's diagnostic report says. */
+function onGlibc(): boolean {
+  if (process.platform !== 'linux') return false;
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+  return header?.glibcVersionRuntime !== undefined;
+}
+
 /**
- * Whether the CPU devices among `devices` are to share their weights: two or more, on Linux (where the C library
- * maps files; mapped-file.ts). Decided without loading anything, so that the planning worker can ask.
+ * Whether the CPU devices among `devices` are to share their weights: two or more, on Linux with glibc (whose
+ * mmap maps the weights file). Decided without loading any library, so that the planning worker can ask.
  */
 export function sharesWeights(devices: readonly string[]): boolean {
-  return process.platform === 'linux' && devices.filter((d) => parseDevice(d).kind === 'cpu').length >= 2;
+  return devices.filter((d) => parseDevice(d).kind === 'cpu').length >= 2 && onGlibc();
 }
 
 export class SharedWeights {

@@ -5,7 +5,7 @@
  * made by the planning worker, which holds the decoded model; the main thread maps the file (shared-weights.ts)
  * and deletes it as soon as every session is made: the mapping keeps its pages until the sessions are released.
  */
-import { promises as fs, statfsSync } from 'node:fs';
+import { promises as fs, rmSync, statfsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -90,6 +90,7 @@ function hasExternalData(model: ModelProto): boolean {
 /**
  * The bytes of `model` with each initializer of `file` referring to its place there as external data: what the
  * sessions are made from (with the file's folder as their external data folder). The model is not changed.
+ * Where the bytes cannot be made, the file is deleted.
  */
 export function modelReferringTo(model: ModelProto, file: WeightsFile): Uint8Array {
   const places = new Map(file.weights.map((w) => [w.name, w]));
@@ -108,6 +109,9 @@ export function modelReferringTo(model: ModelProto, file: WeightsFile): Uint8Arr
   graph.initializer = initializer.map(external);
   try {
     return encodeModel(model);
+  } catch (error) {
+    rmSync(file.path, { force: true });
+    throw error;
   } finally {
     graph.initializer = initializer;
   }

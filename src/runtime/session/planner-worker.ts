@@ -14,8 +14,7 @@ import { ArgumentError } from '../../errors.js';
 import { sessionSource } from './session-source.js';
 import type { DeviceSource } from './device-source.js';
 import type { PlannerInit, PlannerResult } from './planner.js';
-import { sharesWeights } from '../shared-weights/shared-weights.js';
-import { modelReferringTo, writeWeightsFile } from '../shared-weights/weights-file.js';
+import { modelReferringTo, sharesWeights, writeWeightsFile } from '../shared-weights/weights-file.js';
 
 const init = workerData as PlannerInit;
 const post = (message: PlannerResult, transfer: ArrayBuffer[] = []): void => parentPort!.postMessage(message, transfer);

@@ -19,24 +19,8 @@ import { ortApi, type Handle } from '../onnxruntime/library.js';
 import { check } from '../onnxruntime/status.js';
 import { rawTensorValue, releaseValue } from '../onnxruntime/values.js';
 import { createPrepackedWeightsContainer, releasePrepackedWeightsContainer } from '../onnxruntime/prepacked-weights.js';
-import { parseDevice } from '../gpu/providers.js';
 import { MappedFile } from './mapped-file.js';
 import type { WeightsFile } from './weights-file.js';
-
-/** Whether this process runs on glibc (mapped-file.ts calls its mmap), as Node's diagnostic report says. */
-function onGlibc(): boolean {
-  if (process.platform !== 'linux') return false;
-  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
-  return header?.glibcVersionRuntime !== undefined;
-}
-
-/**
- * Whether the CPU devices among `devices` are to share their weights: two or more, on Linux with glibc (whose
- * mmap maps the weights file). Decided without loading any library, so that the planning worker can ask.
- */
-export function sharesWeights(devices: readonly string[]): boolean {
-  return devices.filter((d) => parseDevice(d).kind === 'cpu').length >= 2 && onGlibc();
-}
 
 export class SharedWeights {
   #released = false;

@@ -15,6 +15,7 @@ import { encodeModel } from '../../io/codec.js';
 import { makeEntry } from '../../graph/build.js';
 import { withFields } from '../../graph/copy.js';
 import { forEachTensor } from '../../graph/walk.js';
+import { parseDevice } from '../gpu/providers.js';
 
 /** One initializer in the weights file: its name, ONNX element type, dims and place in the file. */
 export interface SharedWeight {
@@ -29,6 +30,21 @@ export interface WeightsFile {
   path: string;
   size: number;
   weights: SharedWeight[];
+}
+
+/** Whether this process runs on glibc (mapped-file.ts calls its mmap), as Node's diagnostic report says. */
+function onGlibc(): boolean {
+  if (process.platform !== 'linux') return false;
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+  return header?.glibcVersionRuntime !== undefined;
+}
+
+/**
+ * Whether the CPU devices among `devices` are to share their weights: two or more, on Linux with glibc (whose
+ * mmap maps the weights file). Decided without loading any library, in the planning worker.
+ */
+export function sharesWeights(devices: readonly string[]): boolean {
+  return devices.filter((d) => parseDevice(d).kind === 'cpu').length >= 2 && onGlibc();
 }
 
 /** Smaller initializers are left in the model: sharing them saves nothing worth a mapping. */

@@ -81,6 +81,12 @@ const signatures = {
   ReleaseSessionOptions: [100, 'void', [H]],
   AddFreeDimensionOverrideByName: [124, H, [H, STR, 'int64_t']],
   AddSessionConfigEntry: [130, H, [H, STR, STR]],
+  AddInitializer: [150, H, [H, STR, H]],
+  CreatePrepackedWeightsContainer: [166, H, [OUT]],
+  ReleasePrepackedWeightsContainer: [167, 'void', [H]],
+  CreateSessionWithPrepackedWeightsContainer: [168, H, [H, STR, H, H, OUT]],
+  /** CreateSessionFromArrayWithPrepackedWeightsContainer, the model's bytes given by their address. */
+  CreateSessionFromAddressWithPrepackedWeightsContainer: [169, H, [H, H, SIZE, H, H, OUT]],
   SessionOptionsAppendExecutionProvider_TensorRT_V2: [170, H, [H, H]],
   CreateTensorRTProviderOptions: [171, H, [OUT]],
   UpdateTensorRTProviderOptions: [172, H, [H, STRS, STRS, SIZE]],

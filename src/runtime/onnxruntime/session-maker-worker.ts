@@ -7,7 +7,10 @@ import type { MakeAnswer, MakeRequest } from './session-maker.js';
 const api = ortApi();
 parentPort!.on('message', ({ id, request }: { id: number; request: MakeRequest }) => {
   const out = new Out();
-  const status = 'path' in request ? api.CreateSession(request.env, request.path, request.options, out.cell) : api.CreateSessionFromAddress(request.env, request.address, request.length, request.options, out.cell);
+  const { env, options, prepacked } = request;
+  let status: unknown;
+  if ('path' in request) status = prepacked ? api.CreateSessionWithPrepackedWeightsContainer(env, request.path, options, prepacked, out.cell) : api.CreateSession(env, request.path, options, out.cell);
+  else status = prepacked ? api.CreateSessionFromAddressWithPrepackedWeightsContainer(env, request.address, request.length, options, prepacked, out.cell) : api.CreateSessionFromAddress(env, request.address, request.length, options, out.cell);
   const error = statusError(api, status as number);
   const answer: MakeAnswer = error === undefined ? { id, session: out.value } : { id, message: error.message, code: error.code };
   parentPort!.postMessage(answer);

@@ -10,7 +10,8 @@ import { Worker } from 'node:worker_threads';
 import type { Handle } from './library.js';
 import { OrtError } from './status.js';
 
-export type MakeRequest = { env: Handle; options: Handle } & ({ path: string } | { address: number; length: number });
+/** `prepacked`: an OrtPrepackedWeightsContainer shared with other sessions, or 0 for none. */
+export type MakeRequest = { env: Handle; options: Handle; prepacked: Handle } & ({ path: string } | { address: number; length: number });
 export type MakeAnswer = { id: number; session: Handle } | { id: number; message: string; code: string };
 
 let maker: { worker: Worker; pending: Map<number, { resolve: (session: Handle) => void; reject: (error: Error) => void }>; next: number } | undefined;

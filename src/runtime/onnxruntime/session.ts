@@ -66,12 +66,13 @@ export class OrtSession {
 
   /**
    * Creates a session from `source` with `sessionOptions` (which the caller owns and may release once this
-   * settles). External data given in memory is copied by onnxruntime while the session is made.
+   * settles). External data given in memory is copied by onnxruntime while the session is made. `prepacked` is an
+   * OrtPrepackedWeightsContainer shared with other sessions (prepacked-weights.ts), which must outlive this one.
    */
-  static async create(source: ModelSource, sessionOptions: Handle): Promise<OrtSession> {
+  static async create(source: ModelSource, sessionOptions: Handle, prepacked: Handle = 0): Promise<OrtSession> {
     const api = ortApi();
     const env = ortEnv();
-    if ('path' in source) return new OrtSession(await makeSession({ env, options: sessionOptions, path: source.path }));
+    if ('path' in source) return new OrtSession(await makeSession({ env, options: sessionOptions, prepacked, path: source.path }));
     const files = source.externalData ?? [];
     if (files.length > 0) {
       const buffers = files.map((f) => f.data);
@@ -79,7 +80,7 @@ export class OrtSession {
     }
     // onnxruntime reads the bytes and the weights by address while the session is made: this frame holds them until then.
     const reading = [source.bytes, files];
-    const session = await makeSession({ env, options: sessionOptions, address: source.bytes.byteLength === 0 ? 0 : Number(koffi.address(source.bytes)), length: source.bytes.byteLength });
+    const session = await makeSession({ env, options: sessionOptions, prepacked, address: source.bytes.byteLength === 0 ? 0 : Number(koffi.address(source.bytes)), length: source.bytes.byteLength });
     reading.length = 0;
     return new OrtSession(session);
   }

@@ -80,6 +80,17 @@ export function tensorValue(type: string, dims: readonly number[], data: TensorD
 }
 
 /**
+ * A tensor of ONNX element type `elementType` (TensorProto.DataType, which onnxruntime's element types number the
+ * same way) over `bytes`, used where they lie. The caller keeps the bytes until every user of the value is gone.
+ */
+export function rawTensorValue(elementType: number, dims: readonly number[], bytes: Uint8Array): Handle {
+  const api = ortApi();
+  const out = new Out();
+  check(api, api.CreateTensorWithDataAsOrtValue(cpuMemoryInfo(), bytes, bytes.byteLength, shapeOf(dims), dims.length, elementType, out.cell));
+  return out.value;
+}
+
+/**
  * Writes each string's UTF-8 bytes into its element by length (GetResizedStringTensorElementBuffer), not as a C
  * string: FillStringTensor would end an element at its first NUL character.
  */

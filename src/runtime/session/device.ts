@@ -16,6 +16,7 @@ import { appendProviders } from '../onnxruntime/providers.js';
 import { readTensor, releaseValue, tensorShape, tensorValue, type TensorData, type TensorValue } from '../onnxruntime/values.js';
 import { RunOptions } from '../onnxruntime/run-options.js';
 import { messageOf } from '../../errors.js';
+import type { SharedWeights } from '../shared-weights/shared-weights.js';
 
 /** One input of a run: data that onnxruntime reads where it lies (a view of the caller's rows, or a gathered copy). */
 export interface DeviceInput {
@@ -75,6 +76,8 @@ export interface DeviceStartOptions {
   sessionOptions: ort.InferenceSession.SessionOptions;
   /** CUDA provider options by device, over those in sessionOptions. */
   deviceOptions?: DeviceOptions;
+  /** The weights CPU devices share (one copy for all of them), which the model refers to; undefined: each loads its own. */
+  sharedWeights?: SharedWeights;
 }
 
 /** What a run holds until onnxruntime has returned: every value and every buffer they point into. */
@@ -145,7 +148,9 @@ export class Device {
     try {
       sessionOptions = createSessionOptions(deviceSessionFields(device, options.sessionOptions));
       appendProviders(sessionOptions, deviceProviders(device, options.sessionOptions, options.deviceOptions));
-      handle.#session = await OrtSession.create(source.kind === 'path' ? { path: source.path } : { bytes: source.model, externalData: source.externalData }, sessionOptions);
+      const cpu = parseDevice(device).kind === 'cpu';
+      options.sharedWeights?.addTo(sessionOptions, cpu);
+      handle.#session = await OrtSession.create(source.kind === 'path' ? { path: source.path } : { bytes: source.model, externalData: source.externalData }, sessionOptions, cpu ? options.sharedWeights?.container : 0);
     } catch (error) {
       throw sessionFailure(device, handle.label, messageOf(error));
     } finally {

@@ -19,6 +19,7 @@ import { planInWorker } from './planner.js';
 import { outputShapes } from '../data/output-shapes.js';
 import { freeBuffers } from '../data/free-buffers.js';
 import { threadPoolShortage } from '../onnxruntime/thread-pool.js';
+import { SharedWeights } from '../shared-weights/shared-weights.js';
 import { checkDeviceOptions, missingCudaProvider, parseDevice, type DeviceOptions } from '../gpu/providers.js';
 import { checkSessionDevices, defaultDevices, gpuInventory } from '../gpu/gpus.js';
 import { QueueFullError, Scheduler, type BatchingOptions, type Feeds, type SessionStats } from './scheduler.js';
@@ -107,6 +108,8 @@ export class ParallelSession {
   /** Why these devices, when a plain model was given none: every GPU found, or the CPU and why. */
   readonly deviceNote: string | undefined;
   #released = false;
+  /** The weights the CPU devices share, released after their sessions. */
+  #sharedWeights: SharedWeights | undefined;
   readonly #checkFeeds: (feeds: unknown) => number;
   readonly #inputSide: TensorSide;
   readonly #outputSide: TensorSide;
@@ -151,24 +154,37 @@ export class ParallelSession {
       ...(options.combine === undefined ? {} : { combine: options.combine }),
     });
     const { plan, devices } = planned;
-    if (Array.isArray(weights) && weights.length !== devices.length) throw new ArgumentError(`options.weights: ${weights.length} weights for ${devices.length} devices`);
-    await checkSessionDevices(devices, options.devices !== undefined, options.sessionOptions, options.deviceOptions);
+    // The CPU devices' shared weights: the file is deleted once every session is made, and the mapping is released
+    // only after every session made with it (release() below, or a failed start).
+    const sharedWeights = planned.weightsFile === undefined ? undefined : SharedWeights.open(planned.weightsFile);
+    let handles: Device[];
+    try {
+      if (Array.isArray(weights) && weights.length !== devices.length) throw new ArgumentError(`options.weights: ${weights.length} weights for ${devices.length} devices`);
+      await checkSessionDevices(devices, options.devices !== undefined, options.sessionOptions, options.deviceOptions);
 
-    const startOptions = {
-      feedNames: planned.feedNames,
-      feedTypes: planned.feedTypes,
-      fetchNames: planned.fetchNames,
-      sessionOptions: options.sessionOptions ?? {},
-      ...(options.deviceOptions === undefined ? {} : { deviceOptions: options.deviceOptions }),
-    };
-    const shortage = threadPoolShortage(devices.length);
-    if (shortage !== undefined) process.emitWarning(`ParallelSession: ${shortage}`, { code: 'ONNX_PARALLELIZE_THREAD_POOL' });
-    const { handles, failures } = await startDevices(devices, planned.source, startOptions);
-    // onnxruntime has copied the weights into every session: their memory goes back now, not at the next collection.
-    if (planned.source.kind === 'bytes') freeBuffers([...new Set(planned.source.externalData.map((f) => f.data.buffer as ArrayBuffer))]);
-    if (failures.length > 0) {
-      await Promise.all(handles.map((w) => w.release(new Error('start-up failed'))));
-      throw new DeviceError(`ParallelSession: ${failures.length} of ${devices.length} devices failed to start:\n${failures.map((f) => `  ${f.message}`).join('\n')}`, { cause: failures });
+      const startOptions = {
+        feedNames: planned.feedNames,
+        feedTypes: planned.feedTypes,
+        fetchNames: planned.fetchNames,
+        sessionOptions: options.sessionOptions ?? {},
+        ...(options.deviceOptions === undefined ? {} : { deviceOptions: options.deviceOptions }),
+        ...(sharedWeights === undefined ? {} : { sharedWeights }),
+      };
+      const shortage = threadPoolShortage(devices.length);
+      if (shortage !== undefined) process.emitWarning(`ParallelSession: ${shortage}`, { code: 'ONNX_PARALLELIZE_THREAD_POOL' });
+      const started = await startDevices(devices, planned.source, startOptions);
+      handles = started.handles;
+      sharedWeights?.settle();
+      // onnxruntime has copied the weights into every session: their memory goes back now, not at the next collection.
+      if (planned.source.kind === 'bytes') freeBuffers([...new Set(planned.source.externalData.map((f) => f.data.buffer as ArrayBuffer))]);
+      if (started.failures.length > 0) {
+        const { failures } = started;
+        await Promise.all(handles.map((w) => w.release(new Error('start-up failed'))));
+        throw new DeviceError(`ParallelSession: ${failures.length} of ${devices.length} devices failed to start:\n${failures.map((f) => `  ${f.message}`).join('\n')}`, { cause: failures });
+      }
+    } catch (error) {
+      sharedWeights?.release();
+      throw error;
     }
     const scheduler = new Scheduler(handles, plan, {
       batching: options.batching === false ? false : { maxQueueDelayMs: 0, ...options.batching },
@@ -177,7 +193,9 @@ export class ParallelSession {
       maxRowsPerRun: fixedBatchOf(plan) ?? options.maxBatchPerDevice ?? Infinity,
       outputShapes: outputShapes(planned.outputs, plan.outputs),
     });
-    return new ParallelSession(handles, plan, planned.inputs, planned.outputs, scheduler, options.maxQueue, planned.defaulted ? defaults?.note : undefined);
+    const session = new ParallelSession(handles, plan, planned.inputs, planned.outputs, scheduler, options.maxQueue, planned.defaulted ? defaults?.note : undefined);
+    session.#sharedWeights = sharedWeights;
+    return session;
   }
 
   /** Runs the model on `feeds`; resolves to the outputs, equal to the original model's. */
@@ -242,6 +260,8 @@ export class ParallelSession {
     const reason = new Error('ParallelSession: released while this run was pending');
     this.scheduler.rejectWaiting(reason);
     await Promise.all(this.handles.map((w) => w.release(reason)));
+    // Every session made with the shared weights is released: their memory can go.
+    this.#sharedWeights?.release();
     await this.scheduler.settled();
   }
 

@@ -14,6 +14,7 @@ import { ArgumentError } from '../../errors.js';
 import { sessionSource } from './session-source.js';
 import type { DeviceSource } from './device-source.js';
 import type { PlannerInit, PlannerResult } from './planner.js';
+import { modelReferringTo, sharesWeights, writeWeightsFile } from '../shared-weights/weights-file.js';
 
 const init = workerData as PlannerInit;
 const post = (message: PlannerResult, transfer: ArrayBuffer[] = []): void => parentPort!.postMessage(message, transfer);
@@ -23,7 +24,10 @@ try {
   const model = typeof init.model === 'string' ? await loadModel(init.model) : decodeModel(init.model, 'model');
   const planned = planDevices(model, init.options, fromFile);
   let source: DeviceSource;
-  if (planned.model === undefined) source = { kind: 'path', path: init.model as string };
+  // Two or more CPU devices share one copy of the weights: written once to a file, which the model refers to.
+  const weightsFile = sharesWeights(planned.devices) ? await writeWeightsFile(planned.model ?? model) : undefined;
+  if (weightsFile !== undefined) source = { kind: 'bytes', model: modelReferringTo(planned.model ?? model, weightsFile), externalData: [] };
+  else if (planned.model === undefined) source = { kind: 'path', path: init.model as string };
   else {
     const { model: bytes, externalData } = await sessionSource(planned.model);
     // Transferred below: every weight file gets a buffer of its own (a view of a larger buffer is copied once).
@@ -33,7 +37,7 @@ try {
   const { plan, devices, defaulted, feedNames, feedTypes, fetchNames } = planned;
   const inputs = planned.inputs.map((info) => toBinary(ValueInfoProtoSchema, info));
   const outputs = planned.outputs.map((info) => toBinary(ValueInfoProtoSchema, info));
-  post({ type: 'planned', plan, devices, defaulted, inputs, outputs, feedNames, feedTypes, fetchNames, source }, source.kind === 'bytes' ? [...new Set(source.externalData.map((f) => f.data.buffer as ArrayBuffer))] : []);
+  post({ type: 'planned', plan, devices, defaulted, inputs, outputs, feedNames, feedTypes, fetchNames, source, ...(weightsFile === undefined ? {} : { weightsFile }) }, source.kind === 'bytes' ? [...new Set(source.externalData.map((f) => f.data.buffer as ArrayBuffer))] : []);
 } catch (error) {
   // An ArgumentError keeps its class across the thread boundary (its name is TypeError's, as for any TypeError).
   const name = error instanceof ArgumentError ? 'ArgumentError' : error instanceof Error ? error.name : 'Error';

@@ -6,6 +6,7 @@ import { ArgumentError, DeviceError, InputError } from '../../errors.js';
 import type { ExecutionPlan } from '../../transform/plan.js';
 import type { DevicePlan, PlanOptions } from './device-plan.js';
 import type { DeviceSource } from './device-source.js';
+import type { WeightsFile } from '../shared-weights/weights-file.js';
 
 export interface PlannerInit {
   /** A model file's path, or the model's bytes (on a buffer of their own, transferred). */
@@ -14,10 +15,11 @@ export interface PlannerInit {
 }
 
 export type PlannerResult =
-  | { type: 'planned'; plan: ExecutionPlan; devices: string[]; defaulted: boolean; inputs: Uint8Array[]; outputs: Uint8Array[]; feedNames: string[]; feedTypes: string[]; fetchNames: string[]; source: DeviceSource }
+  | { type: 'planned'; plan: ExecutionPlan; devices: string[]; defaulted: boolean; inputs: Uint8Array[]; outputs: Uint8Array[]; feedNames: string[]; feedTypes: string[]; fetchNames: string[]; source: DeviceSource; weightsFile?: WeightsFile }
   | { type: 'failed'; name: string; message: string };
 
-export type PlannedDevices = Omit<DevicePlan, 'model' | 'inputs' | 'outputs'> & { inputs: ValueInfoProto[]; outputs: ValueInfoProto[]; source: DeviceSource };
+/** `weightsFile`: the weights the CPU devices share (shared-weights/), a temporary file the caller deletes. */
+export type PlannedDevices = Omit<DevicePlan, 'model' | 'inputs' | 'outputs'> & { inputs: ValueInfoProto[]; outputs: ValueInfoProto[]; source: DeviceSource; weightsFile?: WeightsFile };
 
 /** The error the worker reported, as the class it was thrown as. */
 function rethrown(name: string, message: string): Error {

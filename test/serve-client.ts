@@ -44,6 +44,17 @@ function jsonValues(tensor: ort.Tensor): unknown[] {
   return Array.from(data);
 }
 
+/** The strings of BYTES raw data: a 4-byte little-endian length before each element. */
+export function stringsOf(bytes: Buffer): string[] {
+  const strings: string[] = [];
+  for (let at = 0; at < bytes.byteLength; ) {
+    const length = bytes.readUInt32LE(at);
+    strings.push(bytes.toString('utf8', at + 4, at + 4 + length));
+    at += 4 + length;
+  }
+  return strings;
+}
+
 /** Raw bytes of a tensor as Triton's binary data carries them (BYTES: a 4-byte little-endian length before each element). */
 export function rawBytes(tensor: ort.Tensor): Buffer {
   if (tensor.type === 'string') {
@@ -121,13 +132,7 @@ function tensorFrom(output: OutputJson, bytes: Buffer | undefined): ort.Tensor {
     return new ort.Tensor(type as 'float32', data as unknown as Float32Array, output.shape);
   }
   if (type === 'string') {
-    const strings: string[] = [];
-    for (let at = 0; at < bytes.byteLength; ) {
-      const length = bytes.readUInt32LE(at);
-      strings.push(bytes.toString('utf8', at + 4, at + 4 + length));
-      at += 4 + length;
-    }
-    return new ort.Tensor('string', strings, output.shape);
+    return new ort.Tensor('string', stringsOf(bytes), output.shape);
   }
   return new ort.Tensor(type as 'float32', new arrays[type]!(new Uint8Array(bytes).buffer) as Float32Array, output.shape);
 }

@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import protoLoader from '@grpc/proto-loader';
 import * as ort from 'onnxruntime-node';
 import { repoRoot } from './helpers.js';
-import { datatypeOf, rawBytes } from './serve-client.js';
+import { datatypeOf, rawBytes, stringsOf } from './serve-client.js';
 
 const definition = protoLoader.loadSync(['grpc_service.proto', 'health.proto'], {
   includeDirs: [path.join(repoRoot, 'proto/triton')],
@@ -129,13 +129,7 @@ export function outputsOf(response: Message): Record<string, ort.Tensor> {
     const shape = (output['shape'] as string[]).map(Number);
     const type = ortTypeOf[output['datatype'] as string]!;
     if (type === 'string') {
-      const strings: string[] = [];
-      for (let at = 0; at < bytes.byteLength; ) {
-        const length = bytes.readUInt32LE(at);
-        strings.push(bytes.toString('utf8', at + 4, at + 4 + length));
-        at += 4 + length;
-      }
-      outputs[output['name'] as string] = new ort.Tensor('string', strings, shape);
+      outputs[output['name'] as string] = new ort.Tensor('string', stringsOf(bytes), shape);
     } else {
       outputs[output['name'] as string] = new ort.Tensor(type as 'float32', new arrays[output['datatype'] as string]!(new Uint8Array(bytes).buffer) as Float32Array, shape);
     }

@@ -18,7 +18,7 @@ import { SeededRandom } from '../src/tensors/random.js';
 import { fixture, tempDir } from './helpers.js';
 import { assertSame } from './session-helpers.js';
 import { datatypeOf, rawBytes, slowModelFile, waitFor, type Feeds } from './serve-client.js';
-import { allTypes, identityModel, typeFeeds, valuesOf } from './serve-types.js';
+import { allTypes, identityModel, modelFile, plainRun, typeFeeds, valuesOf } from './serve-types.js';
 import { inferRequest, outputsOf, tritonClient, type TritonClient } from './serve-grpc-client.js';
 import { tritonPackage } from '../src/serve/grpc/proto.js';
 
@@ -45,23 +45,6 @@ async function rejects(call: Promise<unknown>, code: grpc.status, details: RegEx
     return true;
   });
 }
-
-async function plainRun(model: string, feeds: Feeds): Promise<Feeds> {
-  const session = await ort.InferenceSession.create(model);
-  try {
-    return await session.run(feeds);
-  } finally {
-    await session.release();
-  }
-}
-
-function modelFile(name: string, bytes: Uint8Array): { file: string; remove: () => void } {
-  const dir = tempDir();
-  const file = path.join(dir, `${name}.onnx`);
-  writeFileSync(file, bytes);
-  return { file, remove: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
 
 const mlpFeeds = (batch: number, seed = 1): Feeds => ({ x: new ort.Tensor('float32', new SeededRandom(seed).floats(batch * 16), [batch, 16]) });
 

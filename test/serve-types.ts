@@ -1,10 +1,13 @@
-/** Every datatype onnxruntime-node feeds, as identity models and feeds at the edges of each range, for the serving tests. */
+/** Models and plain runs shared by the serving tests: every datatype onnxruntime-node feeds, as identity models and feeds at the edges of each range. */
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { encodeModel } from '../src/io/codec.js';
 import { makeGraph, makeModel, makeNode, makeValueInfo } from '../src/graph/build.js';
 import { TensorProto_DataType as DT } from '../src/onnx.js';
 import { float16Bits, toHalf } from '../src/tensors/float16.js';
 import type { Feeds } from './serve-client.js';
+import { tempDir } from './helpers.js';
 
 export const allTypes: Array<[DT, string]> = [
   [DT.BOOL, 'bool'], [DT.INT8, 'int8'], [DT.INT16, 'int16'], [DT.INT32, 'int32'], [DT.INT64, 'int64'],
@@ -48,3 +51,21 @@ export function typeFeeds(): Feeds {
 }
 
 export const valuesOf = (tensor: ort.Tensor): unknown[] => (tensor.type === 'float16' ? Array.from(float16Bits(tensor.data as Uint16Array)) : Array.from(tensor.data as ArrayLike<unknown>));
+
+/** What a plain onnxruntime-node session of `model` answers. */
+export async function plainRun(model: string, feeds: Feeds): Promise<Feeds> {
+  const session = await ort.InferenceSession.create(model);
+  try {
+    return await session.run(feeds);
+  } finally {
+    await session.release();
+  }
+}
+
+/** Writes `model` into a fresh folder as NAME.onnx; returns its path and a remover. */
+export function modelFile(name: string, bytes: Uint8Array): { file: string; remove: () => void } {
+  const dir = tempDir();
+  const file = path.join(dir, `${name}.onnx`);
+  writeFileSync(file, bytes);
+  return { file, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}

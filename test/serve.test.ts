@@ -5,8 +5,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import http from 'node:http';
 import { gunzipSync, inflateSync } from 'node:zlib';
 import * as ort from 'onnxruntime-node';
@@ -18,29 +16,12 @@ import { encodeModel } from '../src/io/codec.js';
 import { makeGraph, makeModel, makeNode, makeValueInfo } from '../src/graph/build.js';
 import { TensorProto_DataType as DT } from '../src/onnx.js';
 import { SeededRandom } from '../src/tensors/random.js';
-import { fixture, tempDir } from './helpers.js';
+import { fixture } from './helpers.js';
 import { assertSame } from './session-helpers.js';
 import { datatypeOf, infer, inferBody, metric, nest, readAnswer, type Feeds } from './serve-client.js';
-import { allTypes, identityModel, typeFeeds, valuesOf } from './serve-types.js';
+import { allTypes, identityModel, modelFile, plainRun, typeFeeds, valuesOf } from './serve-types.js';
 
 const start = (options: ServeOptions): Promise<InferenceServer> => startServer({ port: 0, metricsPort: 0, ...options });
-
-async function plainRun(model: string, feeds: Feeds): Promise<Feeds> {
-  const session = await ort.InferenceSession.create(model);
-  try {
-    return await session.run(feeds);
-  } finally {
-    await session.release();
-  }
-}
-
-/** Writes `model` into a fresh folder as NAME.onnx; returns its path and a remover. */
-function modelFile(name: string, bytes: Uint8Array): { file: string; remove: () => void } {
-  const dir = tempDir();
-  const file = path.join(dir, `${name}.onnx`);
-  writeFileSync(file, bytes);
-  return { file, remove: () => rmSync(dir, { recursive: true, force: true }) };
-}
 
 /**
  * The model of the protocol's examples: input0 UINT32 [-1, 2], input1 BOOL [-1] -> output0 FP32 [-1, 2],

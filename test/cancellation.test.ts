@@ -118,11 +118,16 @@ test('a split request aborted inside onnxruntime: every device\'s run is termina
   try {
     const small = input(2, 41);
     await session.run({ x: small });
+    // The abort comes a third of the way into the first pieces, however fast this machine runs one.
+    let started = performance.now();
+    await session.run({ x: input(256, 39) });
+    const pieceMs = performance.now() - started;
     const before = session.stats().total.batches;
     const controller = new AbortController();
     // 2048 rows in pieces of at most 256: four runs waiting for each device.
+    started = performance.now();
     const aborted = session.run({ x: input(2048, 40) }, { signal: controller.signal }).then(() => 'finished', (e: unknown) => e);
-    await sleep(30);
+    await sleep(Math.max(1, pieceMs / 3 - (performance.now() - started)));
     controller.abort(new Error('split request given up'));
     assert.match(String(await aborted), /split request given up/);
     assertSame(await session.run({ x: small }), await plain.run({ x: small }), 'the next request');

@@ -8,6 +8,7 @@ import { makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from '../sr
 import { TensorProto_DataType as DT } from '../src/onnx.js';
 import { saveModel } from '../src/io/files.js';
 import { encodeModel } from '../src/io/codec.js';
+import { asOrtInputs } from '../src/tensors/ort-tensor.js';
 import { ParallelSession } from '../src/runtime/session/parallel-session.js';
 import { tempDir } from './helpers.js';
 
@@ -65,7 +66,7 @@ test('cpu devices sharing their weights give a plain session\'s outputs bit for 
         assert.deepEqual(weightFiles(), [], 'the weights file is deleted once the sessions are made');
         try {
           for (const batch of [1, 7]) {
-            const expected = await plain.run(feeds(batch));
+            const expected = await plain.run(asOrtInputs(feeds(batch)));
             const got = await session.run(feeds(batch));
             for (const name of ['y', 'picked']) {
               assert.deepEqual(got[name]!.dims, expected[name]!.dims);

@@ -15,7 +15,7 @@
 import * as ort from 'onnxruntime-node';
 import { fixedBatchOf, type ExecutionPlan } from '../../transform/plan.js';
 import { splitOffsets, splitSizes } from '../../transform/split-sizes.js';
-import type { Device, DeviceInput, DeviceOutput, DeviceResult, DeviceRun, OutputPlace } from './device.js';
+import type { Device, DeviceCounters, DeviceInput, DeviceOutput, DeviceResult, DeviceRun, OutputPlace } from './device.js';
 import { gatheredInput, pieceInput, rowsView, wholeInput } from '../data/run-data.js';
 import { AxisJoin, combineTensors, rowCutter } from '../data/tensor-ops.js';
 import { placeRows, type View } from '../data/row-copy.js';
@@ -106,20 +106,9 @@ interface WorkItem {
   ownPlaces?: boolean;
 }
 
-export interface DeviceStats {
+/** A device's counters (DeviceCounters: requests, rows, runs, time inside onnxruntime and on inputs and outputs, by batch size), its name and its queue. */
+export interface DeviceStats extends DeviceCounters {
   device: string;
-  requests: number;
-  rows: number;
-  batches: number;
-  busyMs: number;
-  /** Runs by their number of rows: `{ 32: 120 }` is 120 runs of 32 rows. */
-  batchSizes: Record<number, number>;
-  /** Time inside onnxruntime, in ms, by the runs' number of rows: `{ 32: 2400 }` is 2.4 s in runs of 32 rows. */
-  batchBusyMs: Record<number, number>;
-  /** The device's time making the runs' input values before onnxruntime's run(), in ms. */
-  inputMs: number;
-  /** The device's time with the runs' outputs after run() (read from onnxruntime's buffers where it made them), in ms. */
-  outputMs: number;
   queueDepth: number;
 }
 

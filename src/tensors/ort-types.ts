@@ -73,12 +73,13 @@ const arrayTypes: Record<string, NumericArrayConstructor> = {
 /**
  * Allocates the typed array onnxruntime-node holds for a tensor type on this Node, so that data written into
  * it is of the same kind as its outputs (for float16: a Float16Array where Float16Array exists); with `shared`,
- * on a SharedArrayBuffer (numeric types only).
+ * on a SharedArrayBuffer, or a function, in the buffer it makes for a number of bytes (numeric types only).
  */
-export function allocate(type: string, size: number, shared = false): TypedData {
+export function allocate(type: string, size: number, shared: boolean | ((bytes: number) => ArrayBuffer) = false): TypedData {
   if (type === 'string' && !shared) return new Array<string>(size).fill('');
   const Ctor = arrayTypes[type];
   if (Ctor === undefined) throw new ArgumentError(`unsupported tensor type '${type}'${type === 'string' ? ' on shared memory (strings cannot be shared)' : ''}`);
-  const data = shared ? new Ctor(new SharedArrayBuffer(size * Ctor.BYTES_PER_ELEMENT)) : new Ctor(size);
+  const bytes = size * Ctor.BYTES_PER_ELEMENT;
+  const data = typeof shared === 'function' ? new Ctor(shared(bytes)) : shared ? new Ctor(new SharedArrayBuffer(bytes)) : new Ctor(size);
   return type === 'float16' ? float16Storage(data as Uint16Array) : data;
 }

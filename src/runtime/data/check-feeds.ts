@@ -6,6 +6,7 @@ import { ortTypeOf } from '../../tensors/ort-types.js';
 import { isFloat16Array } from '../../tensors/float16.js';
 import type { ExecutionPlan } from '../../transform/plan.js';
 import { ArgumentError } from '../../errors.js';
+import { deviceValueOf } from '../memory/device-values.js';
 
 /** What a feed must be, worked out once per session from the model's inputs and the plan. */
 interface InputSpec {
@@ -38,7 +39,12 @@ export function feedChecker(inputs: ValueInfoProto[], plan: ExecutionPlan): (fee
       if (tensor === undefined) throw new ArgumentError(`feeds: input '${name}' is missing`);
       if (typeof tensor !== 'object' || tensor === null || !('dims' in tensor) || !('type' in tensor) || !('data' in tensor)) throw new ArgumentError(`feeds: input '${name}' must be an onnxruntime Tensor`);
       if (type !== undefined && tensor.type !== type) throw new ArgumentError(`feeds: input '${name}' must be ${type}, got ${tensor.type}`);
-      if (tensor.type === 'float16' && !(tensor.data instanceof Uint16Array || isFloat16Array(tensor.data))) {
+      if (tensor.location === 'none') throw new ArgumentError(`feeds: input '${name}' is a disposed tensor; feed it before disposing it`);
+      const kept = tensor.location === 'gpu-buffer' ? deviceValueOf(tensor) : undefined;
+      if (tensor.location === 'gpu-buffer' && (kept === undefined || kept.dropped)) {
+        throw new ArgumentError(`feeds: input '${name}' is a ${kept === undefined ? "'gpu-buffer' tensor that no ParallelSession made" : 'tensor whose device memory was given back'}; feed an output kept in device memory by a ParallelSession run (preferredOutputLocation 'gpu-buffer'), or a tensor of data`);
+      }
+      if (kept === undefined && tensor.type === 'float16' && !(tensor.data instanceof Uint16Array || isFloat16Array(tensor.data))) {
         throw new ArgumentError(`feeds: input '${name}' is float16: its data must be a Uint16Array of half bit patterns or a Float16Array, got ${dataKind(tensor.data)}`);
       }
       const { dims } = tensor;
@@ -50,7 +56,7 @@ export function feedChecker(inputs: ValueInfoProto[], plan: ExecutionPlan): (fee
         if (!Number.isSafeInteger(dim) || dim < 0) throw new ArgumentError(`feeds: input '${name}' dim ${k} must be a whole number >= 0, got ${String(dim)}`);
         values *= dim;
       }
-      const length = (tensor.data as ArrayLike<unknown>).length;
+      const length = kept === undefined ? (tensor.data as ArrayLike<unknown>).length : values;
       if (length !== values && !((tensor.type === 'int4' || tensor.type === 'uint4') && length === Math.ceil(values / 2))) {
         throw new ArgumentError(`feeds: input '${name}' has ${length} values, but its dims [${dims.join(', ')}] hold ${values}`);
       }

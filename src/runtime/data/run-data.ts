@@ -7,6 +7,7 @@ import type * as ort from 'onnxruntime-node';
 import type { DeviceInput } from '../session/device.js';
 import { concatAlongAxis, sliceAlongAxis } from './tensor-ops.js';
 import { copyRows, product, rowsByteLength, type View } from './row-copy.js';
+import { deviceValueOf } from '../memory/device-values.js';
 
 /** Rows [start, start + size) of something that holds a tensor (tensorOf gives it). */
 export interface Rows {
@@ -21,9 +22,9 @@ export function rowsView(data: ArrayBufferView, dims: readonly number[], axis: n
   return (data as View).subarray(start * inner, (start + size) * inner);
 }
 
-/** A whole tensor, as it is. */
+/** A whole tensor, as it is (one kept in a device's memory, as that value). */
 export function wholeInput(tensor: ort.Tensor): DeviceInput {
-  return { type: tensor.type, dims: tensor.dims.slice(), data: tensor.data as View | string[] };
+  return { type: tensor.type, dims: tensor.dims.slice(), data: deviceValueOf(tensor) ?? (tensor.data as View | string[]) };
 }
 
 /** Rows [start, start + size) along `axis` of one request's input: a view where they are one block, else copied once. */

@@ -1,6 +1,7 @@
 /**
- * Tensors on a SharedArrayBuffer, made to a model input's or output's type and shape (ParallelSession.allocate
- * and allocateOutput), and the check of an output tensor a caller gives to be written in place.
+ * Tensors on a SharedArrayBuffer, or page-locked for a session with CUDA devices, made to a model input's or
+ * output's type and shape (ParallelSession.allocate and allocateOutput), and the check of an output tensor a
+ * caller gives to be written in place.
  */
 import * as ort from 'onnxruntime-node';
 import type { ValueInfoProto } from '../../onnx.js';
@@ -8,6 +9,7 @@ import { elemTypeOf, shapeOf } from '../../graph/types.js';
 import { elementSize } from '../../graph/build.js';
 import { product } from './row-copy.js';
 import { isShared } from './shared-memory.js';
+import { isPinned, pinnedBuffer } from '../memory/pinned-buffers.js';
 import { allocate, ortTypeOf } from '../../tensors/ort-types.js';
 import { ArgumentError, ArgumentRangeError } from '../../errors.js';
 
@@ -21,11 +23,14 @@ export interface TensorSide {
   method: string;
   infos: readonly ValueInfoProto[];
   axisOf: (name: string) => number | null;
+  /** Whether tensors are made page-locked (the session runs on GPUs), instead of on a SharedArrayBuffer. */
+  pinned: boolean;
 }
 
 /**
- * A tensor for the model input or output `name`, of its element type, on a new SharedArrayBuffer filled with
- * zeros: `rows` on its batch axis and the model's fixed dims elsewhere, or exactly `dims`. Throws an ArgumentError
+ * A tensor for the model input or output `name`, of its element type, filled with zeros, in page-locked memory
+ * where `side.pinned` says so and the CUDA runtime gives it (location 'cpu-pinned'), else on a new
+ * SharedArrayBuffer: `rows` on its batch axis and the model's fixed dims elsewhere, or exactly `dims`. Throws an ArgumentError
  * naming the tensor when it cannot be made (an unknown name, strings, a dim that is not fixed and not given).
  */
 export function sharedTensor(side: TensorSide, name: string, rows: number | readonly number[]): ort.Tensor {
@@ -40,6 +45,9 @@ export function sharedTensor(side: TensorSide, name: string, rows: number | read
   const size = product(dims);
   const bytes = size * (elementSize(elemType!) ?? 8);
   if (bytes > MAX_SHARED_BYTES) throw new ArgumentRangeError(`${method}: ${kind} '${name}' [${dims.join(', ')}] would take ${bytes} bytes, more than the ${MAX_SHARED_BYTES} one shared buffer may hold; use fewer rows`);
+  // Where the CUDA runtime cannot give page-locked memory, the devices could not have started either: shared memory serves.
+  const buffer = side.pinned ? pinnedBuffer(bytes) : undefined;
+  if (buffer instanceof ArrayBuffer) return ort.Tensor.fromPinnedBuffer(type as 'float32', allocate(type, size, () => buffer) as Float32Array, dims);
   return new ort.Tensor(type as 'float32', allocate(type, size, true) as Float32Array, dims);
 }
 
@@ -83,7 +91,7 @@ export function outputTargets(side: TensorSide, given: unknown, batch: number): 
     const elemType = elemTypeOf(info);
     const expected = elemType === undefined ? undefined : ortTypeOf[elemType];
     if (expected !== undefined && type !== expected) throw new ArgumentError(`${where}: a ${type} tensor for a ${expected} output`);
-    if (!isShared(data)) throw new ArgumentError(`${where}: its data must be on a SharedArrayBuffer, which every device writes its rows into; make it with allocateOutput('${name}', rows)`);
+    if (!isShared(data) && !isPinned(data)) throw new ArgumentError(`${where}: its data must be on a SharedArrayBuffer or page-locked, which every device writes its rows into; make it with allocateOutput('${name}', rows)`);
     const shape = shapeOf(info);
     const axis = side.axisOf(name);
     const wrong = (why: string): ArgumentError => new ArgumentError(`${where}: dims [${dims.join(', ')}] ${why}`);

@@ -51,6 +51,9 @@ function addressesOf(views: readonly ArrayBufferView[]): BigUint64Array {
   return BigUint64Array.from(views, (v) => (v.byteLength === 0 ? 0n : BigInt(koffi.address(v))));
 }
 
+/** An output of a bound run: written into `value`, or allocated by onnxruntime in the memory `memoryInfo` describes. */
+export type BoundOutput = { name: string; value: Handle } | { name: string; memoryInfo: Handle };
+
 export class OrtSession {
   readonly inputs: ValueInfo[];
   readonly outputs: ValueInfo[];
@@ -121,6 +124,38 @@ export class OrtSession {
     try {
       await callAsync(ortApi().Run, [this.handle, options.handle, inputNames, inputs, inputNames.length, outputNames, outputNames.length, outputs]);
     } finally {
+      if (--this.#running === 0) for (const resolve of this.#idle.splice(0)) resolve();
+    }
+  }
+
+  /**
+   * Runs the session with its inputs and outputs bound (IoBinding): each input a value (on any device), each output
+   * a value to write into or a memory info where onnxruntime is to allocate it (a GPU's own memory: the output
+   * stays there). Resolves to every output's value, in `outputs` order, each to be released by the caller (those
+   * written into are new references to the given values). The caller keeps the inputs and given outputs, and the
+   * memory they point into, until this settles.
+   */
+  async runBound(inputNames: readonly string[], inputs: BigUint64Array, outputs: ReadonlyArray<BoundOutput>, options: RunOptions): Promise<Handle[]> {
+    if (this.#released) throw new Error('the session was released');
+    const api = ortApi();
+    const binding = new Out();
+    check(api, api.CreateIoBinding(this.handle, binding.cell));
+    this.#running++;
+    try {
+      inputNames.forEach((name, i) => check(api, api.BindInput(binding.value, name, Number(inputs[i]))));
+      for (const output of outputs) {
+        check(api, 'value' in output ? api.BindOutput(binding.value, output.name, output.value) : api.BindOutputToDevice(binding.value, output.name, output.memoryInfo));
+      }
+      await callAsync(api.RunWithBinding, [this.handle, options.handle, binding.value]);
+      const values = new Out();
+      const count = new Out();
+      check(api, api.GetBoundOutputValues(binding.value, ortAllocator(), values.cell, count.cell));
+      if (count.value === 0) return [];
+      const handles = Array.from(koffi.decode(values.value, koffi.array('uint64_t', count.value)) as BigUint64Array, Number);
+      check(api, api.AllocatorFree(ortAllocator(), values.value));
+      return handles;
+    } finally {
+      api.ReleaseIoBinding(binding.value);
       if (--this.#running === 0) for (const resolve of this.#idle.splice(0)) resolve();
     }
   }

@@ -17,12 +17,18 @@ import { readTensor, releaseValue, tensorShape, tensorValue, type TensorData, ty
 import { RunOptions } from '../onnxruntime/run-options.js';
 import { messageOf } from '../../errors.js';
 import type { SharedWeights } from '../shared-weights/shared-weights.js';
+import { DeviceValue } from '../memory/device-values.js';
+import { memoryInfo, type MemoryPlace } from '../onnxruntime/memory-info.js';
+import type { BoundOutput } from '../onnxruntime/session.js';
 
-/** One input of a run: data that onnxruntime reads where it lies (a view of the caller's rows, or a gathered copy). */
+/**
+ * One input of a run: data that onnxruntime reads where it lies (a view of the caller's rows, or a gathered copy),
+ * or a value kept in a device's memory by an earlier run.
+ */
 export interface DeviceInput {
   type: string;
   dims: number[];
-  data: TensorData;
+  data: TensorData | DeviceValue;
 }
 
 /** Where onnxruntime is to write one output: exactly `dims` elements of the output's type, at `data`. */
@@ -32,10 +38,14 @@ export interface OutputPlace {
   data: ArrayBufferView;
 }
 
+/** Where a run puts one output: at a given place, kept in the device's own memory ('device'), or read into a fresh array (undefined). */
+export type OutputDestination = OutputPlace | 'device' | undefined;
+
 export interface DeviceOutput {
   type: string;
   dims: number[];
-  data: TensorData;
+  /** The data read into JavaScript memory, or the value kept in the device's memory. */
+  data: TensorData | DeviceValue;
 }
 
 export interface DeviceResult {
@@ -85,7 +95,9 @@ interface InFlight {
   values: TensorValue[];
   inputHandles: BigUint64Array;
   outputHandles: BigUint64Array;
-  places: ReadonlyArray<OutputPlace | undefined>;
+  places: ReadonlyArray<OutputDestination>;
+  /** Values kept in device memory that the run reads. */
+  kept: DeviceValue[];
   options: RunOptions;
 }
 
@@ -160,50 +172,54 @@ export class Device {
   }
 
   /**
-   * Runs the session on `inputs` (in feed order). Output j is written into `places[j]` where given, else read
-   * from onnxruntime's buffer into a fresh array. A run with places whose dims turn out not to be the output's
-   * fails with onnxruntime's message.
+   * Runs the session on `inputs` (in feed order). Output j is written into `places[j]` where given, kept in the
+   * device's memory where that is 'device', else read from onnxruntime's buffer into a fresh array. A run with
+   * places whose dims turn out not to be the output's fails with onnxruntime's message.
    */
-  run(inputs: readonly DeviceInput[], places: ReadonlyArray<OutputPlace | undefined> = []): DeviceRun {
+  run(inputs: readonly DeviceInput[], places: ReadonlyArray<OutputDestination> = []): DeviceRun {
     if (this.#failure !== undefined) return { result: Promise.reject(this.#failure), terminate: () => undefined };
     const options = new RunOptions();
     return { result: this.#run(inputs, places, options), terminate: () => options.terminate() };
   }
 
-  async #run(inputs: readonly DeviceInput[], places: ReadonlyArray<OutputPlace | undefined>, options: RunOptions): Promise<DeviceResult> {
+  async #run(inputs: readonly DeviceInput[], places: ReadonlyArray<OutputDestination>, options: RunOptions): Promise<DeviceResult> {
     const { feedNames, feedTypes, fetchNames } = this.options;
-    const flight: InFlight = { values: [], inputHandles: new BigUint64Array(inputs.length), outputHandles: new BigUint64Array(fetchNames.length), places, options };
+    const flight: InFlight = { values: [], inputHandles: new BigUint64Array(inputs.length), outputHandles: new BigUint64Array(fetchNames.length), places, kept: [], options };
     this.#inFlight.add(flight);
     try {
       if (this.#delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.#delayMs));
       if (this.#failure !== undefined) throw this.#failure;
       const began = performance.now();
       inputs.forEach((input, i) => {
+        if (input.data instanceof DeviceValue) {
+          input.data.use();
+          flight.kept.push(input.data);
+          flight.inputHandles[i] = BigInt(input.data.handle);
+          return;
+        }
         const value = tensorValue(feedTypes[i] ?? input.type, input.dims, input.data);
         flight.values.push(value);
         flight.inputHandles[i] = BigInt(value.handle);
       });
       places.forEach((place, j) => {
-        if (place === undefined) return;
+        if (place === undefined || place === 'device') return;
         const value = tensorValue(place.type, place.dims, place.data);
         flight.values.push(value);
         flight.outputHandles[j] = BigInt(value.handle);
       });
+      // Values in device memory go in, or outputs are to stay there: the run binds them (IoBinding).
+      const bound = flight.kept.length > 0 || places.includes('device');
       const start = performance.now();
+      let made: number[] | undefined;
       try {
-        await this.#session!.run(feedNames, flight.inputHandles, fetchNames, flight.outputHandles, options);
+        if (bound) made = await this.#session!.runBound(feedNames, flight.inputHandles, this.#bindings(flight), options);
+        else await this.#session!.run(feedNames, flight.inputHandles, fetchNames, flight.outputHandles, options);
       } catch (error) {
         if (options.terminated) throw new Error(`${this.label}: the run was terminated`, { cause: error });
         throw new Error(`${this.label}: ${messageOf(error)}`, { cause: error });
       }
       const ended = performance.now();
-      const outputs = fetchNames.map((_, j): DeviceOutput => {
-        const handle = Number(flight.outputHandles[j]);
-        const place = places[j];
-        if (place !== undefined) return { type: place.type, dims: place.dims, data: place.data };
-        const shape = tensorShape(handle);
-        return { ...shape, data: readTensor(handle, shape) };
-      });
+      const outputs = made === undefined ? this.#readOutputs(flight) : this.#boundOutputs(flight, made);
       return { outputs, ms: ended - start, inputMs: start - began, outputMs: performance.now() - ended };
     } finally {
       // onnxruntime has returned (or never started): nothing points into the run's memory any more.
@@ -211,8 +227,54 @@ export class Device {
       flight.outputHandles.forEach((handle, j) => {
         if (places[j] === undefined) releaseValue(Number(handle));
       });
+      for (const value of flight.kept) value.done();
       options.release();
       this.#inFlight.delete(flight);
+    }
+  }
+
+  /** The outputs of a plain run: written at their places, or read out of the values onnxruntime made. */
+  #readOutputs(flight: InFlight): DeviceOutput[] {
+    return this.options.fetchNames.map((_, j): DeviceOutput => {
+      const handle = Number(flight.outputHandles[j]);
+      const place = flight.places[j] as OutputPlace | undefined;
+      if (place !== undefined) return { type: place.type, dims: place.dims, data: place.data };
+      const shape = tensorShape(handle);
+      return { ...shape, data: readTensor(handle, shape) };
+    });
+  }
+
+  /** Where a bound run puts each output: its place, the device's own memory, or onnxruntime's CPU memory to read from. */
+  #bindings(flight: InFlight): BoundOutput[] {
+    return this.options.fetchNames.map((name, j): BoundOutput => {
+      const place = flight.places[j];
+      if (place === 'device') return { name, memoryInfo: memoryInfo(parseDevice(this.device) as MemoryPlace) };
+      if (place !== undefined) return { name, value: Number(flight.outputHandles[j]) };
+      return { name, memoryInfo: memoryInfo({ kind: 'cpu' }) };
+    });
+  }
+
+  /** The outputs of a bound run (`made`: every output's value): kept in device memory, or read and released. */
+  #boundOutputs(flight: InFlight, made: number[]): DeviceOutput[] {
+    const kept = new Set<number>();
+    try {
+      return made.map((handle, j): DeviceOutput => {
+        const place = flight.places[j];
+        const shape = tensorShape(handle);
+        if (place === 'device') {
+          kept.add(j);
+          return { ...shape, data: new DeviceValue(handle, this.device, shape) };
+        }
+        if (place !== undefined) return { type: place.type, dims: place.dims, data: place.data };
+        return { ...shape, data: readTensor(handle, shape) };
+      });
+    } catch (error) {
+      kept.clear();
+      throw error;
+    } finally {
+      made.forEach((handle, j) => {
+        if (!kept.has(j)) releaseValue(handle);
+      });
     }
   }
 

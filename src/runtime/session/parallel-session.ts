@@ -22,7 +22,9 @@ import { threadPoolShortage } from '../onnxruntime/thread-pool.js';
 import { SharedWeights } from '../shared-weights/shared-weights.js';
 import { checkDeviceOptions, missingCudaProvider, parseDevice, type DeviceOptions } from '../gpu/providers.js';
 import { checkSessionDevices, defaultDevices, gpuInventory } from '../gpu/gpus.js';
-import { QueueFullError, Scheduler, type BatchingOptions, type Feeds, type SessionStats } from './scheduler.js';
+import { QueueFullError, Scheduler, type BatchingOptions, type Feeds, type SessionStats, type WholePlacement } from './scheduler.js';
+import { keptOutputs } from './output-locations.js';
+import { deviceValueOf } from '../memory/device-values.js';
 
 export { QueueFullError, TimeoutError, type BatchingOptions, type SessionStats, type DeviceStats, type DeviceTimes } from './scheduler.js';
 
@@ -115,6 +117,9 @@ export class ParallelSession {
   readonly #outputSide: TensorSide;
   /** Rows a run's batch must be a multiple of: the fixed batch of a fixed-batch model, else 1. */
   readonly #unit: number;
+  /** Per output (plan order): whether it stays in the device's memory. */
+  #kept: boolean[] = [];
+  #maxRowsPerRun = Infinity;
 
   private constructor(
     private readonly handles: Device[],
@@ -129,8 +134,10 @@ export class ParallelSession {
     this.deviceNote = deviceNote;
     this.inputNames = inputs.map((i) => i.name);
     const axisIn = (entries: ReadonlyArray<{ name: string; axis: number | null }>) => (name: string): number | null => entries.find((e) => e.name === name)?.axis ?? null;
-    this.#inputSide = { kind: 'input', method: 'allocate', infos: inputs, axisOf: axisIn(plan.inputs) };
-    this.#outputSide = { kind: 'output', method: 'allocateOutput', infos: outputs, axisOf: axisIn(plan.outputs) };
+    // Host buffers for a session on GPUs are page-locked, so that onnxruntime's copies to and from them run at full speed.
+    const pinned = handles.some((w) => w.device.startsWith('cuda'));
+    this.#inputSide = { kind: 'input', method: 'allocate', infos: inputs, axisOf: axisIn(plan.inputs), pinned };
+    this.#outputSide = { kind: 'output', method: 'allocateOutput', infos: outputs, axisOf: axisIn(plan.outputs), pinned };
     this.#checkFeeds = feedChecker(inputs, plan);
     this.#unit = fixedBatchOf(plan) ?? 1;
     this.outputNames = plan.outputs.map((o) => o.name);
@@ -154,6 +161,7 @@ export class ParallelSession {
       ...(options.combine === undefined ? {} : { combine: options.combine }),
     });
     const { plan, devices } = planned;
+    const kept = keptOutputs(options.sessionOptions?.preferredOutputLocation, plan.outputs.map((o) => o.name), planned.outputs);
     // The CPU devices' shared weights: the file is deleted once every session is made, and the mapping is released
     // only after every session made with it (release() below, or a failed start).
     const sharedWeights = planned.weightsFile === undefined ? undefined : SharedWeights.open(planned.weightsFile);
@@ -192,9 +200,12 @@ export class ParallelSession {
       minRowsPerDevice: options.minRowsPerDevice ?? DEFAULT_MIN_ROWS_PER_DEVICE,
       maxRowsPerRun: fixedBatchOf(plan) ?? options.maxBatchPerDevice ?? Infinity,
       outputShapes: outputShapes(planned.outputs, plan.outputs),
+      keptOutputs: kept,
     });
     const session = new ParallelSession(handles, plan, planned.inputs, planned.outputs, scheduler, options.maxQueue, planned.defaulted ? defaults?.note : undefined);
     session.#sharedWeights = sharedWeights;
+    session.#kept = kept;
+    session.#maxRowsPerRun = fixedBatchOf(plan) ?? options.maxBatchPerDevice ?? Infinity;
     return session;
   }
 
@@ -215,10 +226,36 @@ export class ParallelSession {
         throw new QueueFullError(`ParallelSession.run: the queue is full (maxQueue ${this.maxQueue} requests waiting); retry later or raise maxQueue`);
       }
       const targets = outputTargets(this.#outputSide, options?.outputs, batch);
-      return this.scheduler.submit(feeds, batch, signal, timeoutMs, targets);
+      const whole = this.#wholePlacement(feeds, batch, targets);
+      return this.scheduler.submit(feeds, batch, signal, timeoutMs, targets, whole);
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * How a request runs when values kept in device memory go in or come out: whole on one device (never split
+   * nor merged), on a device that holds its inputs where the session has one. Undefined for every other request.
+   */
+  #wholePlacement(feeds: Feeds, batch: number, targets: Feeds | undefined): WholePlacement | undefined {
+    const keeps = this.#kept.some(Boolean);
+    const holds = this.inputNames.flatMap((name) => deviceValueOf(feeds[name]) ?? []);
+    const homes = new Set(holds.map((value) => value.device));
+    if (!keeps && homes.size === 0) return undefined;
+    const keptNames = this.outputNames.filter((_, j) => this.#kept[j]);
+    const given = keptNames.find((name) => targets?.[name] !== undefined);
+    if (given !== undefined) throw new ArgumentError(`options.outputs['${given}']: the output stays in device memory (preferredOutputLocation 'gpu-buffer'); leave it out of options.outputs, or keep it on the CPU`);
+    if (batch > this.#maxRowsPerRun) {
+      throw new ArgumentError(`feeds: a batch of ${batch} rows, but a run that ${keeps ? 'keeps outputs in device memory' : 'reads tensors kept in device memory'} runs whole on one device, which takes at most ${this.#maxRowsPerRun}; send at most ${this.#maxRowsPerRun} rows per run`);
+    }
+    // A value in a GPU's memory runs where it lies; a CPU device takes one from onnxruntime's CPU memory.
+    const holders = this.devices.flatMap((device, d) => (homes.has(device) ? [d] : []));
+    const cudaDevices = this.devices.flatMap((device, d) => (device.startsWith('cuda') ? [d] : []));
+    const onGpu = [...homes].some((home) => home.startsWith('cuda'));
+    if (holders.length === 0 && onGpu && cudaDevices.length === 0) {
+      throw new ArgumentError(`feeds: a tensor kept in the memory of ${[...homes].join(', ')} cannot be fed to a session on ${this.devices.join(', ')}; copy it out first: new Tensor(t.type, await t.getData(), t.dims)`);
+    }
+    return { devices: holders.length > 0 ? holders : onGpu ? cudaDevices : undefined, holds };
   }
 
   /**

@@ -15,7 +15,8 @@
 import * as ort from 'onnxruntime-node';
 import { fixedBatchOf, type ExecutionPlan } from '../../transform/plan.js';
 import { splitOffsets, splitSizes } from '../../transform/split-sizes.js';
-import type { Device, DeviceCounters, DeviceInput, DeviceOutput, DeviceResult, DeviceRun, OutputPlace } from './device.js';
+import type { Device, DeviceCounters, DeviceInput, DeviceOutput, DeviceResult, DeviceRun, OutputDestination } from './device.js';
+import { DeviceValue, deviceTensor } from '../memory/device-values.js';
 import { gatheredInput, pieceInput, rowsView, wholeInput } from '../data/run-data.js';
 import { AxisJoin, combineTensors, rowCutter } from '../data/tensor-ops.js';
 import { placeRows, type View } from '../data/row-copy.js';
@@ -43,6 +44,16 @@ export interface SchedulerOptions {
   maxRowsPerRun: number;
   /** Each output's type and dims for a number of rows, where the model gives them before the run. */
   outputShapes: OutputShape[];
+  /** Per output (plan order): whether it stays in the device's memory (`preferredOutputLocation: 'gpu-buffer'`). */
+  keptOutputs: boolean[];
+}
+
+/** A request that runs whole on one device (values kept in device memory go in or come out): where it may run. */
+export interface WholePlacement {
+  /** The devices (by index) that hold its inputs; undefined: any device. */
+  devices: number[] | undefined;
+  /** The values in device memory it reads: held from the request's arrival until it is settled. */
+  holds: DeviceValue[];
 }
 
 /** A caller's request: its feeds, and its outputs as they come back from one or more runs. */
@@ -67,6 +78,8 @@ interface Request {
   results: Array<ort.Tensor | undefined> | undefined;
   /** Bumped when the request is run again from the start: pieces of an earlier attempt are then ignored. */
   attempt: number;
+  /** Set for a request that is never split nor merged: it runs whole on one device. */
+  whole: WholePlacement | undefined;
 }
 
 /**
@@ -206,13 +219,13 @@ export class Scheduler {
   }
 
   /** Queues a request; the returned promise settles with its outputs. */
-  submit(feeds: Feeds, batch: number, signal: AbortSignal | undefined, timeoutMs: number | undefined, outputs?: Feeds): Promise<Feeds> {
+  submit(feeds: Feeds, batch: number, signal: AbortSignal | undefined, timeoutMs: number | undefined, outputs?: Feeds, whole?: WholePlacement): Promise<Feeds> {
     const targets = outputs === undefined ? undefined : this.plan.outputs.map((o) => outputs[o.name]);
     const request: Request = {
       feeds,
       batch,
       // A request that writes into its own output tensors runs alone (pieces of it may still run on every device).
-      key: this.mergeable && batch > 0 && targets === undefined ? this.mergeKey(feeds) : undefined,
+      key: this.mergeable && batch > 0 && targets === undefined && whole === undefined ? this.mergeKey(feeds) : undefined,
       enqueued: performance.now(),
       settled: false,
       resolve: undefined!,
@@ -223,6 +236,7 @@ export class Scheduler {
       targets,
       results: undefined,
       attempt: 0,
+      whole,
     };
     // The executor holds nothing but the request: a server sends many of these.
     const answer = new Promise<Feeds>((resolve, reject) => {
@@ -230,11 +244,25 @@ export class Scheduler {
       request.reject = reject;
     });
     if (signal !== undefined || timeoutMs !== undefined) this.watch(request, signal, timeoutMs);
+    for (const value of whole?.holds ?? []) value.use();
     this.unsettled++;
-    this.queue.push(request);
+    const home = this.homeOf(request);
+    if (home !== undefined) this.assigned[home]!.push(this.whole([request]));
+    else this.queue.push(request);
     // While answers are being delivered, the requests their callers send next wait to be merged (see complete).
     if (this.delivering === 0) this.dispatch();
     return answer;
+  }
+
+  /**
+   * The device a request must run on, when its inputs lie in the memory of some devices only: of those, the one
+   * with the least work waiting. Undefined: the queue decides.
+   */
+  private homeOf(request: Request): number | undefined {
+    const candidates = request.whole?.devices?.filter((d) => this.devices[d]!.alive);
+    if (candidates === undefined || candidates.length === 0) return undefined;
+    const load = (d: number): number => this.assigned[d]!.length + (this.busy[d] ? 1 : 0);
+    return candidates.reduce((best, d) => (load(d) < load(best) ? d : best));
   }
 
   /** Settles a request early when its signal aborts or its time runs out. */
@@ -308,6 +336,7 @@ export class Scheduler {
     if (request.settled) return;
     request.settled = true;
     request.cleanup?.();
+    for (const value of request.whole?.holds ?? []) value.done();
     if (--this.unsettled === 0) for (const resolve of this.onSettled.splice(0)) resolve();
     if (outputs !== undefined) request.resolve(outputs);
     else request.reject(error);
@@ -391,6 +420,7 @@ export class Scheduler {
 
   /** Split a request over the devices when it must be cut, or when it is large and nothing waits behind it. */
   private shouldSplit(request: Request): boolean {
+    if (request.whole !== undefined) return false;
     if (request.batch > this.options.maxRowsPerRun) return true;
     const live = this.live().length;
     if (live < 2 || this.queue.length > 1) return false;
@@ -517,7 +547,7 @@ export class Scheduler {
     const inputs: DeviceInput[] = [];
     const { pieces } = item;
     const { request, start, size } = pieces[0]!;
-    let places: Array<OutputPlace | undefined>;
+    let places: OutputDestination[];
     try {
       for (const { name, axis } of this.plan.inputs) {
         const tensor = request.feeds[name]!;
@@ -543,10 +573,11 @@ export class Scheduler {
    * whole); for a run of whole requests, into a buffer made for the run where the output's shape is known.
    * Elsewhere onnxruntime allocates the output, and its rows are copied into place afterwards.
    */
-  private places(item: WorkItem): Array<OutputPlace | undefined> {
+  private places(item: WorkItem): OutputDestination[] {
     const { request, start, size } = item.pieces[0]!;
     const shapes = this.options.outputShapes;
-    return this.plan.outputs.map((output, j) => {
+    return this.plan.outputs.map((output, j): OutputDestination => {
+      if (this.options.keptOutputs[j]) return 'device';
       const target = item.pieces.length === 1 ? this.destination(request, j) : undefined;
       if (target !== undefined) {
         if (request.targets?.[j] === undefined) item.ownPlaces = true;
@@ -568,9 +599,13 @@ export class Scheduler {
   private complete(device: number, item: WorkItem, result: DeviceResult): void {
     const handle = this.devices[device]!;
     handle.record(item.pieces.length, item.rows, result.ms, performance.now() - item.started, result.inputMs, result.outputMs);
-    if (item.abandoned) return this.returned(device, item);
+    if (item.abandoned) {
+      for (const output of result.outputs) if (output.data instanceof DeviceValue) output.data.drop();
+      return this.returned(device, item);
+    }
     this.active[device] = undefined;
-    const outputs = result.outputs.map((o: DeviceOutput) => new ort.Tensor(o.type as 'float32', o.data as Float32Array, o.dims));
+    // A value kept in device memory becomes a tensor that owns it (and gives it back when disposed or collected).
+    const outputs = result.outputs.map((o: DeviceOutput) => (o.data instanceof DeviceValue ? deviceTensor(o.data) : new ort.Tensor(o.type as 'float32', o.data as Float32Array, o.dims)));
     if (item.pieces.length === 1) this.deliver(item.pieces[0]!, outputs);
     else if (this.plan.outputs.some((o, j) => outputs[j]!.dims[o.axis!] !== item.rows)) {
       // An output whose batch axis does not hold the run's rows cannot be cut per request: run them one by one.

@@ -1,0 +1,69 @@
+/**
+ * The few CUDA runtime calls onnxruntime's C API does not offer: page-locked host memory that lives as long as
+ * the JavaScript buffer over it (cudaHostAlloc, cudaFreeHost), and copying a value out of GPU memory
+ * (cudaMemcpy). The runtime is the one the CUDA provider links (libcudart.so.N), loaded by its name: once a CUDA
+ * session exists it is already in the process, and this is the same copy.
+ */
+import { koffi, type KoffiFunction } from '../onnxruntime/koffi.js';
+import { cudaProviderStatus } from '../gpu/provider-libraries.js';
+
+/** cudaHostAllocPortable: pinned for every GPU of the process, not only the current one. */
+const HOST_ALLOC_PORTABLE = 1;
+/** cudaMemcpyDefault: the direction is found from the pointers (unified addressing). */
+const MEMCPY_DEFAULT = 4;
+
+export interface CudaRuntime {
+  /** Page-locked host memory of `bytes` bytes (its address). */
+  hostAlloc(bytes: number): number;
+  freeHost(address: number): void;
+  /** Copies `bytes` bytes from `source` (GPU or host memory) into `target`, leaving the main thread. */
+  copyInto(target: ArrayBufferView, source: number, bytes: number): Promise<void>;
+}
+
+let loaded: CudaRuntime | Error | undefined;
+
+/** The CUDA runtime, or an Error saying why it cannot be loaded. */
+export function cudaRuntime(): CudaRuntime | Error {
+  loaded ??= load();
+  return loaded;
+}
+
+function load(): CudaRuntime | Error {
+  const name = cudaProviderStatus().cudaLibraries.find((lib) => lib.startsWith('libcudart.so')) ?? 'libcudart.so';
+  let library: ReturnType<typeof koffi.load>;
+  try {
+    library = koffi.load(name);
+  } catch (error) {
+    return new Error(`the CUDA runtime ${name} cannot be loaded (${error instanceof Error ? error.message : String(error)}): put CUDA's lib folder on LD_LIBRARY_PATH`);
+  }
+  const hostAlloc = library.func('int cudaHostAlloc(uint64_t *address, size_t bytes, unsigned int flags)') as KoffiFunction;
+  const freeHost = library.func('int cudaFreeHost(uint64_t address)') as KoffiFunction;
+  const memcpy = library.func('int cudaMemcpy(void *target, uint64_t source, size_t bytes, int kind)') as KoffiFunction;
+  const errorString = library.func('const char *cudaGetErrorString(int error)') as KoffiFunction;
+  const check = (what: string, code: unknown): void => {
+    if (code !== 0) throw new Error(`${what} failed: CUDA error ${String(code)} (${errorString(code) as string})`);
+  };
+  return {
+    hostAlloc(bytes) {
+      const address = new BigUint64Array(1);
+      check(`cudaHostAlloc of ${bytes} bytes`, hostAlloc(address, bytes, HOST_ALLOC_PORTABLE));
+      return Number(address[0]);
+    },
+    freeHost(address) {
+      check('cudaFreeHost', freeHost(address));
+    },
+    copyInto(target, source, bytes) {
+      return new Promise((resolve, reject) => {
+        memcpy.async(target, source, bytes, MEMCPY_DEFAULT, (error: unknown, code: unknown) => {
+          try {
+            if (error) throw error instanceof Error ? error : new Error(String(error));
+            check(`copying ${bytes} bytes out of GPU memory (cudaMemcpy)`, code);
+            resolve();
+          } catch (failure) {
+            reject(failure instanceof Error ? failure : new Error(String(failure)));
+          }
+        });
+      });
+    },
+  };
+}

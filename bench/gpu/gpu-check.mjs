@@ -117,6 +117,40 @@ for (const name of fs.readdirSync(models).filter((f) => f.endsWith('.onnx') && !
   results.push(r);
 }
 
+// Host buffers from allocate()/allocateOutput() (page-locked on GPUs: 'cpu-pinned') and outputs kept in device
+// memory (preferredOutputLocation 'gpu-buffer'), on the MLP fixture, against a plain session's outputs.
+const places = {};
+const mlp = path.join(models, 'mlp.onnx');
+if (fs.existsSync(mlp)) {
+  try {
+    const plain = await ort.InferenceSession.create(mlp, { executionProviders: ONE });
+    const feeds = feedsFor(plain.inputMetadata);
+    const expected = await plain.run(feeds);
+    const pinned = await ParallelSession.create(mlp, { devices: TWO, minRowsPerDevice: 1 });
+    const inputs = {};
+    for (const [name, tensor] of Object.entries(feeds)) {
+      inputs[name] = pinned.allocate(name, tensor.dims.slice());
+      inputs[name].data.set(tensor.data);
+    }
+    const outputs = Object.fromEntries(Object.entries(expected).map(([name, t]) => [name, pinned.allocateOutput(name, t.dims.slice())]));
+    const got = await pinned.run(inputs, { outputs });
+    places.allocate = { inputLocation: Object.values(inputs)[0].location, outputLocation: Object.values(outputs)[0].location, worst: Math.max(...Object.keys(expected).map((o) => difference(got[o], expected[o]).rel)) };
+    await pinned.release();
+    const kept = await ParallelSession.create(mlp, { devices: TWO, sessionOptions: { preferredOutputLocation: 'gpu-buffer' } });
+    const left = await kept.run(feeds);
+    const downloaded = {};
+    for (const [name, t] of Object.entries(left)) downloaded[name] = { type: t.type, dims: t.dims, location: t.location, data: await t.getData(true) };
+    places.gpuBuffer = { location: Object.values(downloaded)[0].location, worst: Math.max(...Object.keys(expected).map((o) => difference(downloaded[o], expected[o]).rel)) };
+    await kept.release();
+    await plain.release?.();
+    if (places.allocate.worst > TOLERANCE || places.gpuBuffer.worst > TOLERANCE || (!DRY && (places.allocate.inputLocation !== 'cpu-pinned' || places.gpuBuffer.location !== 'gpu-buffer'))) failed = true;
+  } catch (e) {
+    places.error = String(e?.message ?? e).split('\n')[0].slice(0, 300);
+    failed = true;
+  }
+  console.log(`buffers and output places, mlp: ${JSON.stringify(places)}`);
+}
+
 const memory = {};
 const big = process.env.BIG_MODEL;
 if (big && !DRY) {
@@ -142,5 +176,5 @@ if (big && !DRY) {
   }
   console.log(`GPU memory added, ${path.basename(big)}: ${JSON.stringify(memory)}`);
 }
-console.log(JSON.stringify({ results, memory }));
+console.log(JSON.stringify({ results, places, memory }));
 process.exitCode = failed ? 1 : 0;

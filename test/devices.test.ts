@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ArgumentError, DeviceError } from '../src/errors.js';
 import { parseCudaOptions } from '../src/cli/parse.js';
-import { explainCudaFailure, parseCudaFailure, sessionFailure } from '../src/runtime/gpu/cuda-errors.js';
+import { explainCudaFailure, parseCudaFailure, runOutOfMemory, sessionFailure } from '../src/runtime/gpu/cuda-errors.js';
 import { normalizeCudaOption } from '../src/runtime/gpu/cuda-options.js';
 import { defaultDevices, discoverGpus, gpuInventory, missingGpuMessage, numberGpus, parseDriverInformation, parseDriverVersion, parseNvidiaSmi } from '../src/runtime/gpu/gpus.js';
 import { ParallelSession } from '../src/runtime/session/parallel-session.js';
@@ -269,6 +269,16 @@ test('CUDA failures from onnxruntime become one line: device, cause, fix; onnxru
   const other = sessionFailure('cpu', 'device cpu (replica 0)', 'Load model from x failed: Protobuf parsing failed.');
   assert.equal(other.message, 'device cpu (replica 0): cannot create its session: Load model from x failed: Protobuf parsing failed.');
   assert.equal(other.cause, undefined);
+});
+
+test("a run out of GPU memory names the device, the buffer, its gpu_mem_limit and the fix; other failures are left alone", () => {
+  const arena = '[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Non-zero status code returned while running MatMul node. Name:\'mm\' Status Message: /onnxruntime_src/onnxruntime/core/framework/bfc_arena.cc:376 void* onnxruntime::BFCArena::AllocateRawInternal(size_t, bool, onnxruntime::Stream*, bool, onnxruntime::WaitNotificationFn) Failed to allocate memory for requested buffer of size 268435456';
+  const limited = runOutOfMemory('cuda:1', 'device cuda:1 (replica 1)', arena, '1073741824');
+  assert.equal(limited?.message, "device cuda:1 (replica 1): out of GPU memory for a buffer of 256 MiB: its gpu_mem_limit is 1073741824 bytes (1024 MiB); raise gpu_mem_limit for cuda:1 (deviceOptions['cuda:1'].gpu_mem_limit, or --cuda-option gpu_mem_limit=BYTES@cuda:1) or send fewer rows per run (maxBatchPerDevice)");
+  assert.equal((limited?.cause as Error).message, arena);
+  const cuda = cudaCallMessage('CUDA', 2, 'out of memory', 'cudaMalloc(&p, size)');
+  assert.match(runOutOfMemory('cuda:0', 'device cuda:0 (replica 0)', cuda, undefined)?.message ?? '', /^device cuda:0 \(replica 0\): out of GPU memory: send fewer rows per run \(maxBatchPerDevice\), put fewer replicas on cuda:0, or free memory on it/);
+  assert.equal(runOutOfMemory('cuda:0', 'device cuda:0 (replica 0)', 'Non-zero status code returned while running Add node. Name:\'add\' Status Message: shapes do not broadcast', '1000'), undefined);
 });
 
 test('--cuda-option KEY=VALUE[@cuda:K]: for every CUDA device or one, normalized, with errors quoting the entry', () => {

@@ -109,3 +109,26 @@ export function sessionFailure(device: string, label: string, message: string): 
   if (explained === undefined) return new Error(`${label}: cannot create its session: ${message}`);
   return new Error(`${label}: ${explained}`, { cause: new Error(message) });
 }
+
+const mebibytes = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 2 : 0)} MiB`;
+
+/**
+ * The error of a run on a CUDA device that ran out of GPU memory (onnxruntime's arena: `Failed to allocate memory
+ * for requested buffer of size N`, or CUDA's own out-of-memory), rewritten into one line that names the device,
+ * the buffer, the device's `gpu_mem_limit` where one is set, and the fix; onnxruntime's text is its `cause`.
+ * Undefined for any other failure.
+ */
+export function runOutOfMemory(device: string, label: string, message: string, gpuMemLimit: string | undefined): Error | undefined {
+  const arena = /Failed to allocate memory for requested buffer of size (\d+)/.exec(message);
+  const cuda = parseCudaFailure(message);
+  const outOfMemory = arena !== null || (cuda !== undefined && (cuda.code === 2 || /out of memory|ALLOC(ATION)?_FAILED/i.test(cuda.text)));
+  if (!outOfMemory) return undefined;
+  const buffer = arena === null ? '' : ` for a buffer of ${mebibytes(Number(arena[1]))}`;
+  const fewer = 'send fewer rows per run (maxBatchPerDevice)';
+  const limit = gpuMemLimit === undefined ? undefined : Number(gpuMemLimit);
+  const why =
+    limit !== undefined && Number.isFinite(limit)
+      ? `out of GPU memory${buffer}: its gpu_mem_limit is ${limit} bytes (${mebibytes(limit)}); raise gpu_mem_limit for ${device} (deviceOptions['${device}'].gpu_mem_limit, or --cuda-option gpu_mem_limit=BYTES@${device}) or ${fewer}`
+      : `out of GPU memory${buffer}: ${fewer}, put fewer replicas on ${device}, or free memory on it (nvidia-smi lists the processes using it)`;
+  return new Error(`${label}: ${why}`, { cause: new Error(message) });
+}

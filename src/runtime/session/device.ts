@@ -9,7 +9,7 @@ import type * as ort from 'onnxruntime-node';
 import { RecentTimes } from './recent-times.js';
 import type { DeviceSource } from './device-source.js';
 import { deviceProviders, deviceStartProblem, parseDevice, type DeviceOptions } from '../gpu/providers.js';
-import { sessionFailure } from '../gpu/cuda-errors.js';
+import { runOutOfMemory, sessionFailure } from '../gpu/cuda-errors.js';
 import { OrtSession, type ValueInfo } from '../onnxruntime/session.js';
 import { createSessionOptions, releaseSessionOptions } from '../onnxruntime/session-options.js';
 import { appendProviders } from '../onnxruntime/providers.js';
@@ -112,6 +112,8 @@ export class Device {
   /** Set once the device can no longer run; every later run fails with it at once. */
   #failure: Error | undefined;
   readonly #inFlight = new Set<InFlight>();
+  /** A CUDA device's GPU memory: its gpu_mem_limit, where one is set (named in an out-of-memory error). */
+  #gpuMemory: { limit: string | undefined } | undefined;
   #delayMs = 0;
   readonly counters: DeviceCounters = { requests: 0, rows: 0, batches: 0, busyMs: 0, batchSizes: {}, batchBusyMs: {}, inputMs: 0, outputMs: 0 };
   /** Recent runs' time inside onnxruntime, and from the scheduler preparing each run to its answer being back. */
@@ -159,7 +161,9 @@ export class Device {
     let sessionOptions: number | undefined;
     try {
       sessionOptions = createSessionOptions(deviceSessionFields(device, options.sessionOptions));
-      appendProviders(sessionOptions, deviceProviders(device, options.sessionOptions, options.deviceOptions));
+      const providers = deviceProviders(device, options.sessionOptions, options.deviceOptions);
+      appendProviders(sessionOptions, providers);
+      if (providers.cuda !== undefined) handle.#gpuMemory = { limit: providers.cuda['gpu_mem_limit'] };
       const cpu = parseDevice(device).kind === 'cpu';
       options.sharedWeights?.addTo(sessionOptions, cpu);
       handle.#session = await OrtSession.create(source.kind === 'path' ? { path: source.path } : { bytes: source.model, externalData: source.externalData }, sessionOptions, cpu ? options.sharedWeights?.container : 0);
@@ -216,6 +220,7 @@ export class Device {
         else await this.#session!.run(feedNames, flight.inputHandles, fetchNames, flight.outputHandles, options);
       } catch (error) {
         if (options.terminated) throw new Error(`${this.label}: the run was terminated`, { cause: error });
+        if (this.#gpuMemory !== undefined) throw runOutOfMemory(this.device, this.label, messageOf(error), this.#gpuMemory.limit) ?? new Error(`${this.label}: ${messageOf(error)}`, { cause: error });
         throw new Error(`${this.label}: ${messageOf(error)}`, { cause: error });
       }
       const ended = performance.now();

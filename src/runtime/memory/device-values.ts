@@ -43,6 +43,14 @@ export class DeviceValue {
     return this.#dropped;
   }
 
+  /** Where its data lies in the device's memory. */
+  address(): number {
+    const api = ortApi();
+    const out = new Out();
+    check(api, api.GetTensorMutableData(this.handle, out.cell));
+    return out.value;
+  }
+
   /** A request or run is to read the value: it stays until that one calls `done`. */
   use(): void {
     if (this.#released) throw new Error(`a tensor kept on ${this.device} was given back; it cannot be fed any more`);
@@ -110,10 +118,7 @@ async function download(value: DeviceValue): Promise<ArrayBufferView> {
     if (target.byteLength === 0) return target;
     const runtime = cudaRuntime();
     if (runtime instanceof Error) throw runtime;
-    const api = ortApi();
-    const address = new Out();
-    check(api, api.GetTensorMutableData(handle, address.cell));
-    await runtime.copyInto(target, address.value, target.byteLength);
+    await runtime.copyInto(target, value.address(), target.byteLength);
     return target;
   } finally {
     value.done();

@@ -22,6 +22,12 @@ export class RunOptions {
     check(api, api.RunOptionsSetTerminate(this.handle));
   }
 
+  /** A run config entry (onnxruntime_run_options_config_keys.h), such as `gpu_graph_id`. */
+  set(key: string, value: string): void {
+    const api = ortApi();
+    check(api, api.AddRunConfigEntry(this.handle, key, value));
+  }
+
   get terminated(): boolean {
     return this.#terminated;
   }

@@ -160,6 +160,17 @@ export class OrtSession {
     }
   }
 
+  /**
+   * An allocator of the session's memory described by `memoryInfo` (a GPU's own, for values that stay there),
+   * valid while the session is: release it with releaseAllocator before the session.
+   */
+  allocator(memoryInfo: Handle): Handle {
+    const api = ortApi();
+    const out = new Out();
+    check(api, api.CreateAllocator(this.handle, memoryInfo, out.cell));
+    return out.value;
+  }
+
   /** Releases the session once the runs in progress are over. */
   async release(): Promise<void> {
     if (this.#released) return;

@@ -20,6 +20,8 @@ import type { SharedWeights } from '../shared-weights/shared-weights.js';
 import { DeviceValue } from '../memory/device-values.js';
 import { memoryInfo, type MemoryPlace } from '../onnxruntime/memory-info.js';
 import type { BoundOutput } from '../onnxruntime/session.js';
+import { CapturedGraphs, type GraphInput } from './captured-graphs.js';
+import { cudaCopier } from '../memory/cuda-runtime.js';
 
 /**
  * One input of a run: data that onnxruntime reads where it lies (a view of the caller's rows, or a gathered copy),
@@ -114,6 +116,8 @@ export class Device {
   readonly #inFlight = new Set<InFlight>();
   /** A CUDA device's GPU memory: its gpu_mem_limit, where one is set (named in an out-of-memory error). */
   #gpuMemory: { limit: string | undefined } | undefined;
+  /** Set where the device's provider captures CUDA graphs: every run goes through buffers kept per shape. */
+  #graphs: CapturedGraphs | undefined;
   #delayMs = 0;
   readonly counters: DeviceCounters = { requests: 0, rows: 0, batches: 0, busyMs: 0, batchSizes: {}, batchBusyMs: {}, inputMs: 0, outputMs: 0 };
   /** Recent runs' time inside onnxruntime, and from the scheduler preparing each run to its answer being back. */
@@ -167,6 +171,12 @@ export class Device {
       const cpu = parseDevice(device).kind === 'cpu';
       options.sharedWeights?.addTo(sessionOptions, cpu);
       handle.#session = await OrtSession.create(source.kind === 'path' ? { path: source.path } : { bytes: source.model, externalData: source.externalData }, sessionOptions, cpu ? options.sharedWeights?.container : 0);
+      const parsed = parseDevice(device);
+      if (parsed.kind === 'cuda' && capturesGraphs(providers)) {
+        const copier = cudaCopier();
+        if (copier instanceof Error) throw copier;
+        handle.#graphs = new CapturedGraphs(handle.#session, parsed, copier, options.feedNames, options.fetchNames);
+      }
     } catch (error) {
       throw sessionFailure(device, handle.label, messageOf(error));
     } finally {
@@ -216,6 +226,7 @@ export class Device {
       const start = performance.now();
       let made: number[] | undefined;
       try {
+        if (this.#graphs !== undefined) return await this.#graphRun(this.#graphs, inputs, flight, start - began);
         if (bound) made = await this.#session!.runBound(feedNames, flight.inputHandles, this.#bindings(flight), options);
         else await this.#session!.run(feedNames, flight.inputHandles, fetchNames, flight.outputHandles, options);
       } catch (error) {
@@ -236,6 +247,21 @@ export class Device {
       options.release();
       this.#inFlight.delete(flight);
     }
+  }
+
+  /** A run through the buffers of captured graphs: inputs copied in, outputs copied out to their places or fresh arrays. */
+  async #graphRun(graphs: CapturedGraphs, inputs: readonly DeviceInput[], flight: InFlight, inputMs: number): Promise<DeviceResult> {
+    const { feedTypes } = this.options;
+    const graphInputs = inputs.map((input, i): GraphInput => {
+      const { data } = input;
+      if (Array.isArray(data)) throw new Error(`input '${this.options.feedNames[i]}' is a string tensor, which a captured CUDA graph cannot take`);
+      return { type: feedTypes[i] ?? input.type, dims: input.dims, data: data instanceof DeviceValue ? { address: data.address() } : (data as ArrayBufferView) };
+    });
+    const places = flight.places.map((place) => (place === undefined || place === 'device' ? place : place.data));
+    const began = performance.now();
+    const { outputs, ms } = await graphs.run(graphInputs, places, flight.options);
+    const results = outputs.map(({ data, ...shape }): DeviceOutput => ({ ...shape, data: ArrayBuffer.isView(data) ? data : new DeviceValue(data.value, this.device, shape) }));
+    return { outputs: results, ms, inputMs, outputMs: performance.now() - began - ms };
   }
 
   /** The outputs of a plain run: written at their places, or read out of the values onnxruntime made. */
@@ -318,6 +344,7 @@ export class Device {
   async release(reason: Error): Promise<void> {
     this.fail(reason);
     for (const flight of this.#inFlight) flight.options.terminate();
+    await this.#graphs?.release();
     await this.#session?.release();
   }
 
@@ -330,4 +357,9 @@ export class Device {
   delayRuns(ms: number): void {
     this.#delayMs = ms;
   }
+}
+
+/** Whether the device's providers capture CUDA graphs, which replay without reading a run's inputs and outputs. */
+function capturesGraphs(providers: { cuda?: Record<string, string>; tensorrt?: Record<string, string> }): boolean {
+  return providers.cuda?.['enable_cuda_graph'] === '1' || providers.tensorrt?.['trt_cuda_graph_enable'] === '1';
 }

@@ -31,11 +31,11 @@ const random = () => {
 };
 
 /** Seeded inputs: the first symbolic dimension met is the batch (BATCH), other symbolic ones 8; scalars are fixed. */
-function feedsFor(inputs) {
+function feedsFor(inputs, rows = BATCH) {
   const batch = inputs.flatMap((m) => m.shape).find((d) => typeof d === 'string');
   const feeds = {};
   for (const m of inputs) {
-    const dims = m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : d === batch ? BATCH : 8));
+    const dims = m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : d === batch ? rows : 8));
     const length = dims.reduce((a, b) => a * b, 1);
     const scalar = dims.length === 0;
     const fill = {
@@ -142,6 +142,37 @@ if (fs.existsSync(mlp)) {
     for (const [name, t] of Object.entries(left)) downloaded[name] = { type: t.type, dims: t.dims, location: t.location, data: await t.getData(true) };
     places.gpuBuffer = { location: Object.values(downloaded)[0].location, worst: Math.max(...Object.keys(expected).map((o) => difference(downloaded[o], expected[o]).rel)) };
     await kept.release();
+    if (!DRY) {
+      // enable_cuda_graph: every run must give the plain session's outputs for its own inputs (a replay on stale
+      // buffers would not), and batch-1 latency from page-locked buffers against a plain session, interleaved.
+      const graph = await ParallelSession.create(mlp, { devices: ['cuda:0'], batching: false, deviceOptions: { 'cuda:0': { enable_cuda_graph: 1 } } });
+      let worst = 0;
+      for (let k = 0; k < 5; k++) {
+        const fresh = feedsFor(plain.inputMetadata);
+        const want = await plain.run(fresh);
+        const have = await graph.run(fresh);
+        worst = Math.max(worst, ...Object.keys(want).map((o) => difference(have[o], want[o]).rel));
+      }
+      const one = feedsFor(plain.inputMetadata, 1);
+      const pinnedOne = {};
+      for (const [name, tensor] of Object.entries(one)) {
+        pinnedOne[name] = graph.allocate(name, tensor.dims.slice());
+        pinnedOne[name].data.set(tensor.data);
+      }
+      const times = { graph: [], plain: [] };
+      for (let k = 0; k < 200; k++) {
+        let t = performance.now();
+        await graph.run(pinnedOne);
+        times.graph.push(performance.now() - t);
+        t = performance.now();
+        await plain.run(one);
+        times.plain.push(performance.now() - t);
+      }
+      const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
+      places.cudaGraph = { worst, batch1GraphMs: median(times.graph), batch1PlainMs: median(times.plain), ratio: median(times.plain) / median(times.graph) };
+      if (worst > TOLERANCE) failed = true;
+      await graph.release();
+    }
     await plain.release?.();
     if (places.allocate.worst > TOLERANCE || places.gpuBuffer.worst > TOLERANCE || (!DRY && (places.allocate.inputLocation !== 'cpu-pinned' || places.gpuBuffer.location !== 'gpu-buffer'))) failed = true;
   } catch (e) {

@@ -96,7 +96,7 @@ function typedFeeds(batch: number, seed: number): Feeds {
   };
 }
 
-test('float16, int64, bool, uint8, string and float64 inputs and outputs on 1, 2 and 3 devices, split and merged, bit for bit', async () => {
+test('float16, int64, bool, uint8, string and float64 inputs and outputs on 1, 2 and 3 devices, split and merged, ordinary, shared, transferred and in-place buffers, bit for bit', async () => {
   const folder = tempDir();
   const file = path.join(folder, 'types.onnx');
   await elementTypesModel(file);
@@ -123,6 +123,16 @@ test('float16, int64, bool, uint8, string and float64 inputs and outputs on 1, 2
       const result = await session.run(shared, { outputs });
       for (const o of Object.keys(outputs)) assert.equal(result[o], outputs[o], `${o} is the caller's tensor`);
       assertIdentical(result, await plain.run(asOrtInputs(feeds)), `${count} devices, shared inputs, outputs in place`);
+      // Inputs on buffers transferred from elsewhere (as from a worker's postMessage): read where they now lie.
+      const original = typedFeeds(5, 11);
+      const expected = await plain.run(asOrtInputs(original));
+      const moved: Feeds = {};
+      for (const [name, tensor] of Object.entries(typedFeeds(5, 11))) {
+        const data = tensor.data as ArrayBufferView | string[];
+        moved[name] = Array.isArray(data) ? tensor : new ort.Tensor(tensor.type as 'float32', structuredClone(data, { transfer: [data.buffer as ArrayBuffer] }) as Float32Array, tensor.dims);
+        if (!Array.isArray(data)) assert.equal(data.byteLength, 0, `${name}: the original buffer is detached`);
+      }
+      assertIdentical(await session.run(moved), expected, `${count} devices, transferred inputs`);
     } finally {
       await session.release();
     }

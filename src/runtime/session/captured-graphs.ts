@@ -30,8 +30,10 @@ export type GraphOutputPlace = ArrayBufferView | 'device' | undefined;
 export interface GraphResult {
   /** Each output's type, dims and data: an array in JavaScript memory, or a new value in the device's memory. */
   outputs: Array<TensorShape & { data: ArrayBufferView | { value: Handle } }>;
-  /** Time inside onnxruntime. */
+  /** Time inside onnxruntime, copying the inputs in before it and the outputs out after it. */
   ms: number;
+  inputMs: number;
+  outputMs: number;
 }
 
 /** The buffers of one shape of inputs, and its graph. */
@@ -87,6 +89,7 @@ export class CapturedGraphs {
 
   async #run(inputs: readonly GraphInput[], places: ReadonlyArray<GraphOutputPlace>, options: RunOptions): Promise<GraphResult> {
     if (this.#released) throw new Error('the session was released');
+    const began = performance.now();
     const slot = this.#slot(inputs);
     for (const [i, input] of inputs.entries()) {
       const bytes = elementCount(input.dims) * bytesPerElement(input.type)!;
@@ -97,7 +100,7 @@ export class CapturedGraphs {
     const bindings = this.fetchNames.map((name, j): BoundOutput => (slot.outputs === undefined ? { name, memoryInfo: memoryInfo(this.place) } : { name, value: slot.outputs[j]!.handle }));
     const start = performance.now();
     const made = await this.session.runBound(this.feedNames, BigUint64Array.from(slot.inputs, BigInt), bindings, options);
-    const ms = performance.now() - start;
+    const ended = performance.now();
     if (slot.outputs === undefined) {
       // The first run of this shape: onnxruntime's outputs are this shape's buffers from now on.
       slot.outputs = made.map((handle) => ({ handle, address: dataAddress(handle), shape: tensorShape(handle) }));
@@ -122,7 +125,7 @@ export class CapturedGraphs {
       for (const { data } of outputs) if (!ArrayBuffer.isView(data)) releaseValue(data.value);
       throw error;
     }
-    return { outputs, ms };
+    return { outputs, ms: ended - start, inputMs: start - began, outputMs: performance.now() - ended };
   }
 
   /** A new value of `shape` in the device's memory. */

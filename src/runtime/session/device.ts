@@ -204,10 +204,14 @@ export class Device {
       if (this.#delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.#delayMs));
       if (this.#failure !== undefined) throw this.#failure;
       const began = performance.now();
+      for (const { data } of inputs) {
+        if (!(data instanceof DeviceValue)) continue;
+        data.use();
+        flight.kept.push(data);
+      }
+      if (this.#graphs !== undefined) return await this.#graphRun(this.#graphs, inputs, flight, began).catch((error: unknown) => Promise.reject(this.#runError(error, options)));
       inputs.forEach((input, i) => {
         if (input.data instanceof DeviceValue) {
-          input.data.use();
-          flight.kept.push(input.data);
           flight.inputHandles[i] = BigInt(input.data.handle);
           return;
         }
@@ -226,13 +230,10 @@ export class Device {
       const start = performance.now();
       let made: number[] | undefined;
       try {
-        if (this.#graphs !== undefined) return await this.#graphRun(this.#graphs, inputs, flight, start - began);
         if (bound) made = await this.#session!.runBound(feedNames, flight.inputHandles, this.#bindings(flight), options);
         else await this.#session!.run(feedNames, flight.inputHandles, fetchNames, flight.outputHandles, options);
       } catch (error) {
-        if (options.terminated) throw new Error(`${this.label}: the run was terminated`, { cause: error });
-        if (this.#gpuMemory !== undefined) throw runOutOfMemory(this.device, this.label, messageOf(error), this.#gpuMemory.limit) ?? new Error(`${this.label}: ${messageOf(error)}`, { cause: error });
-        throw new Error(`${this.label}: ${messageOf(error)}`, { cause: error });
+        throw this.#runError(error, options);
       }
       const ended = performance.now();
       const outputs = made === undefined ? this.#readOutputs(flight) : this.#boundOutputs(flight, made);
@@ -249,8 +250,19 @@ export class Device {
     }
   }
 
-  /** A run through the buffers of captured graphs: inputs copied in, outputs copied out to their places or fresh arrays. */
-  async #graphRun(graphs: CapturedGraphs, inputs: readonly DeviceInput[], flight: InFlight, inputMs: number): Promise<DeviceResult> {
+  /** The error of a failed run: terminated, out of GPU memory (named with the device's limit), or onnxruntime's, named with the device. */
+  #runError(error: unknown, options: RunOptions): Error {
+    if (options.terminated) return new Error(`${this.label}: the run was terminated`, { cause: error });
+    const message = messageOf(error);
+    const outOfMemory = this.#gpuMemory === undefined ? undefined : runOutOfMemory(this.device, this.label, message, this.#gpuMemory.limit);
+    return outOfMemory ?? new Error(`${this.label}: ${message}`, { cause: error });
+  }
+
+  /**
+   * A run through the buffers of captured graphs (`began`: when the run was taken up): inputs copied in, outputs
+   * copied out to their places, fresh arrays or new values in the device's memory.
+   */
+  async #graphRun(graphs: CapturedGraphs, inputs: readonly DeviceInput[], flight: InFlight, began: number): Promise<DeviceResult> {
     const { feedTypes } = this.options;
     const graphInputs = inputs.map((input, i): GraphInput => {
       const { data } = input;
@@ -258,10 +270,10 @@ export class Device {
       return { type: feedTypes[i] ?? input.type, dims: input.dims, data: data instanceof DeviceValue ? { address: data.address() } : (data as ArrayBufferView) };
     });
     const places = flight.places.map((place) => (place === undefined || place === 'device' ? place : place.data));
-    const began = performance.now();
-    const { outputs, ms } = await graphs.run(graphInputs, places, flight.options);
+    const waited = performance.now();
+    const { outputs, ms, inputMs, outputMs } = await graphs.run(graphInputs, places, flight.options);
     const results = outputs.map(({ data, ...shape }): DeviceOutput => ({ ...shape, data: ArrayBuffer.isView(data) ? data : new DeviceValue(data.value, this.device, shape) }));
-    return { outputs: results, ms, inputMs, outputMs: performance.now() - began - ms };
+    return { outputs: results, ms, inputMs: waited - began + inputMs, outputMs };
   }
 
   /** The outputs of a plain run: written at their places, or read out of the values onnxruntime made. */

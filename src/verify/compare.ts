@@ -1,6 +1,7 @@
 /** Comparing output tensors: exact for integers, bools and strings; relative tolerance for floats. */
-import type * as ort from 'onnxruntime-node';
+import * as ort from 'onnxruntime-node';
 import { float16Values, type Float16Data } from '../tensors/float16.js';
+import { bfloat16ToFloat32 } from '../tensors/bfloat16.js';
 
 export interface Comparison {
   equal: boolean;
@@ -19,11 +20,21 @@ const floatTypes = new Set(['float32', 'float64', 'float16']);
  */
 export function relativeTolerance(type: string): number {
   if (type === 'float16') return 1e-2;
+  // 8 significant bits: one step is up to 0.8% of the value.
+  if (type === 'bfloat16') return 2e-2;
   if (type === 'float64') return 1e-9;
   return 1e-4;
 }
 
-export function compareTensors(actual: ort.Tensor, expected: ort.Tensor): Comparison {
+/**
+ * Compares `actual` with `expected`. With `bfloat16`, both are uint16 tensors of bfloat16 bit patterns (as a
+ * bfloat16 output comes from onnxruntime-node), compared as the values they stand for.
+ */
+export function compareTensors(actual: ort.Tensor, expected: ort.Tensor, bfloat16 = false): Comparison {
+  if (bfloat16 && actual.type === 'uint16' && expected.type === 'uint16') {
+    const values = (tensor: ort.Tensor): ort.Tensor => new ort.Tensor('float32', bfloat16ToFloat32(tensor.data as Uint16Array), tensor.dims);
+    return compareValues(values(actual), values(expected), relativeTolerance('bfloat16'));
+  }
   if (actual.type !== expected.type) return { equal: false, maxAbsError: Infinity, maxRelError: Infinity, detail: `type ${actual.type}, expected ${expected.type}` };
   if (actual.dims.join(',') !== expected.dims.join(',')) {
     return { equal: false, maxAbsError: Infinity, maxRelError: Infinity, detail: `shape [${actual.dims.join(', ')}], expected [${expected.dims.join(', ')}]` };
@@ -36,6 +47,11 @@ export function compareTensors(actual: ort.Tensor, expected: ort.Tensor): Compar
     }
     return { equal: true, maxAbsError: 0, maxRelError: 0 };
   }
+  return compareValues(actual, expected, relativeTolerance(expected.type));
+}
+
+/** Float tensors of the same shape compared element by element, within `rtol`. */
+function compareValues(actual: ort.Tensor, expected: ort.Tensor, rtol: number): Comparison {
   const a = floatValues(actual);
   const e = floatValues(expected);
   let scale = 0;
@@ -43,7 +59,6 @@ export function compareTensors(actual: ort.Tensor, expected: ort.Tensor): Compar
     const v = Math.abs(e[i]!);
     if (Number.isFinite(v) && v > scale) scale = v;
   }
-  const rtol = relativeTolerance(expected.type);
   let maxAbs = 0;
   let maxRel = 0;
   let detail: string | undefined;

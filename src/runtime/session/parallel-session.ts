@@ -17,6 +17,7 @@ import { Device, type DeviceStartOptions } from './device.js';
 import type { DeviceSource } from './device-source.js';
 import { planInWorker } from './planner.js';
 import { outputShapes } from '../data/output-shapes.js';
+import { copiedOutputNames, fillCopiedTargets, separateTargets } from '../data/copied-outputs.js';
 import { freeBuffers } from '../data/free-buffers.js';
 import { threadPoolShortage } from '../onnxruntime/thread-pool.js';
 import { SharedWeights } from '../shared-weights/shared-weights.js';
@@ -113,6 +114,8 @@ export class ParallelSession {
   readonly #checkFeeds: (feeds: unknown) => number;
   readonly #inputSide: TensorSide;
   readonly #outputSide: TensorSide;
+  /** Outputs written into a caller's tensor by a copy after the run, not in place (bfloat16 ones). */
+  readonly #copiedOutputs: ReadonlySet<string>;
   /** Rows a run's batch must be a multiple of: the fixed batch of a fixed-batch model, else 1. */
   readonly #unit: number;
 
@@ -131,6 +134,7 @@ export class ParallelSession {
     const axisIn = (entries: ReadonlyArray<{ name: string; axis: number | null }>) => (name: string): number | null => entries.find((e) => e.name === name)?.axis ?? null;
     this.#inputSide = { kind: 'input', method: 'allocate', infos: inputs, axisOf: axisIn(plan.inputs) };
     this.#outputSide = { kind: 'output', method: 'allocateOutput', infos: outputs, axisOf: axisIn(plan.outputs) };
+    this.#copiedOutputs = copiedOutputNames(outputs);
     this.#checkFeeds = feedChecker(inputs, plan);
     this.#unit = fixedBatchOf(plan) ?? 1;
     this.outputNames = plan.outputs.map((o) => o.name);
@@ -214,8 +218,9 @@ export class ParallelSession {
         this.scheduler.rejected++;
         throw new QueueFullError(`ParallelSession.run: the queue is full (maxQueue ${this.maxQueue} requests waiting); retry later or raise maxQueue`);
       }
-      const targets = outputTargets(this.#outputSide, options?.outputs, batch);
-      return this.scheduler.submit(feeds, batch, signal, timeoutMs, targets);
+      const { inPlace, copied } = separateTargets(outputTargets(this.#outputSide, options?.outputs, batch), this.#copiedOutputs);
+      const outputs = this.scheduler.submit(feeds, batch, signal, timeoutMs, inPlace);
+      return copied === undefined ? outputs : outputs.then((values) => fillCopiedTargets(values, copied));
     } catch (error) {
       return Promise.reject(error);
     }

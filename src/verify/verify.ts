@@ -1,6 +1,6 @@
 /**
  * --verify: runs the original and the rewritten model in onnxruntime on the CPU (through its C API, which takes
- * bfloat16 graph inputs and outputs too: reference-session.ts), on seeded inputs at
+ * bfloat16 graph inputs and outputs too: runtime/session/plain-session.ts), on seeded inputs at
  * several batch sizes (one not divisible by N, one smaller than N), and compares every output. Models that
  * are not separable per sample (softmax over the batch, Shape, NonZero, ...) fail here.
  */
@@ -14,7 +14,7 @@ import { combineTensors, concatAlongAxis, sliceAlongAxis } from '../runtime/data
 import { noOrtTypeReason } from '../tensors/ort-types.js';
 import { batchCouplingSuspects } from './batch-coupling.js';
 import { compareTensors } from './compare.js';
-import { ReferenceSession } from './reference-session.js';
+import { PlainSession } from '../runtime/session/plain-session.js';
 import { dimsForBatch, randomTensor, type IntegerFill } from '../tensors/feeds.js';
 import { SeededRandom } from '../tensors/random.js';
 
@@ -82,20 +82,20 @@ export async function verifyParallel(original: ModelProto, result: ParallelizeRe
   const needsParts = fixed !== undefined || report.outputs.some((o) => o.combine === 'stack');
   const batches = fixed !== undefined ? [n * (fixed.batch as number)] : (options.batches ?? defaultBatches(n));
 
-  let originalSession: ReferenceSession | undefined;
-  let parallelSession: ReferenceSession | undefined;
+  let originalSession: PlainSession | undefined;
+  let parallelSession: PlainSession | undefined;
   const runs: VerifyRun[] = [];
   const unsupported = unsupportedType(inputs.map((i) => i.info), original.graph!.output);
   const bfloat16Outputs = new Set(original.graph!.output.filter((o) => elemTypeOf(o) === TensorProto_DataType.BFLOAT16).map((o) => o.name));
   if (unsupported !== undefined) return notVerified(runs, unsupported);
   try {
     try {
-      originalSession = await ReferenceSession.create(original, verifySessionOptions);
+      originalSession = await PlainSession.create(original, verifySessionOptions);
     } catch (error) {
       return notVerified(runs, `onnxruntime cannot load the original model: ${firstLine(error)}`);
     }
     try {
-      parallelSession = await ReferenceSession.create(result.model, verifySessionOptions);
+      parallelSession = await PlainSession.create(result.model, verifySessionOptions);
     } catch (error) {
       return { status: 'failed', verified: false, maxAbsError: Infinity, maxRelError: Infinity, runs, reason: `onnxruntime cannot load the rewritten model: ${firstLine(error)}` };
     }

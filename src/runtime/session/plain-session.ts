@@ -1,28 +1,36 @@
 /**
- * The sessions --verify compares: one onnxruntime session of an in-memory model on the CPU, made and run through
- * onnxruntime's C API (as ParallelSession's devices are), fed and answering onnxruntime-node tensors. Unlike
- * onnxruntime-node's InferenceSession it loads and runs models whose graph inputs or outputs are bfloat16: a
- * bfloat16 value travels in a 'uint16' tensor of its bit patterns, both ways.
+ * One plain onnxruntime session of an in-memory model, made and run through onnxruntime's C API (as
+ * ParallelSession's devices are), fed and answering onnxruntime-node tensors, with InferenceSession's `run` and
+ * `release`. Unlike onnxruntime-node's InferenceSession it loads and runs models whose graph inputs or outputs
+ * are bfloat16: a bfloat16 value travels in a 'uint16' tensor of its bit patterns, both ways. --verify runs its
+ * reference and rewritten models in such sessions; `bench` measures against one where InferenceSession cannot
+ * load the model.
  */
 import * as ort from 'onnxruntime-node';
-import type { ModelProto } from '../onnx.js';
-import { sessionSource } from '../runtime/session/session-source.js';
-import { OrtSession } from '../runtime/onnxruntime/session.js';
-import { createSessionOptions, releaseSessionOptions } from '../runtime/onnxruntime/session-options.js';
-import { RunOptions } from '../runtime/onnxruntime/run-options.js';
-import { readTensor, releaseValue, tensorShape, tensorValue, type TensorData, type TensorValue } from '../runtime/onnxruntime/values.js';
+import type { ModelProto } from '../../onnx.js';
+import { sessionSource } from './session-source.js';
+import { OrtSession } from '../onnxruntime/session.js';
+import { createSessionOptions, releaseSessionOptions } from '../onnxruntime/session-options.js';
+import { appendProviders } from '../onnxruntime/providers.js';
+import { RunOptions } from '../onnxruntime/run-options.js';
+import { readTensor, releaseValue, tensorShape, tensorValue, type TensorData, type TensorValue } from '../onnxruntime/values.js';
+import type { DeviceProviders } from '../gpu/providers.js';
 
 type Feeds = Record<string, ort.Tensor>;
 
-export class ReferenceSession {
+export class PlainSession {
   private constructor(private readonly session: OrtSession) {}
 
-  /** A session of `model` (its external data included) with `options` (threads, log level, ...). */
-  static async create(model: ModelProto, options: ort.InferenceSession.SessionOptions): Promise<ReferenceSession> {
+  /**
+   * A session of `model` (its external data included) with `options` (threads, log level, ...; its providers are
+   * left out) on the CPU, or on the GPU of `providers` (deviceProviders).
+   */
+  static async create(model: ModelProto, options: ort.InferenceSession.SessionOptions, providers: DeviceProviders = {}): Promise<PlainSession> {
     const source = await sessionSource(model);
     const sessionOptions = createSessionOptions(options);
     try {
-      return new ReferenceSession(await OrtSession.create({ bytes: source.model, externalData: source.externalData }, sessionOptions));
+      appendProviders(sessionOptions, providers);
+      return new PlainSession(await OrtSession.create({ bytes: source.model, externalData: source.externalData }, sessionOptions));
     } finally {
       releaseSessionOptions(sessionOptions);
     }

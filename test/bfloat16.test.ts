@@ -302,7 +302,7 @@ test('--verify compares bfloat16 outputs as values: a per-sample model passes, a
   assert.equal(compareTensors(nextUp, bits([1, 2])).equal, false, 'as plain uint16, exact');
 });
 
-test('CLI: --verify and run on a model with bfloat16 inputs and outputs', { timeout: 120_000 }, () => {
+test('CLI: --verify, run, inspect and bench on a model with bfloat16 inputs and outputs', { timeout: 120_000 }, () => {
   const folder = tempDir();
   const file = path.join(folder, 'bf16.onnx');
   writeFileSync(file, encodeModel(bfloat16Model()));
@@ -324,6 +324,15 @@ test('CLI: --verify and run on a model with bfloat16 inputs and outputs', { time
   const wrong = runCli(['run', file, '--devices', 'cpu,cpu', '--input', `x=${floats}`, '-o', path.join(folder, 'out2')]);
   assert.equal(wrong.status, 2, wrong.stderr);
   assert.match(wrong.stderr, /input 'x' is bfloat16, got a float32 tensor; .*uint16/);
+
+  const inspect = runCli(['inspect', file]);
+  assert.equal(inspect.status, 0, inspect.stderr);
+  assert.match(inspect.stdout, /x: bfloat16 \[batch, 4\]/);
+  const bench = runCli(['bench', file, '--devices', 'cpu,cpu', '--batch', '6', '--runs', '3', '--json']);
+  assert.equal(bench.status, 0, bench.stderr);
+  const report = JSON.parse(bench.stdout) as { batch: number; single: { throughput: number }; parallel: { throughput: number } };
+  assert.equal(report.batch, 6);
+  assert.ok(report.single.throughput > 0 && report.parallel.throughput > 0, bench.stdout);
 
   const triton = describeTritonModel(bfloat16Model(), { name: 'bf16', devices: ['cpu'] });
   assert.deepEqual(triton.config.input.map((i) => i.dataType), ['TYPE_BF16']);

@@ -81,7 +81,7 @@ export function planDevices(model: ModelProto, options: PlanOptions, fromFile: b
     deviceModel = replicaModel(model, plan, 0);
   }
   const rewritten = stored !== undefined;
-  // onnxruntime-node would fail every run with its bare "Unsupported data type" for such an output.
+  // An output no onnxruntime-node tensor holds (float8, ...) would fail every run: refused here, by name.
   for (const output of model.graph!.output) {
     const elemType = elemTypeOf(output);
     const planned = plan.outputs.find((o) => o.name === output.name);

@@ -1,5 +1,5 @@
 /** Comparing output tensors: exact for integers, bools and strings; relative tolerance for floats. */
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { float16Values, type Float16Data } from '../tensors/float16.js';
 import { bfloat16ToFloat32 } from '../tensors/bfloat16.js';
 
@@ -32,13 +32,13 @@ export function relativeTolerance(type: string): number {
  */
 export function compareTensors(actual: ort.Tensor, expected: ort.Tensor, bfloat16 = false): Comparison {
   if (bfloat16 && actual.type === 'uint16' && expected.type === 'uint16') {
-    const values = (tensor: ort.Tensor): ort.Tensor => new ort.Tensor('float32', bfloat16ToFloat32(tensor.data as Uint16Array), tensor.dims);
-    return compareValues(values(actual), values(expected), relativeTolerance('bfloat16'));
+    const mismatch = shapeMismatch(actual, expected);
+    if (mismatch !== undefined) return mismatch;
+    return compareValues(bfloat16ToFloat32(actual.data as Uint16Array), bfloat16ToFloat32(expected.data as Uint16Array), relativeTolerance('bfloat16'));
   }
   if (actual.type !== expected.type) return { equal: false, maxAbsError: Infinity, maxRelError: Infinity, detail: `type ${actual.type}, expected ${expected.type}` };
-  if (actual.dims.join(',') !== expected.dims.join(',')) {
-    return { equal: false, maxAbsError: Infinity, maxRelError: Infinity, detail: `shape [${actual.dims.join(', ')}], expected [${expected.dims.join(', ')}]` };
-  }
+  const mismatch = shapeMismatch(actual, expected);
+  if (mismatch !== undefined) return mismatch;
   if (!floatTypes.has(expected.type)) {
     const a = actual.data as ArrayLike<number | bigint | string>;
     const e = expected.data as ArrayLike<number | bigint | string>;
@@ -47,13 +47,17 @@ export function compareTensors(actual: ort.Tensor, expected: ort.Tensor, bfloat1
     }
     return { equal: true, maxAbsError: 0, maxRelError: 0 };
   }
-  return compareValues(actual, expected, relativeTolerance(expected.type));
+  return compareValues(floatValues(actual), floatValues(expected), relativeTolerance(expected.type));
 }
 
-/** Float tensors of the same shape compared element by element, within `rtol`. */
-function compareValues(actual: ort.Tensor, expected: ort.Tensor, rtol: number): Comparison {
-  const a = floatValues(actual);
-  const e = floatValues(expected);
+/** The comparison of tensors whose shapes differ, or undefined when they agree. */
+function shapeMismatch(actual: ort.Tensor, expected: ort.Tensor): Comparison | undefined {
+  if (actual.dims.join(',') === expected.dims.join(',')) return undefined;
+  return { equal: false, maxAbsError: Infinity, maxRelError: Infinity, detail: `shape [${actual.dims.join(', ')}], expected [${expected.dims.join(', ')}]` };
+}
+
+/** Float values (as many each) compared element by element, within `rtol`. */
+function compareValues(a: ArrayLike<number>, e: ArrayLike<number>, rtol: number): Comparison {
   let scale = 0;
   for (let i = 0; i < e.length; i++) {
     const v = Math.abs(e[i]!);

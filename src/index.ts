@@ -41,5 +41,6 @@ export { discoverGpus, type GpuInfo, type GpuInventory, type DiscoverOptions } f
 export { deviceProviders, type DeviceOptions, type DeviceProviderOptions, type DeviceProviders } from './runtime/gpu/providers.js';
 export { type CudaProviderOptions } from './runtime/gpu/cuda-options.js';
 export { type TensorrtProviderOptions } from './runtime/gpu/tensorrt-options.js';
+export { bfloat16FromFloat32, bfloat16ToFloat32 } from './tensors/bfloat16.js';
 export { ArgumentError, ArgumentRangeError, DeviceError, InputError } from './errors.js';
 export type { ModelProto } from './onnx.js';

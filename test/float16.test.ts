@@ -7,12 +7,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { encodeModel } from '../src/io/codec.js';
 import { loadModel } from '../src/io/files.js';
 import { npyFromTensor, readNpy, tensorFromNpy } from '../src/io/npy.js';
-import { makeGraph, makeModel, makeNode, makeValueInfo } from '../src/graph/build.js';
-import { TensorProto_DataType as DT } from '../src/onnx.js';
-import { ArgumentError } from '../src/errors.js';
 import { ParallelSession } from '../src/runtime/session/parallel-session.js';
 import { AxisJoin, combineTensors, concatAlongAxis, sliceAlongAxis } from '../src/runtime/data/tensor-ops.js';
 import { float16Bits, float16Storage, float16Values, fromHalf, hasFloat16Array, isFloat16Array, toHalf, type Float16Data } from '../src/tensors/float16.js';
@@ -234,36 +230,3 @@ test('--verify compares float16 outputs for real: it passes on the fixture and f
   assert.match(comparison.detail!, /^element 7:/);
 });
 
-test('bfloat16 graph inputs: onnxruntime-node has no such tensors, and the errors say so', async () => {
-  const model = makeModel(
-    makeGraph({
-      name: 'bf16',
-      inputs: [makeValueInfo('x', DT.BFLOAT16, ['batch', 4])],
-      outputs: [makeValueInfo('y', DT.FLOAT, ['batch', 4])],
-      nodes: [makeNode('Cast', ['x'], ['y'], { to: DT.FLOAT })],
-    }),
-    { opset: 13 },
-  );
-  assert.throws(() => randomTensor(model.graph!.input[0]!, [2, 4], new SeededRandom(1)), /input 'x' is bfloat16, which onnxruntime-node cannot take or return/);
-  const verify = await verifyParallel(model, parallelize(model, { devices: ['cpu', 'cpu'] }));
-  assert.equal(verify.status, 'not-verifiable');
-  assert.equal(verify.verified, false);
-  assert.match(verify.reason!, /input 'x' is bfloat16, which onnxruntime-node cannot take or return .*cast it/);
-  await assert.rejects(ParallelSession.create(encodeModel(model), { devices: ['cpu', 'cpu'] }), /input 'x' is bfloat16, which onnxruntime-node cannot take or return/);
-});
-
-test('a bfloat16 graph output alone: ParallelSession refuses it at create, naming the output, instead of failing every run', async () => {
-  const model = makeModel(
-    makeGraph({
-      name: 'bf16-out',
-      inputs: [makeValueInfo('x', DT.FLOAT, ['batch', 4])],
-      outputs: [makeValueInfo('y', DT.BFLOAT16, ['batch', 4])],
-      nodes: [makeNode('Cast', ['x'], ['y'], { to: DT.BFLOAT16 })],
-    }),
-    { opset: 13 },
-  );
-  await assert.rejects(ParallelSession.create(encodeModel(model), { devices: ['cpu', 'cpu'] }), (error: unknown) => error instanceof ArgumentError && /^model: output 'y' is bfloat16, which onnxruntime-node cannot take or return .*cast it/.test(error.message));
-  const verify = await verifyParallel(model, parallelize(model, { devices: ['cpu', 'cpu'] }));
-  assert.equal(verify.status, 'not-verifiable');
-  assert.match(verify.reason!, /output 'y' is bfloat16/);
-});

@@ -1,10 +1,11 @@
 /** Seeded random inputs for a model, of the types and shapes it declares. */
 import type * as ort from 'onnxruntime-node';
-import type { ValueInfoProto } from '../onnx.js';
+import { TensorProto_DataType, type ValueInfoProto } from '../onnx.js';
 import { elemTypeOf, shapeOf, type Dim } from '../graph/types.js';
 import { allocate, ortTypeFor } from './ort-types.js';
 import { elementSize } from '../graph/build.js';
 import { toHalf } from './float16.js';
+import { toBfloat16 } from './bfloat16.js';
 import { ortInputTensor } from './ort-tensor.js';
 import { SeededRandom } from './random.js';
 import { ArgumentError } from '../errors.js';
@@ -48,7 +49,7 @@ export function inputShape(info: ValueInfoProto): Dim[] {
 /** The most bytes of random data made for one input: past it, real inputs are asked for instead. */
 const maxRandomBytes = 2 ** 30;
 
-/** A seeded tensor for an input, that onnxruntime-node can take on this Node (float16 as bit patterns). */
+/** A seeded tensor for an input, that onnxruntime-node can take on this Node (float16 and bfloat16 as bit patterns). */
 export function randomTensor(info: ValueInfoProto, dims: number[], random: SeededRandom, integers: IntegerFill = 'small-positive'): ort.Tensor {
   const elemType = elemTypeOf(info);
   const type = ortTypeFor(elemType, `input '${info.name}'`);
@@ -59,10 +60,12 @@ export function randomTensor(info: ValueInfoProto, dims: number[], random: Seede
     throw new ArgumentError(`input '${info.name}': dims [${dims.join(', ')}] hold ${size} values (${(bytes / 2 ** 30).toPrecision(3)} GiB), too many to make up as random samples (at most 1 GiB)`);
   }
   const data = type === 'float16' ? new Uint16Array(size) : allocate(type, size);
+  const bfloat16 = elemType === TensorProto_DataType.BFLOAT16;
   const integer = (): number => (integers === 'zeros' ? 0 : integers === 'ones' ? 1 : random.int(1, 3));
   for (let i = 0; i < size; i++) {
     if (data instanceof Float32Array || data instanceof Float64Array) data[i] = random.signed(1);
     else if (type === 'float16') (data as Uint16Array)[i] = toHalf(random.signed(1));
+    else if (bfloat16) (data as Uint16Array)[i] = toBfloat16(random.signed(1));
     else if (type === 'bool') (data as Uint8Array)[i] = random.next() < 0.5 ? 0 : 1;
     else if (type === 'string') (data as string[])[i] = `s${random.int(0, 9)}`;
     else if (data instanceof BigInt64Array || data instanceof BigUint64Array) data[i] = BigInt(integer());

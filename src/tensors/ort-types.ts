@@ -1,4 +1,7 @@
-/** Mapping between ONNX element types and onnxruntime-node tensor types. */
+/**
+ * Mapping between ONNX element types and onnxruntime-node tensor types. onnxruntime-node has no bfloat16 type:
+ * a bfloat16 graph input or output is held in a 'uint16' tensor of its bit patterns (see bfloat16.ts).
+ */
 import { TensorProto_DataType as DT } from '../onnx.js';
 import { dataTypeName } from '../graph/types.js';
 import { float16Storage, type Float16ArrayLike } from './float16.js';
@@ -12,6 +15,7 @@ export const ortTypeOf: Partial<Record<DT, string>> = {
   [DT.UINT8]: 'uint8',
   [DT.INT16]: 'int16',
   [DT.UINT16]: 'uint16',
+  [DT.BFLOAT16]: 'uint16',
   [DT.INT32]: 'int32',
   [DT.UINT32]: 'uint32',
   [DT.INT64]: 'int64',
@@ -21,22 +25,31 @@ export const ortTypeOf: Partial<Record<DT, string>> = {
 };
 
 /**
- * Why onnxruntime-node has no tensor type for a graph input or output (`what`, e.g. "input 'x'"), or undefined
- * when it has one. It has no bfloat16 tensors at all: it cannot even load a model whose graph inputs or outputs
- * are bfloat16 (bfloat16 inside the graph is fine).
+ * Why no onnxruntime-node tensor can hold a graph input or output (`what`, e.g. "input 'x'"), or undefined
+ * when one can (float8 and 4-bit types, for example, have none).
  */
 export function noOrtTypeReason(elemType: DT | undefined, what: string): string | undefined {
   if (elemType !== undefined && ortTypeOf[elemType] !== undefined) return undefined;
-  if (elemType === DT.BFLOAT16) return `${what} is bfloat16, which onnxruntime-node cannot take or return (its tensors have no bfloat16 type); cast it from or to float32 or float16 inside the model`;
   return `${what} is ${elemType === undefined ? 'not a tensor' : `of element type ${dataTypeName(elemType)}`}, which onnxruntime-node tensors cannot hold`;
 }
 
-/** The onnxruntime-node tensor type of a graph input or output, or a TypeError that says why there is none. */
+/** The onnxruntime-node tensor type of a graph input or output, or an ArgumentError that says why there is none. */
 export function ortTypeFor(elemType: DT | undefined, what: string): string {
   const reason = noOrtTypeReason(elemType, what);
   if (reason !== undefined) throw new ArgumentError(reason);
   return ortTypeOf[elemType!]!;
 }
+
+/**
+ * The element type name a session made through onnxruntime's C API is given a graph input or output as: the
+ * onnxruntime-node type, but 'bfloat16' for bfloat16, whose bits an onnxruntime-node 'uint16' tensor holds.
+ */
+export function sessionTypeFor(elemType: DT | undefined, what: string): string {
+  return elemType === DT.BFLOAT16 ? 'bfloat16' : ortTypeFor(elemType, what);
+}
+
+/** How a caller gives or gets a bfloat16 tensor, for errors about one given in another form. */
+export const bfloat16Hint = 'onnxruntime-node has no bfloat16 tensors: give its bits as a uint16 tensor (bfloat16FromFloat32 makes them from float32 values)';
 
 export type TypedData =
   | Float32Array

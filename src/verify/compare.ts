@@ -1,6 +1,7 @@
 /** Comparing output tensors: exact for integers, bools and strings; relative tolerance for floats. */
 import type * as ort from 'onnxruntime-node';
 import { float16Values, type Float16Data } from '../tensors/float16.js';
+import { bfloat16ToFloat32 } from '../tensors/bfloat16.js';
 
 export interface Comparison {
   equal: boolean;
@@ -19,15 +20,25 @@ const floatTypes = new Set(['float32', 'float64', 'float16']);
  */
 export function relativeTolerance(type: string): number {
   if (type === 'float16') return 1e-2;
+  // 8 significant bits: one step is up to 0.8% of the value.
+  if (type === 'bfloat16') return 2e-2;
   if (type === 'float64') return 1e-9;
   return 1e-4;
 }
 
-export function compareTensors(actual: ort.Tensor, expected: ort.Tensor): Comparison {
-  if (actual.type !== expected.type) return { equal: false, maxAbsError: Infinity, maxRelError: Infinity, detail: `type ${actual.type}, expected ${expected.type}` };
-  if (actual.dims.join(',') !== expected.dims.join(',')) {
-    return { equal: false, maxAbsError: Infinity, maxRelError: Infinity, detail: `shape [${actual.dims.join(', ')}], expected [${expected.dims.join(', ')}]` };
+/**
+ * Compares `actual` with `expected`. With `bfloat16`, both are uint16 tensors of bfloat16 bit patterns (as a
+ * bfloat16 output comes from onnxruntime-node), compared as the values they stand for.
+ */
+export function compareTensors(actual: ort.Tensor, expected: ort.Tensor, bfloat16 = false): Comparison {
+  if (bfloat16 && actual.type === 'uint16' && expected.type === 'uint16') {
+    const mismatch = shapeMismatch(actual, expected);
+    if (mismatch !== undefined) return mismatch;
+    return compareValues(bfloat16ToFloat32(actual.data as Uint16Array), bfloat16ToFloat32(expected.data as Uint16Array), relativeTolerance('bfloat16'));
   }
+  if (actual.type !== expected.type) return { equal: false, maxAbsError: Infinity, maxRelError: Infinity, detail: `type ${actual.type}, expected ${expected.type}` };
+  const mismatch = shapeMismatch(actual, expected);
+  if (mismatch !== undefined) return mismatch;
   if (!floatTypes.has(expected.type)) {
     const a = actual.data as ArrayLike<number | bigint | string>;
     const e = expected.data as ArrayLike<number | bigint | string>;
@@ -36,14 +47,22 @@ export function compareTensors(actual: ort.Tensor, expected: ort.Tensor): Compar
     }
     return { equal: true, maxAbsError: 0, maxRelError: 0 };
   }
-  const a = floatValues(actual);
-  const e = floatValues(expected);
+  return compareValues(floatValues(actual), floatValues(expected), relativeTolerance(expected.type));
+}
+
+/** The comparison of tensors whose shapes differ, or undefined when they agree. */
+function shapeMismatch(actual: ort.Tensor, expected: ort.Tensor): Comparison | undefined {
+  if (actual.dims.join(',') === expected.dims.join(',')) return undefined;
+  return { equal: false, maxAbsError: Infinity, maxRelError: Infinity, detail: `shape [${actual.dims.join(', ')}], expected [${expected.dims.join(', ')}]` };
+}
+
+/** Float values (as many each) compared element by element, within `rtol`. */
+function compareValues(a: ArrayLike<number>, e: ArrayLike<number>, rtol: number): Comparison {
   let scale = 0;
   for (let i = 0; i < e.length; i++) {
     const v = Math.abs(e[i]!);
     if (Number.isFinite(v) && v > scale) scale = v;
   }
-  const rtol = relativeTolerance(expected.type);
   let maxAbs = 0;
   let maxRel = 0;
   let detail: string | undefined;

@@ -1,20 +1,20 @@
 /**
- * --verify: runs the original and the rewritten model in onnxruntime-node on the CPU, on seeded inputs at
+ * --verify: runs the original and the rewritten model in onnxruntime on the CPU (through its C API, which takes
+ * bfloat16 graph inputs and outputs too: runtime/session/plain-session.ts), on seeded inputs at
  * several batch sizes (one not divisible by N, one smaller than N), and compares every output. Models that
  * are not separable per sample (softmax over the batch, Shape, NonZero, ...) fail here.
  */
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { TensorProto_DataType, type ModelProto, type ValueInfoProto } from '../onnx.js';
 import { messageOf } from '../errors.js';
 import { elemTypeOf, shapeOf } from '../graph/types.js';
 import type { ParallelizeResult } from '../transform/parallelize.js';
 import { splitOffsets, splitSizes } from '../transform/split-sizes.js';
-import { createSession } from '../runtime/session/session-source.js';
 import { combineTensors, concatAlongAxis, sliceAlongAxis } from '../runtime/data/tensor-ops.js';
-import { asOrtInputs } from '../tensors/ort-tensor.js';
 import { noOrtTypeReason } from '../tensors/ort-types.js';
 import { batchCouplingSuspects } from './batch-coupling.js';
 import { compareTensors } from './compare.js';
+import { PlainSession } from '../runtime/session/plain-session.js';
 import { dimsForBatch, randomTensor, type IntegerFill } from '../tensors/feeds.js';
 import { SeededRandom } from '../tensors/random.js';
 
@@ -82,19 +82,20 @@ export async function verifyParallel(original: ModelProto, result: ParallelizeRe
   const needsParts = fixed !== undefined || report.outputs.some((o) => o.combine === 'stack');
   const batches = fixed !== undefined ? [n * (fixed.batch as number)] : (options.batches ?? defaultBatches(n));
 
-  let originalSession: ort.InferenceSession | undefined;
-  let parallelSession: ort.InferenceSession | undefined;
+  let originalSession: PlainSession | undefined;
+  let parallelSession: PlainSession | undefined;
   const runs: VerifyRun[] = [];
   const unsupported = unsupportedType(inputs.map((i) => i.info), original.graph!.output);
+  const bfloat16Outputs = new Set(original.graph!.output.filter((o) => elemTypeOf(o) === TensorProto_DataType.BFLOAT16).map((o) => o.name));
   if (unsupported !== undefined) return notVerified(runs, unsupported);
   try {
     try {
-      originalSession = await createSession(original, verifySessionOptions);
+      originalSession = await PlainSession.create(original, verifySessionOptions);
     } catch (error) {
       return notVerified(runs, `onnxruntime cannot load the original model: ${firstLine(error)}`);
     }
     try {
-      parallelSession = await createSession(result.model, verifySessionOptions);
+      parallelSession = await PlainSession.create(result.model, verifySessionOptions);
     } catch (error) {
       return { status: 'failed', verified: false, maxAbsError: Infinity, maxRelError: Infinity, runs, reason: `onnxruntime cannot load the rewritten model: ${firstLine(error)}` };
     }
@@ -122,7 +123,7 @@ export async function verifyParallel(original: ModelProto, result: ParallelizeRe
   async function referenceOutputs(feeds: Feeds, batch: number): Promise<Feeds> {
     const sizes = splitSizes(fixed === undefined ? batch : n * (fixed.batch as number), report.weights);
     const offsets = splitOffsets(sizes);
-    const full = fixed === undefined ? await originalSession!.run(asOrtInputs(feeds)) : undefined;
+    const full = fixed === undefined ? await originalSession!.run(feeds) : undefined;
     if (!needsParts) return full!;
     const perPart: Feeds[] = [];
     for (let p = 0; p < n; p++) {
@@ -135,7 +136,7 @@ export async function verifyParallel(original: ModelProto, result: ParallelizeRe
         const tensor = feeds[input.name]!;
         partFeeds[input.name] = input.axis === null ? tensor : sliceAlongAxis(tensor, input.axis, offsets[p]!, offsets[p]! + sizes[p]!);
       }
-      perPart.push(await originalSession!.run(asOrtInputs(partFeeds)));
+      perPart.push(await originalSession!.run(partFeeds));
     }
     const expected: Feeds = {};
     for (const output of report.outputs) {
@@ -193,12 +194,12 @@ export async function verifyParallel(original: ModelProto, result: ParallelizeRe
         accepted += 1;
         let actual: Feeds;
         try {
-          actual = await parallelSession!.run(asOrtInputs(feeds));
+          actual = await parallelSession!.run(feeds);
         } catch (error) {
           return { batch, status: 'failed', maxAbsError: Infinity, maxRelError: Infinity, detail: `the rewritten model fails: ${firstLine(error)}` };
         }
         for (const output of report.outputs) {
-          const comparison = compareTensors(actual[output.name]!, expected[output.name]!);
+          const comparison = compareTensors(actual[output.name]!, expected[output.name]!, bfloat16Outputs.has(output.name));
           maxAbs = Math.max(maxAbs, comparison.maxAbsError);
           maxRel = Math.max(maxRel, comparison.maxRelError);
           if (!comparison.equal) return { batch, status: 'failed', maxAbsError: maxAbs, maxRelError: maxRel, detail: `output '${output.name}': ${comparison.detail}` };
@@ -228,7 +229,7 @@ export async function verifyParallel(original: ModelProto, result: ParallelizeRe
   return { status: 'passed', verified: true, maxAbsError, maxRelError, runs };
 }
 
-/** Why onnxruntime-node cannot take or return a declared graph input or output (a bfloat16 one, ...), or undefined. */
+/** Why no onnxruntime-node tensor can hold a declared graph input or output (a float8 one, ...), or undefined. */
 function unsupportedType(inputs: ValueInfoProto[], outputs: ValueInfoProto[]): string | undefined {
   const values = [...inputs.map((info) => ({ info, what: `input '${info.name}'` })), ...outputs.map((info) => ({ info, what: `output '${info.name}'` }))];
   // Values that are not declared tensors are left to the runs.

@@ -1,8 +1,8 @@
 /** Checks the feeds of a run against the model's inputs, with a TypeError that names the input, before any work. */
 import type * as ort from 'onnxruntime-node';
-import type { ValueInfoProto } from '../../onnx.js';
+import { TensorProto_DataType, type ValueInfoProto } from '../../onnx.js';
 import { elemTypeOf, shapeOf } from '../../graph/types.js';
-import { ortTypeOf } from '../../tensors/ort-types.js';
+import { bfloat16Hint, ortTypeOf } from '../../tensors/ort-types.js';
 import { isFloat16Array } from '../../tensors/float16.js';
 import type { ExecutionPlan } from '../../transform/plan.js';
 import { ArgumentError } from '../../errors.js';
@@ -12,6 +12,8 @@ import { deviceValueOf } from '../memory/device-values.js';
 interface InputSpec {
   name: string;
   type: string | undefined;
+  /** A bfloat16 input, which takes its bits as a uint16 tensor. */
+  bfloat16: boolean;
   shape: Array<number | string | null> | undefined;
   axis: number | null;
 }
@@ -23,7 +25,7 @@ interface InputSpec {
 export function feedChecker(inputs: ValueInfoProto[], plan: ExecutionPlan): (feeds: unknown) => number {
   const specs: InputSpec[] = inputs.map((info) => {
     const elemType = elemTypeOf(info);
-    return { name: info.name, type: elemType === undefined ? undefined : ortTypeOf[elemType], shape: shapeOf(info), axis: plan.inputs.find((i) => i.name === info.name)?.axis ?? null };
+    return { name: info.name, type: elemType === undefined ? undefined : ortTypeOf[elemType], bfloat16: elemType === TensorProto_DataType.BFLOAT16, shape: shapeOf(info), axis: plan.inputs.find((i) => i.name === info.name)?.axis ?? null };
   });
   const names = new Set(specs.map((s) => s.name));
   return (feeds: unknown): number => {
@@ -34,10 +36,11 @@ export function feedChecker(inputs: ValueInfoProto[], plan: ExecutionPlan): (fee
     }
     let batch: number | undefined;
     let batchFrom = '';
-    for (const { name, type, shape, axis } of specs) {
+    for (const { name, type, bfloat16, shape, axis } of specs) {
       const tensor = given[name] as ort.Tensor | undefined;
       if (tensor === undefined) throw new ArgumentError(`feeds: input '${name}' is missing`);
       if (typeof tensor !== 'object' || tensor === null || !('dims' in tensor) || !('type' in tensor) || !('data' in tensor)) throw new ArgumentError(`feeds: input '${name}' must be an onnxruntime Tensor`);
+      if (bfloat16 && tensor.type !== type) throw new ArgumentError(`feeds: input '${name}' is bfloat16, got a ${tensor.type} tensor; ${bfloat16Hint}`);
       if (type !== undefined && tensor.type !== type) throw new ArgumentError(`feeds: input '${name}' must be ${type}, got ${tensor.type}`);
       if (tensor.location === 'none') throw new ArgumentError(`feeds: input '${name}' is a disposed tensor; feed it before disposing it`);
       const kept = tensor.location === 'gpu-buffer' ? deviceValueOf(tensor) : undefined;

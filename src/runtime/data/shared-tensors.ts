@@ -4,7 +4,7 @@
  * caller gives to be written in place.
  */
 import * as ort from 'onnxruntime-node';
-import type { ValueInfoProto } from '../../onnx.js';
+import { TensorProto_DataType, type ValueInfoProto } from '../../onnx.js';
 import { elemTypeOf, shapeOf } from '../../graph/types.js';
 import { elementSize } from '../../graph/build.js';
 import { product } from './row-copy.js';
@@ -90,7 +90,9 @@ export function outputTargets(side: TensorSide, given: unknown, batch: number): 
     const { type, dims, data } = tensor as ort.Tensor;
     const elemType = elemTypeOf(info);
     const expected = elemType === undefined ? undefined : ortTypeOf[elemType];
-    if (expected !== undefined && type !== expected) throw new ArgumentError(`${where}: a ${type} tensor for a ${expected} output`);
+    if (expected !== undefined && type !== expected) {
+      throw new ArgumentError(elemType === TensorProto_DataType.BFLOAT16 ? `${where}: a ${type} tensor for a bfloat16 output, which comes as its bits in a uint16 tensor (onnxruntime-node has no bfloat16 tensors); make it with allocateOutput('${name}', rows)` : `${where}: a ${type} tensor for a ${expected} output`);
+    }
     if (!isShared(data) && !isPinned(data)) throw new ArgumentError(`${where}: its data must be on a SharedArrayBuffer or page-locked, which every device writes its rows into; make it with allocateOutput('${name}', rows)`);
     const shape = shapeOf(info);
     const axis = side.axisOf(name);

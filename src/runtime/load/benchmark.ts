@@ -1,6 +1,7 @@
 /**
  * `onnx-parallelize bench`: one plain InferenceSession on the first device against a ParallelSession on all
- * devices, on the same seeded inputs. Two modes:
+ * devices, on the same seeded inputs (for a model with bfloat16 graph inputs or outputs, which InferenceSession
+ * cannot load, one session made through onnxruntime's C API instead: plain-session.ts). Two modes:
  *  - single batch (`benchmark`): one batch of B rows at a time, the contenders timed interleaved run by run;
  *  - load (`loadBenchmark`): requests of B rows in a closed loop at each concurrency level, as Triton's
  *    perf_analyzer drives a server; the plain session gets the same concurrent run() calls (they run one after
@@ -13,7 +14,10 @@ import { dimsForBatch, inputShape, randomFeeds } from '../../tensors/feeds.js';
 import { readPlan } from '../../transform/plan.js';
 import { ParallelSession, type DeviceStats, type ParallelSessionOptions, type SessionStats } from '../session/parallel-session.js';
 import { replicaModel } from '../session/extract.js';
-import { deviceSessionOptions } from '../gpu/providers.js';
+import { PlainSession } from '../session/plain-session.js';
+import { deviceProviders, deviceSessionOptions } from '../gpu/providers.js';
+import { elemTypeOf } from '../../graph/types.js';
+import { TensorProto_DataType, type ModelProto } from '../../onnx.js';
 import { closedLoop, percentile, summarize, type LoadRun, type LoadSummary } from './load-generator.js';
 import { ArgumentError } from '../../errors.js';
 
@@ -57,9 +61,15 @@ export interface BenchReport {
   addedMs: number;
 }
 
+/** A single session: onnxruntime-node's InferenceSession, or a PlainSession where that cannot load the model. */
+interface SingleSession {
+  run(feeds: Feeds): Promise<unknown>;
+  release(): Promise<void>;
+}
+
 /** The two contenders on the same inputs, and how to end them. */
 interface Contenders {
-  plain: ort.InferenceSession;
+  plain: SingleSession;
   /** The device of the plain session: ParallelSession's first. */
   device: string;
   parallel: ParallelSession;
@@ -73,13 +83,18 @@ async function openContenders(file: string, options: ParallelSessionOptions, bat
   const model = await loadModel(file);
   const rewritten = readPlan(model) !== undefined;
   const parallel = await ParallelSession.create(file, options);
-  let plain: ort.InferenceSession;
+  let plain: SingleSession;
   try {
     const { plan } = parallel;
     const device = parallel.devices[0]!;
     // The single-device contender: the model itself, or replica 0 of a rewritten one.
     const sessionOptions = deviceSessionOptions(device, options.sessionOptions, options.deviceOptions);
-    plain = rewritten ? await ort.InferenceSession.create(encodeModel(replicaModel(model, plan, 0)), sessionOptions) : await ort.InferenceSession.create(file, sessionOptions);
+    if (hasBfloat16Values(model)) {
+      const { executionProviders: _providers, externalData: _externalData, ...fields } = sessionOptions;
+      plain = await PlainSession.create(rewritten ? replicaModel(model, plan, 0) : model, fields, deviceProviders(device, options.sessionOptions, options.deviceOptions));
+    } else {
+      plain = rewritten ? await ort.InferenceSession.create(encodeModel(replicaModel(model, plan, 0)), sessionOptions) : await ort.InferenceSession.create(file, sessionOptions);
+    }
     const axes = new Map(plan.inputs.map((i) => [i.name, i.axis] as const));
     const inputs = model.graph!.input.filter((i) => axes.has(i.name));
     const dims: Record<string, number[]> = {};
@@ -102,6 +117,12 @@ async function openContenders(file: string, options: ParallelSessionOptions, bat
     await parallel.release();
     throw error;
   }
+}
+
+/** Whether a graph input or output of `model` is bfloat16, which onnxruntime-node's InferenceSession cannot load. */
+function hasBfloat16Values(model: ModelProto): boolean {
+  const graph = model.graph!;
+  return [...graph.input, ...graph.output].some((info) => elemTypeOf(info) === TensorProto_DataType.BFLOAT16);
 }
 
 /** The same tensor on shared memory from `allocate`; strings stay as they are. */

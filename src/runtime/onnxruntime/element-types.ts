@@ -27,6 +27,15 @@ export function typeName(elementType: number): string | undefined {
   return typeNames[elementType];
 }
 
+/**
+ * The onnxruntime-node tensor type that holds a value of an element type: its type name, but 'uint16' for
+ * bfloat16, whose bit patterns onnxruntime-node holds in uint16 tensors (it has no bfloat16 type).
+ */
+export function heldTypeName(elementType: number): string | undefined {
+  const name = typeNames[elementType];
+  return name === 'bfloat16' ? 'uint16' : name;
+}
+
 /** The element type number of a tensor type name; throws for an unknown one. */
 export function elementType(type: string): number {
   const number = typeNumbers[type];

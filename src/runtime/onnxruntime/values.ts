@@ -10,7 +10,7 @@
 import { koffi } from './koffi.js';
 import { ortApi, type Handle } from './library.js';
 import { check, Out } from './status.js';
-import { bytesPerElement, elementType, typeName } from './element-types.js';
+import { bytesPerElement, elementType, heldTypeName, typeName } from './element-types.js';
 import { float16Bits, isFloat16Array } from '../../tensors/float16.js';
 
 /** A tensor's data as onnxruntime-node holds it: a typed array (float16 as Uint16Array bits or a Float16Array), or strings. */
@@ -116,20 +116,23 @@ export interface TensorShape {
   dims: number[];
 }
 
-/** The type and dims of a tensor value. */
+/**
+ * The type and dims of a tensor value onnxruntime made, the type as onnxruntime-node holds it: a bfloat16 value
+ * is read as 'uint16' bit patterns (onnxruntime-node tensors have no bfloat16 type).
+ */
 export function tensorShape(value: Handle): TensorShape {
   const api = ortApi();
   const info = new Out();
   check(api, api.GetTensorTypeAndShape(value, info.cell));
   try {
-    return shapeInfo(info.value);
+    return shapeInfo(info.value, heldTypeName);
   } finally {
     api.ReleaseTensorTypeAndShapeInfo(info.value);
   }
 }
 
-/** Type and dims from an OrtTensorTypeAndShapeInfo (dims not known until a run are -1). */
-export function shapeInfo(info: Handle): TensorShape {
+/** Type and dims from an OrtTensorTypeAndShapeInfo (dims not known until a run are -1), the type named by `name`. */
+export function shapeInfo(info: Handle, name: (elementType: number) => string | undefined = typeName): TensorShape {
   const api = ortApi();
   const element = new Int32Array(1);
   check(api, api.GetTensorElementType(info, element));
@@ -137,7 +140,7 @@ export function shapeInfo(info: Handle): TensorShape {
   check(api, api.GetDimensionsCount(info, count.cell));
   const dims = new BigInt64Array(count.value);
   check(api, api.GetDimensions(info, dims, dims.length));
-  const type = typeName(element[0]!);
+  const type = name(element[0]!);
   if (type === undefined) throw new TypeError(`element type ${element[0]} has no onnxruntime-node tensor type`);
   return { type, dims: Array.from(dims, Number) };
 }

@@ -4,13 +4,13 @@
  * model: the original, for a plain model (from its own file when it was given as a path), or replica 0 of a model
  * rewritten by onnx-parallelize (its replicas differ only in names).
  */
-import type { ModelProto, ValueInfoProto } from '../../onnx.js';
+import { TensorProto_DataType, type ModelProto, type ValueInfoProto } from '../../onnx.js';
 import { elemTypeOf } from '../../graph/types.js';
 import { parallelize } from '../../transform/parallelize.js';
 import { readPlan, type ExecutionPlan } from '../../transform/plan.js';
 import type { CombineMode } from '../../transform/options.js';
 import { replicaModel } from './extract.js';
-import { ortTypeFor } from '../../tensors/ort-types.js';
+import { ortTypeFor, sessionTypeFor } from '../../tensors/ort-types.js';
 import { ArgumentError } from '../../errors.js';
 
 export interface PlanOptions {
@@ -31,7 +31,7 @@ export interface DevicePlan {
   /** The model's inputs as callers feed them, and its outputs as callers get them (the plan's, in its order). */
   inputs: ValueInfoProto[];
   outputs: ValueInfoProto[];
-  /** For each plan input, the name the device model reads it under, and its onnxruntime type. */
+  /** For each plan input, the name the device model reads it under, and its element type in the session ('bfloat16' for bfloat16). */
   feedNames: string[];
   feedTypes: string[];
   /** For each plan output, the name the device model writes it under. */
@@ -50,7 +50,7 @@ function taggedDevices(model: ModelProto, plan: ExecutionPlan): string[] {
 }
 
 function typeOf(info: ValueInfoProto): string {
-  return ortTypeFor(elemTypeOf(info), `model: input '${info.name}'`);
+  return sessionTypeFor(elemTypeOf(info), `model: input '${info.name}'`);
 }
 
 /**
@@ -81,10 +81,16 @@ export function planDevices(model: ModelProto, options: PlanOptions, fromFile: b
     deviceModel = replicaModel(model, plan, 0);
   }
   const rewritten = stored !== undefined;
-  // onnxruntime-node would fail every run with its bare "Unsupported data type" for such an output.
+  // An output no onnxruntime-node tensor holds (float8, ...) would fail every run: refused here, by name.
   for (const output of model.graph!.output) {
     const elemType = elemTypeOf(output);
-    if (elemType !== undefined && plan.outputs.some((o) => o.name === output.name)) ortTypeFor(elemType, `model: output '${output.name}'`);
+    const planned = plan.outputs.find((o) => o.name === output.name);
+    if (elemType === undefined || planned === undefined) continue;
+    ortTypeFor(elemType, `model: output '${output.name}'`);
+    // The host joins such an output from the devices' values, and bfloat16 ones it holds as bits only.
+    if (elemType === TensorProto_DataType.BFLOAT16 && planned.combine !== null && planned.combine !== 'first' && planned.combine !== 'stack') {
+      throw new ArgumentError(`model: output '${output.name}' is bfloat16 without a batch axis, which cannot be joined by ${planned.combine} across devices; use combine first or stack, or cast it to float32 inside the model`);
+    }
   }
   const inputs = model.graph!.input.filter((i) => plan.inputs.some((p) => p.name === i.name));
   const infoOf = new Map(inputs.map((i) => [i.name, i] as const));

@@ -151,6 +151,9 @@ export class Device {
     return this.#inFlight.size;
   }
 
+  /** The element type of each output (fetch order) as the session declares it ('bfloat16' where onnxruntime-node holds 'uint16'). */
+  #fetchTypes: Array<string | undefined> = [];
+
   /** The session's outputs in fetch order (name, type, dims with -1 where not fixed). */
   get outputInfos(): ValueInfo[] {
     const outputs = this.#session?.outputs ?? [];
@@ -171,6 +174,7 @@ export class Device {
       const cpu = parseDevice(device).kind === 'cpu';
       options.sharedWeights?.addTo(sessionOptions, cpu);
       handle.#session = await OrtSession.create(source.kind === 'path' ? { path: source.path } : { bytes: source.model, externalData: source.externalData }, sessionOptions, cpu ? options.sharedWeights?.container : 0);
+      handle.#fetchTypes = handle.outputInfos.map((info) => (info.type === 'unknown' ? undefined : info.type));
       const parsed = parseDevice(device);
       if (parsed.kind === 'cuda' && capturesGraphs(providers)) {
         const copier = cudaCopier();
@@ -221,7 +225,8 @@ export class Device {
       });
       places.forEach((place, j) => {
         if (place === undefined || place === 'device') return;
-        const value = tensorValue(place.type, place.dims, place.data);
+        // As the session declares the output: a bfloat16 one is written into the bits of a 'uint16' tensor.
+        const value = tensorValue(this.#fetchTypes[j] ?? place.type, place.dims, place.data);
         flight.values.push(value);
         flight.outputHandles[j] = BigInt(value.handle);
       });

@@ -222,7 +222,7 @@ export class ServingCore {
         const ran = performance.now();
         const outputs = model.present(raw);
         metrics.recordSuccess(model.rowsOf(request.feeds), ran - started, ran - runStarted);
-        return request.outputs.map((o) => ({ name: o.name, tensor: outputs[o.name]!, binary: o.binary }));
+        return request.outputs.map((o) => ({ name: o.name, datatype: model.outputDatatype(o.name, outputs[o.name]!), tensor: outputs[o.name]!, binary: o.binary }));
       },
       (error: unknown) => {
         metrics.pending--;

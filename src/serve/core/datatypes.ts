@@ -1,11 +1,12 @@
 /**
  * The protocol's tensor datatypes (`FP32`, `INT64`, `BYTES`, ...) and the onnxruntime-node tensor types they
- * stand for. BF16 is a protocol type that onnxruntime-node cannot feed or return.
+ * stand for. BF16 travels as its bit patterns in a 'uint16' tensor (onnxruntime-node has no bfloat16 type), so
+ * a tensor's type alone does not name its datatype: a response's datatypes come from the model's signature.
  */
 import type { TensorProto_DataType } from '../../onnx.js';
 import { tritonDataType } from '../../triton/data-types.js';
 
-/** onnxruntime-node's tensor type of each datatype that it can feed. */
+/** onnxruntime-node's tensor type of each datatype (BF16: its bit patterns as uint16). */
 const ortTypes = {
   BOOL: 'bool',
   UINT8: 'uint8',
@@ -19,6 +20,7 @@ const ortTypes = {
   FP16: 'float16',
   FP32: 'float32',
   FP64: 'float64',
+  BF16: 'uint16',
   BYTES: 'string',
 } as const;
 
@@ -27,7 +29,8 @@ export type OrtType = (typeof ortTypes)[Datatype];
 
 export const datatypes = Object.keys(ortTypes) as Datatype[];
 
-const byOrtType = new Map<string, Datatype>(datatypes.map((d) => [ortTypes[d], d]));
+/** The datatype of each tensor type: uint16 is UINT16, unless the model says BF16. */
+const byOrtType = new Map<string, Datatype>(datatypes.filter((d) => d !== 'BF16').map((d) => [ortTypes[d], d]));
 
 export const isDatatype = (value: unknown): value is Datatype => typeof value === 'string' && Object.hasOwn(ortTypes, value);
 
@@ -54,6 +57,7 @@ export const elementBytes: Record<Exclude<Datatype, 'BYTES'>, number> = {
   UINT16: 2,
   INT16: 2,
   FP16: 2,
+  BF16: 2,
   UINT32: 4,
   INT32: 4,
   FP32: 4,

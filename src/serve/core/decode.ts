@@ -72,10 +72,7 @@ export function checkInput(header: InputHeader, k: number, model: readonly Tenso
   if (expected === undefined) fail(`not an input of the model (its inputs: ${model.map((i) => i.name).join(', ')})`);
   if (Object.hasOwn(seen, name)) fail('given twice');
   const datatype = header.datatype;
-  if (!isDatatype(datatype)) {
-    if (datatype === 'BF16') fail('datatype BF16 cannot be fed to onnxruntime-node, which has no bfloat16 tensors; cast to FP32 or FP16 inside the model');
-    fail(`unknown datatype ${describe(datatype)}; use one of BOOL, UINT8, UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP16, FP32, FP64, BYTES`);
-  }
+  if (!isDatatype(datatype)) fail(`unknown datatype ${describe(datatype)}; use one of BOOL, UINT8, UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP16, FP32, FP64, BF16, BYTES`);
   if (datatype !== expected!.datatype) fail(`datatype ${datatype as string}, but the model takes ${expected!.datatype}`);
   const dims = header.shape;
   if (!Array.isArray(dims) || !dims.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`"shape" must be a list of whole numbers >= 0, got ${describe(dims)}`);
@@ -90,10 +87,9 @@ export function checkInput(header: InputHeader, k: number, model: readonly Tenso
 
 /** The outputs asked for: all by default, or those listed, each as binary data or not. */
 export function requestedOutputs(listed: unknown, model: readonly TensorSignature[], binaryByDefault: boolean): RequestedOutput[] {
-  if (listed === undefined) return model.map((o) => ({ name: o.name, binary: binaryByDefault }));
-  if (!Array.isArray(listed)) throw invalidRequest('"outputs" must be a list of {"name", "parameters"}');
+  if (!Array.isArray(listed) && listed !== undefined) throw invalidRequest('"outputs" must be a list of {"name", "parameters"}');
   const seen = new Set<string>();
-  return listed.map((entry: unknown, k) => {
+  const outputs = listed === undefined ? model.map((o) => ({ name: o.name, binary: binaryByDefault })) : listed.map((entry: unknown, k) => {
     if (!isRecord(entry) || typeof entry['name'] !== 'string') throw invalidRequest(`outputs[${k}]: expected an object with a "name"`);
     const name = entry['name'];
     if (!model.some((o) => o.name === name)) throw invalidRequest(`output '${name}': not an output of the model (its outputs: ${model.map((o) => o.name).join(', ')})`);
@@ -107,6 +103,14 @@ export function requestedOutputs(listed: unknown, model: readonly TensorSignatur
     if (own !== undefined && typeof own !== 'boolean') throw invalidRequest(`output '${name}': binary_data must be true or false`);
     return { name, binary: own ?? binaryByDefault };
   });
+  for (const output of outputs) if (!output.binary) refuseJsonBf16Output(output.name, model);
+  return outputs;
+}
+
+/** Triton answers BF16 as binary data only: an output asked for in JSON is refused, as Triton refuses it. */
+function refuseJsonBf16Output(name: string, model: readonly TensorSignature[]): void {
+  if (model.find((o) => o.name === name)?.datatype !== 'BF16') return;
+  throw invalidRequest(`output '${name}': sending BF16 data via JSON is not supported (as in Triton); ask for it as binary data: "parameters": {"binary_data": true} on the output, or "binary_data_output": true in the request's parameters`);
 }
 
 const typedArrays = {
@@ -116,6 +120,7 @@ const typedArrays = {
   UINT16: Uint16Array,
   INT16: Int16Array,
   FP16: Uint16Array,
+  BF16: Uint16Array,
   UINT32: Uint32Array,
   INT32: Int32Array,
   FP32: Float32Array,
@@ -129,8 +134,9 @@ export function inputFromBytes(input: CheckedInput, bytes: Uint8Array): ort.Tens
   return ortInputTensor(ortTypeOfDatatype(input.datatype), valuesFromBytes(input, bytes), input.dims);
 }
 
-/** The input's tensor from its values in row-major order, flat or nested as the shape. */
+/** The input's tensor from its values in row-major order, flat or nested as the shape (BF16 refused, as Triton does). */
 export function inputFromValues(input: CheckedInput, values: unknown[]): ort.Tensor {
+  if (input.datatype === 'BF16') input.fail('receiving BF16 data via JSON is not supported (as in Triton); send it as binary data: its bfloat16 bit patterns, 2 bytes each, little-endian, with "parameters": {"binary_data_size": N}');
   return ortInputTensor(ortTypeOfDatatype(input.datatype), fromValues(input, flatValues(input, values)), input.dims);
 }
 

@@ -6,6 +6,8 @@ import type * as ort from 'onnxruntime-node';
 
 export interface ResponseOutput {
   name: string;
+  /** The protocol's datatype, as the model's signature gives it (BF16's tensor holds uint16 bits); undefined where it has none. */
+  datatype: string | undefined;
   tensor: ort.Tensor;
   binary: boolean;
 }

@@ -7,6 +7,7 @@ import type * as ort from 'onnxruntime-node';
 import { ParallelSession, type ParallelSessionOptions, type RunOptions, type SessionStats } from '../../runtime/session/parallel-session.js';
 import type { ServingPolicy } from '../../repository/index.js';
 import { invalidRequest } from './errors.js';
+import { datatypeOfOrtType } from './datatypes.js';
 import { ModelMetrics } from './metrics.js';
 import { servedModelConfig } from './model-config.js';
 import { readSignature, type ModelSignature } from './signature.js';
@@ -178,6 +179,15 @@ export class ServedVersion {
       outputs[name] = tensor.reshape(resolved(this.#batched ? [tensor.dims[0] ?? 1, ...dims] : dims, tensor.size));
     }
     return outputs;
+  }
+
+  /**
+   * The protocol's datatype of output `name` answered as `tensor`: the signature's (BF16's tensor holds uint16
+   * bits), else the tensor type's; undefined for a type the protocol has no name for.
+   */
+  outputDatatype(name: string, tensor: ort.Tensor): string | undefined {
+    const declared = this.signature.outputs.find((o) => o.name === name)?.datatype;
+    return declared === 'BF16' && tensor.type === 'uint16' ? declared : datatypeOfOrtType(tensor.type);
   }
 
   /** Counts a request in until `leave()`: draining waits for it. */

@@ -5,7 +5,7 @@
  * `raw_output_contents` (Triton always answers raw). Checking inputs and outputs against the model and reading
  * their values are the core's (decode.ts), as for HTTP.
  */
-import { checkInput, datatypeOfOrtType, elementBytes, inputFromBytes, inputFromValues, invalidRequest, requestedOutputs, tensorBytes, type CheckedInput, type Feeds, type InferRequest, type ResponseOutput, type TensorSignature } from '../core/index.js';
+import { checkInput, elementBytes, inputFromBytes, inputFromValues, invalidRequest, requestedOutputs, tensorBytes, type CheckedInput, type Feeds, type InferRequest, type ResponseOutput, type TensorSignature } from '../core/index.js';
 import type { InferParameter, InferTensorContents, ModelInferRequest, ModelInferResponse } from './messages.js';
 
 type ContentsField = keyof InferTensorContents;
@@ -87,8 +87,7 @@ export function encodeModelInferResponse(modelName: string, modelVersion: string
     model_name: modelName,
     model_version: modelVersion,
     id: id ?? '',
-    outputs: outputs.map(({ name, tensor }) => {
-      const datatype = datatypeOfOrtType(tensor.type);
+    outputs: outputs.map(({ name, datatype, tensor }) => {
       if (datatype === undefined) throw new Error(`output '${name}' is of onnxruntime type ${tensor.type}, which the protocol has no datatype for`);
       return { name, datatype, shape: [...tensor.dims] };
     }),

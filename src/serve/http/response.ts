@@ -6,10 +6,10 @@
  * cannot write, as the strings "NaN", "Infinity", "-Infinity"), BOOL as true/false, BYTES as strings (UTF-8),
  * and INT64/UINT64 as exact JSON numbers, as Triton writes them (Python's and Go's JSON readers keep them exact;
  * JavaScript's JSON.parse rounds past 2^53, so a JavaScript client wanting them exact asks for binary data).
+ * BF16 goes as binary data only, as in Triton: requestedOutputs refuses it in JSON before the run.
  */
 import type * as ort from 'onnxruntime-node';
 import { float16Values, type Float16Data } from '../../tensors/float16.js';
-import { datatypeOfOrtType } from '../core/datatypes.js';
 import { tensorBytes, type ResponseOutput } from '../core/encode.js';
 
 export interface EncodedResponse {
@@ -54,8 +54,7 @@ export function encodeInferResponse(modelName: string, modelVersion: string, id:
   if (id !== undefined) json += `,"id":${JSON.stringify(id)}`;
   json += ',"outputs":[';
   for (let k = 0; k < outputs.length; k++) {
-    const { name, tensor, binary } = outputs[k]!;
-    const datatype = datatypeOfOrtType(tensor.type);
+    const { name, datatype, tensor, binary } = outputs[k]!;
     if (datatype === undefined) throw new Error(`output '${name}' is of onnxruntime type ${tensor.type}, which the protocol has no datatype for`);
     if (k > 0) json += ',';
     json += `{"name":${JSON.stringify(name)},"datatype":"${datatype}","shape":[${tensor.dims.join(',')}]`;

@@ -1,5 +1,5 @@
 /**
- * Tensors on a SharedArrayBuffer, or page-locked for a session with CUDA devices, made to a model input's or
+ * Tensors on a SharedArrayBuffer (page-locked for a session with CUDA devices), made to a model input's or
  * output's type and shape (ParallelSession.allocate and allocateOutput), and the check of an output tensor a
  * caller gives to be written in place.
  */
@@ -9,7 +9,7 @@ import { elemTypeOf, shapeOf } from '../../graph/types.js';
 import { elementSize } from '../../graph/build.js';
 import { product } from './row-copy.js';
 import { isShared } from './shared-memory.js';
-import { isPinned, pinnedBuffer } from '../memory/pinned-buffers.js';
+import { pinnedSharedBuffer } from '../memory/pinned-buffers.js';
 import { allocate, ortTypeOf } from '../../tensors/ort-types.js';
 import { ArgumentError, ArgumentRangeError } from '../../errors.js';
 
@@ -23,14 +23,13 @@ export interface TensorSide {
   method: string;
   infos: readonly ValueInfoProto[];
   axisOf: (name: string) => number | null;
-  /** Whether tensors are made page-locked (the session runs on GPUs), instead of on a SharedArrayBuffer. */
+  /** Whether tensors are page-locked too (the session runs on GPUs). */
   pinned: boolean;
 }
 
 /**
- * A tensor for the model input or output `name`, of its element type, filled with zeros, in page-locked memory
- * where `side.pinned` says so and the CUDA runtime gives it (location 'cpu-pinned'), else on a new
- * SharedArrayBuffer: `rows` on its batch axis and the model's fixed dims elsewhere, or exactly `dims`. Throws an ArgumentError
+ * A tensor for the model input or output `name`, of its element type, on a new SharedArrayBuffer filled with
+ * zeros, page-locked where `side.pinned` says so and the CUDA runtime can (its location is then 'cpu-pinned'): `rows` on its batch axis and the model's fixed dims elsewhere, or exactly `dims`. Throws an ArgumentError
  * naming the tensor when it cannot be made (an unknown name, strings, a dim that is not fixed and not given).
  */
 export function sharedTensor(side: TensorSide, name: string, rows: number | readonly number[]): ort.Tensor {
@@ -45,9 +44,11 @@ export function sharedTensor(side: TensorSide, name: string, rows: number | read
   const size = product(dims);
   const bytes = size * (elementSize(elemType!) ?? 8);
   if (bytes > MAX_SHARED_BYTES) throw new ArgumentRangeError(`${method}: ${kind} '${name}' [${dims.join(', ')}] would take ${bytes} bytes, more than the ${MAX_SHARED_BYTES} one shared buffer may hold; use fewer rows`);
-  // Where the CUDA runtime cannot give page-locked memory, the devices could not have started either: shared memory serves.
-  const buffer = side.pinned ? pinnedBuffer(bytes) : undefined;
-  if (buffer instanceof ArrayBuffer) return ort.Tensor.fromPinnedBuffer(type as 'float32', allocate(type, size, () => buffer) as Float32Array, dims);
+  if (side.pinned) {
+    const { buffer, locked } = pinnedSharedBuffer(bytes);
+    const data = allocate(type, size, () => buffer as unknown as ArrayBuffer) as Float32Array;
+    return locked ? ort.Tensor.fromPinnedBuffer(type as 'float32', data, dims) : new ort.Tensor(type as 'float32', data, dims);
+  }
   return new ort.Tensor(type as 'float32', allocate(type, size, true) as Float32Array, dims);
 }
 
@@ -93,7 +94,7 @@ export function outputTargets(side: TensorSide, given: unknown, batch: number): 
     if (expected !== undefined && type !== expected) {
       throw new ArgumentError(elemType === TensorProto_DataType.BFLOAT16 ? `${where}: a ${type} tensor for a bfloat16 output, which comes as its bits in a uint16 tensor (onnxruntime-node has no bfloat16 tensors); make it with allocateOutput('${name}', rows)` : `${where}: a ${type} tensor for a ${expected} output`);
     }
-    if (!isShared(data) && !isPinned(data)) throw new ArgumentError(`${where}: its data must be on a SharedArrayBuffer or page-locked, which every device writes its rows into; make it with allocateOutput('${name}', rows)`);
+    if (!isShared(data)) throw new ArgumentError(`${where}: its data must be on a SharedArrayBuffer, which every device writes its rows into; make it with allocateOutput('${name}', rows)`);
     const shape = shapeOf(info);
     const axis = side.axisOf(name);
     const wrong = (why: string): ArgumentError => new ArgumentError(`${where}: dims [${dims.join(', ')}] ${why}`);

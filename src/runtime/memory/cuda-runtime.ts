@@ -1,22 +1,21 @@
 /**
- * The few CUDA runtime calls onnxruntime's C API does not offer: page-locked host memory that lives as long as
- * the JavaScript buffer over it (cudaHostAlloc, cudaFreeHost), and copying a value out of GPU memory
- * (cudaMemcpy). The runtime is the one the CUDA provider links (libcudart.so.N), loaded by its name: once a CUDA
+ * The few CUDA runtime calls onnxruntime's C API does not offer: page-locking JavaScript memory for as long as it
+ * lives (cudaHostRegister, cudaHostUnregister), and copying between JavaScript memory and GPU memory (cudaMemcpy). The runtime is the one the CUDA provider links (libcudart.so.N), loaded by its name: once a CUDA
  * session exists it is already in the process, and this is the same copy.
  */
 import { koffi, type KoffiFunction } from '../onnxruntime/koffi.js';
 import { cudaProviderStatus } from '../gpu/provider-libraries.js';
 import type { DeviceCopier } from './device-copier.js';
 
-/** cudaHostAllocPortable: pinned for every GPU of the process, not only the current one. */
-const HOST_ALLOC_PORTABLE = 1;
+/** cudaHostRegisterPortable: pinned for every GPU of the process, not only the current one. */
+const HOST_REGISTER_PORTABLE = 1;
 /** cudaMemcpyDefault: the direction is found from the pointers (unified addressing). */
 const MEMCPY_DEFAULT = 4;
 
 export interface CudaRuntime {
-  /** Page-locked host memory of `bytes` bytes (its address). */
-  hostAlloc(bytes: number): number;
-  freeHost(address: number): void;
+  /** Page-locks `bytes` bytes of host memory at `address`, which its owner keeps until hostUnregister. */
+  hostRegister(address: number, bytes: number): void;
+  hostUnregister(address: number): void;
   /** Copies `bytes` bytes from `source` (GPU or host memory) into `target`, leaving the main thread. */
   copyInto(target: ArrayBufferView, source: number, bytes: number): Promise<void>;
   /** Copies `bytes` bytes from `source` (JavaScript memory, or an address in GPU or host memory) to the address `target`, leaving the main thread. */
@@ -39,8 +38,8 @@ function load(): CudaRuntime | Error {
   } catch (error) {
     return new Error(`the CUDA runtime ${name} cannot be loaded (${error instanceof Error ? error.message : String(error)}): put CUDA's lib folder on LD_LIBRARY_PATH`);
   }
-  const hostAlloc = library.func('int cudaHostAlloc(uint64_t *address, size_t bytes, unsigned int flags)') as KoffiFunction;
-  const freeHost = library.func('int cudaFreeHost(uint64_t address)') as KoffiFunction;
+  const hostRegister = library.func('int cudaHostRegister(uint64_t address, size_t bytes, unsigned int flags)') as KoffiFunction;
+  const hostUnregister = library.func('int cudaHostUnregister(uint64_t address)') as KoffiFunction;
   // One prototype per kind of pointer on each side: JavaScript memory, or an address as a number.
   const memcpy = library.func('cudaMemcpy', 'int', ['void *', 'uint64_t', 'size_t', 'int']) as KoffiFunction;
   const memcpyFrom = library.func('cudaMemcpy', 'int', ['uint64_t', 'void *', 'size_t', 'int']) as KoffiFunction;
@@ -53,13 +52,11 @@ function load(): CudaRuntime | Error {
     if (code !== 0) throw new Error(`${what} failed: CUDA error ${String(code)} (${errorString(code) as string})`);
   };
   return {
-    hostAlloc(bytes) {
-      const address = new BigUint64Array(1);
-      check(`cudaHostAlloc of ${bytes} bytes`, hostAlloc(address, bytes, HOST_ALLOC_PORTABLE));
-      return Number(address[0]);
+    hostRegister(address, bytes) {
+      check(`page-locking ${bytes} bytes (cudaHostRegister)`, hostRegister(address, bytes, HOST_REGISTER_PORTABLE));
     },
-    freeHost(address) {
-      check('cudaFreeHost', freeHost(address));
+    hostUnregister(address) {
+      check('cudaHostUnregister', hostUnregister(address));
     },
     copyInto(target, source, bytes) {
       return call(memcpy, [target, source, bytes, MEMCPY_DEFAULT], `copying ${bytes} bytes out of GPU memory (cudaMemcpy)`);

@@ -1,41 +1,36 @@
 /**
- * Page-locked host buffers (cudaHostAlloc, portable: pinned for every GPU), for the tensors ParallelSession
- * allocates on a session with CUDA devices: onnxruntime's copies between them and the GPUs then run at the
- * bus's full speed, without staging through pageable memory. The memory goes back (cudaFreeHost) once the
- * ArrayBuffer over it has been collected; a run that reads or writes it holds the buffer until onnxruntime returns.
+ * Page-locked shared buffers, for the tensors ParallelSession allocates on a session with CUDA devices: a
+ * SharedArrayBuffer as ever (V8 owns its memory, and workers can share it), page-locked with cudaHostRegister
+ * (portable: for every GPU), so that onnxruntime's copies between it and the GPUs run at the bus's full speed
+ * instead of staging through pageable memory. It is unlocked once the buffer has been collected. Should that come
+ * late or early, the memory only stays locked a while longer or is copied at pageable speed: V8 alone frees it,
+ * so no page-locking can pull memory from under a run.
  */
 import { koffi } from '../onnxruntime/koffi.js';
 import { cudaRuntime, type CudaRuntime } from './cuda-runtime.js';
 
-const freed = new FinalizationRegistry<{ runtime: CudaRuntime; address: number }>(({ runtime, address }) => {
+const unlocked = new FinalizationRegistry<{ runtime: CudaRuntime; address: number }>(({ runtime, address }) => {
   try {
-    runtime.freeHost(address);
+    runtime.hostUnregister(address);
   } catch {
-    // the process is going down with CUDA: nothing to give back
+    // already unlocked, or CUDA is going down with the process: nothing to give back
   }
 });
 
-/** Every buffer handed out, so that `isPinned` can tell them from ordinary ones. */
-const pinned = new WeakSet<ArrayBufferLike>();
-
-/** A page-locked buffer of `bytes` bytes, zero-filled, or an Error saying why there can be none. */
-export function pinnedBuffer(bytes: number): ArrayBuffer | Error {
-  const runtime = cudaRuntime();
-  if (runtime instanceof Error) return runtime;
-  let address: number;
+/**
+ * A zero-filled SharedArrayBuffer of `bytes` bytes, page-locked where the CUDA runtime can lock it (`locked`);
+ * where it cannot, the buffer serves unlocked.
+ */
+export function pinnedSharedBuffer(bytes: number): { buffer: SharedArrayBuffer; locked: boolean } {
+  const buffer = new SharedArrayBuffer(bytes);
+  const runtime = bytes === 0 ? undefined : cudaRuntime();
+  if (runtime === undefined || runtime instanceof Error) return { buffer, locked: false };
+  const address = Number(koffi.address(new Uint8Array(buffer)));
   try {
-    address = runtime.hostAlloc(Math.max(1, bytes));
-  } catch (error) {
-    return error instanceof Error ? error : new Error(String(error));
+    runtime.hostRegister(address, bytes);
+  } catch {
+    return { buffer, locked: false };
   }
-  const buffer = koffi.view(address, bytes) as ArrayBuffer;
-  new Uint8Array(buffer).fill(0);
-  freed.register(buffer, { runtime, address });
-  pinned.add(buffer);
-  return buffer;
-}
-
-/** Whether `data` lies in a buffer from pinnedBuffer. */
-export function isPinned(data: unknown): boolean {
-  return ArrayBuffer.isView(data) && pinned.has(data.buffer);
+  unlocked.register(buffer, { runtime, address });
+  return { buffer, locked: true };
 }

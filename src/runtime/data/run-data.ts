@@ -39,8 +39,11 @@ export function pieceInput(tensor: ort.Tensor, axis: number, start: number, size
   return { type: tensor.type, dims: rowDims, data: copyRows(data, dims, axis, start, size, new ArrayBuffer(rowsByteLength(data, dims, axis, size))) };
 }
 
-/** The rows of several requests (or parts of them) gathered along `axis` into one tensor: each part's rows copied once. */
-export function gatheredInput<P extends Rows>(parts: readonly P[], tensorOf: (part: P) => ort.Tensor, axis: number): DeviceInput {
+/**
+ * The rows of several requests (or parts of them) gathered along `axis` into one tensor: each part's rows copied
+ * once, into a buffer of at least the bytes asked for that `bufferOf` gives (by default a new one).
+ */
+export function gatheredInput<P extends Rows>(parts: readonly P[], tensorOf: (part: P) => ort.Tensor, axis: number, bufferOf: (bytes: number) => ArrayBuffer = (bytes) => new ArrayBuffer(bytes)): DeviceInput {
   const firstTensor = tensorOf(parts[0]!);
   let rows = 0;
   for (const part of parts) rows += part.size;
@@ -51,7 +54,7 @@ export function gatheredInput<P extends Rows>(parts: readonly P[], tensorOf: (pa
     const joined = concatAlongAxis(parts.map((p) => sliceAlongAxis(tensorOf(p), axis, p.start, p.start + p.size)), axis);
     return { type: firstTensor.type, dims, data: joined.data as string[] };
   }
-  const buffer = new ArrayBuffer(rowsByteLength(first, firstTensor.dims, axis, rows));
+  const buffer = bufferOf(rowsByteLength(first, firstTensor.dims, axis, rows));
   let gathered: View | undefined;
   let at = 0;
   for (const part of parts) {

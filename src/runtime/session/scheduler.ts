@@ -17,6 +17,7 @@ import { fixedBatchOf, type ExecutionPlan } from '../../transform/plan.js';
 import { splitOffsets, splitSizes } from '../../transform/split-sizes.js';
 import type { Device, DeviceCounters, DeviceInput, DeviceOutput, DeviceResult, DeviceRun, OutputPlace } from './device.js';
 import { gatheredInput, pieceInput, rowsView, wholeInput } from '../data/run-data.js';
+import { GatherBuffers } from '../data/gather-buffers.js';
 import { AxisJoin, combineTensors, rowCutter } from '../data/tensor-ops.js';
 import { placeRows, type View } from '../data/row-copy.js';
 import { outputArray } from '../onnxruntime/values.js';
@@ -104,6 +105,8 @@ interface WorkItem {
   holdsDevice?: boolean;
   /** Whether outputs were to be written into buffers this scheduler made (which a model may not fill). */
   ownPlaces?: boolean;
+  /** Buffers of the device's GatherBuffers that the run's merged inputs lie in, given back once it has returned. */
+  lent?: ArrayBuffer[];
 }
 
 /** A device's counters (DeviceCounters: requests, rows, runs, time inside onnxruntime and on inputs and outputs, by batch size), its name and its queue. */
@@ -164,6 +167,8 @@ export class Scheduler {
   private readonly active: Array<WorkItem | undefined>;
   /** Whether outputs of known shape are written straight into buffers made for them; off once a model does not fill them. */
   private preallocate = true;
+  /** Each device's buffers for merged inputs, reused run after run. */
+  private readonly gatherBuffers: GatherBuffers[];
 
   constructor(
     private readonly devices: Device[],
@@ -171,6 +176,7 @@ export class Scheduler {
     private readonly options: SchedulerOptions,
   ) {
     this.assigned = devices.map(() => []);
+    this.gatherBuffers = devices.map(() => new GatherBuffers());
     // A device that dies idle: the work waiting goes to the others, or is rejected when none is left.
     this.liveDevices = devices.map((_, i) => i);
     devices.forEach((handle, device) => {
@@ -523,18 +529,40 @@ export class Scheduler {
         const tensor = request.feeds[name]!;
         if (axis === null) inputs.push(wholeInput(tensor));
         else if (pieces.length === 1) inputs.push(pieceInput(tensor, axis, start, size));
-        else inputs.push(gatheredInput(pieces, (piece) => piece.request.feeds[name]!, axis));
+        else inputs.push(gatheredInput(pieces, (piece) => piece.request.feeds[name]!, axis, (bytes) => this.lendGatherBuffer(device, item, bytes)));
       }
       places = this.places(item);
     } catch (error) {
       // Data that cannot be gathered fails the requests of this run only; the device stays free.
+      this.takeBackGatherBuffers(device, item);
       return this.failed(device, item, error);
     }
     item.run = handle.run(inputs, places);
     item.run.result.then(
-      (result) => this.complete(device, item, result),
-      (error: unknown) => this.failed(device, item, error),
+      (result) => {
+        this.takeBackGatherBuffers(device, item);
+        this.complete(device, item, result);
+      },
+      (error: unknown) => {
+        this.takeBackGatherBuffers(device, item);
+        this.failed(device, item, error);
+      },
     );
+  }
+
+  /** A buffer of device `device`'s GatherBuffers for the merged inputs of `item`, until its run has returned. */
+  private lendGatherBuffer(device: number, item: WorkItem, bytes: number): ArrayBuffer {
+    const buffer = this.gatherBuffers[device]!.take(bytes);
+    (item.lent ??= []).push(buffer);
+    return buffer;
+  }
+
+  /**
+   * Takes back the buffers lent to `item`. Only once its run has settled: a device's run settles after
+   * onnxruntime has returned from it, terminated or not, so nothing reads them any more.
+   */
+  private takeBackGatherBuffers(device: number, item: WorkItem): void {
+    for (const buffer of item.lent?.splice(0) ?? []) this.gatherBuffers[device]!.giveBack(buffer);
   }
 
   /**

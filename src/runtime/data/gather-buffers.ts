@@ -33,10 +33,11 @@ export class GatherBuffers {
 
   /**
    * Takes back a buffer from `take` once nothing reads it any more (its run has returned). Past `keepBuffers`
-   * buffers or `keepBytes` bytes, the smallest free ones are left to the garbage collector.
+   * buffers or `keepBytes` bytes, the smallest free ones are left to the garbage collector (and a buffer larger
+   * than `keepBytes` on its own is not kept).
    */
   giveBack(buffer: ArrayBuffer): void {
-    if (buffer.byteLength === 0) return;
+    if (buffer.byteLength === 0 || buffer.byteLength > this.keepBytes) return;
     this.#free.push(buffer);
     this.#freeBytes += buffer.byteLength;
     while (this.#free.length > this.keepBuffers || this.#freeBytes > this.keepBytes) {

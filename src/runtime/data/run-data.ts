@@ -6,7 +6,7 @@
 import type * as ort from 'onnxruntime-node';
 import type { DeviceInput } from '../session/device.js';
 import { concatAlongAxis, sliceAlongAxis } from './tensor-ops.js';
-import { copyRows, product, rowsByteLength, type View } from './row-copy.js';
+import { copyRows, product, rowsByteLength, viewLike, type View } from './row-copy.js';
 
 /** Rows [start, start + size) of something that holds a tensor (tensorOf gives it). */
 export interface Rows {
@@ -55,6 +55,7 @@ export function gatheredInput<P extends Rows>(parts: readonly P[], tensorOf: (pa
     return { type: firstTensor.type, dims, data: joined.data as string[] };
   }
   const buffer = bufferOf(rowsByteLength(first, firstTensor.dims, axis, rows));
+  if (product(firstTensor.dims, 0, axis) === 1) return { type: firstTensor.type, dims, data: gatheredBlocks(parts, tensorOf, first, product(firstTensor.dims, axis + 1), rows, buffer) };
   let gathered: View | undefined;
   let at = 0;
   for (const part of parts) {
@@ -63,4 +64,21 @@ export function gatheredInput<P extends Rows>(parts: readonly P[], tensorOf: (pa
     at += part.size;
   }
   return { type: firstTensor.type, dims, data: gathered! };
+}
+
+/**
+ * The rows of parts whose rows are each one block (nothing before the batch axis), copied block by block into
+ * `buffer`: one copy and one view per part, as many requests of a row or two are merged at a time.
+ */
+function gatheredBlocks<P extends Rows>(parts: readonly P[], tensorOf: (part: P) => ort.Tensor, first: View, rowElements: number, rows: number, buffer: ArrayBuffer): View {
+  const elementBytes = (first as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+  const rowBytes = rowElements * elementBytes;
+  const to = new Uint8Array(buffer, 0, rows * rowBytes);
+  let at = 0;
+  for (const part of parts) {
+    const data = tensorOf(part).data as View;
+    to.set(new Uint8Array(data.buffer, data.byteOffset + part.start * rowBytes, part.size * rowBytes), at);
+    at += part.size * rowBytes;
+  }
+  return viewLike(first, buffer, rows * rowElements);
 }

@@ -12,6 +12,7 @@ import { ParallelSession } from '../src/runtime/session/parallel-session.js';
 import { ArgumentError } from '../src/errors.js';
 import { gatheredInput, pieceInput, rowsView } from '../src/runtime/data/run-data.js';
 import { GatherBuffers } from '../src/runtime/data/gather-buffers.js';
+import { SPARE_MIN_BYTES, SpareOutputs } from '../src/runtime/data/spare-outputs.js';
 import { asOrtInputs } from '../src/tensors/ort-tensor.js';
 import { makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from '../src/graph/build.js';
 import { TensorProto_DataType as DT } from '../src/onnx.js';
@@ -330,6 +331,56 @@ test('merged runs on reused gather buffers: waves of growing and shrinking merge
     }
     const { batchSizes, requests, batches } = session.stats().total;
     assert.ok(batches - batchesBefore < requests / 2, `requests were merged (${requests} requests in ${batches - batchesBefore} runs: ${JSON.stringify(batchSizes)})`);
+  } finally {
+    await Promise.all([session.release(), plain.release()]);
+  }
+});
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+test('SpareOutputs makes one large output ahead per output, hands it to the next run of that type and length only, and never twice', async () => {
+  const spares = new SpareOutputs();
+  const count = SPARE_MIN_BYTES / 4;
+  const first = spares.take(0, 'float32', count);
+  assert.ok(first instanceof Float32Array && first.length === count);
+  spares.prepare(0, 'float32', count, first.byteLength);
+  spares.prepare(0, 'float32', count, first.byteLength); // already being made: not made twice
+  assert.notEqual(spares.take(0, 'float32', count), first, 'before the main thread is free, a fresh array');
+  await nextTurn();
+  const made = spares.take(0, 'float32', count);
+  assert.ok(made instanceof Float32Array && made.length === count);
+  assert.ok(made.every((v) => v === 0), 'made ahead and written once');
+  assert.notEqual(spares.take(0, 'float32', count), made, 'a spare is taken once');
+  spares.prepare(0, 'float32', count, first.byteLength);
+  await nextTurn();
+  assert.ok(spares.ready(0));
+  assert.ok(spares.take(0, 'int32', count) instanceof Int32Array, 'another type gets a fresh array');
+  assert.equal((spares.take(0, 'float32', count - 1) as Float32Array).length, count - 1, 'another length gets a fresh array');
+  assert.ok(spares.ready(0), 'and the spare waits for a run it fits');
+  spares.prepare(1, 'float32', 16, 64);
+  await nextTurn();
+  assert.ok(!spares.ready(1), 'small outputs are not made ahead');
+  spares.prepare(1, 'float32', count, first.byteLength);
+  spares.clear();
+  await nextTurn();
+  assert.ok(!spares.ready(0) && !spares.ready(1), 'cleared: none kept, none made after');
+});
+
+test('large outputs made ahead: run after run on one device, each caller keeps its own output, equal to a plain session\'s', async () => {
+  const file = await deepModel();
+  const plain = await ort.InferenceSession.create(file, { intraOpNumThreads: 1 });
+  const session = await ParallelSession.create(file, { devices: ['cpu'] });
+  try {
+    const rows = 1536; // 1.5 MB out: made ahead
+    const kept: Array<{ result: Feeds; expected: Feeds }> = [];
+    for (let k = 0; k < 6; k++) {
+      const x = new ort.Tensor('float32', new SeededRandom(500 + k).floats(rows * 256), [rows, 256]);
+      kept.push({ result: await session.run({ x }), expected: await plain.run({ x }) });
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    kept.forEach(({ result, expected }, k) => assertIdentical(result, expected, `run ${k}, checked after every run`));
+    const buffers = new Set(kept.map(({ result }) => (result.y!.data as Float32Array).buffer));
+    assert.equal(buffers.size, kept.length, 'every run wrote into memory of its own');
   } finally {
     await Promise.all([session.release(), plain.release()]);
   }

@@ -50,6 +50,11 @@ export class SpareOutputs {
     });
   }
 
+  /** Whether a spare for output `index` is made and waiting for its run. */
+  ready(index: number): boolean {
+    return this.#spares[index]?.data !== undefined;
+  }
+
   /** Drops every spare (a session being released). */
   clear(): void {
     this.#spares.length = 0;

@@ -10,6 +10,9 @@ import { outputArray } from '../onnxruntime/values.js';
 /** Outputs smaller than this are made when their run needs them: the allocator mostly hands back memory already used. */
 export const SPARE_MIN_BYTES = 1 << 20;
 
+/** The smallest page size of the systems onnxruntime runs on: touching every 4 KiB maps every page of larger sizes too. */
+const PAGE_BYTES = 4096;
+
 interface Spare {
   type: string;
   count: number;
@@ -42,12 +45,18 @@ export class SpareOutputs {
     if (current !== undefined && current.type === type && current.count === count) return;
     const wanted: Spare = { type, count, data: undefined };
     this.#spares[index] = wanted;
-    setImmediate(() => {
-      if (this.#spares[index] !== wanted) return; // another run asked for another spare since
-      const data = outputArray(type, count);
-      new Uint8Array(data.buffer, data.byteOffset, data.byteLength).fill(0); // maps every page now
-      wanted.data = data;
-    });
+    const data = outputArray(type, count);
+    const bytesOf = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    // One byte of every page is written (the system maps and clears the whole page), a megabyte a turn of the
+    // event loop, so that other work waits a millisecond at most; the spare is ready once every page is mapped.
+    const writeFrom = (at: number): void => {
+      if (this.#spares[index] !== wanted) return; // another run asked for another spare since, or cleared
+      const end = Math.min(bytesOf.byteLength, at + SPARE_MIN_BYTES);
+      for (let i = at; i < end; i += PAGE_BYTES) bytesOf[i] = 0;
+      if (end < bytesOf.byteLength) setImmediate(writeFrom, end);
+      else wanted.data = data;
+    };
+    setImmediate(writeFrom, 0);
   }
 
   /** Whether a spare for output `index` is made and waiting for its run. */

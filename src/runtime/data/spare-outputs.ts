@@ -1,9 +1,10 @@
 /**
  * The next run's large output buffers, made while the current run is inside onnxruntime. A fresh buffer of many
  * megabytes is often fresh memory too: onnxruntime then takes a page fault for every 4 KiB it writes (about 20 ms
- * for 16 MB on a small cloud machine, a tenth of a large run), on the run's own thread. Made ahead and written
- * once on the main thread, which waits idle for the run meanwhile, the next buffer is mapped before its run
- * starts. Each device keeps at most one spare per output, never lent to anyone before its run takes it.
+ * for 16 MB on a small 2-core cloud machine, about a tenth of a large run), on the run's own thread. Made ahead,
+ * with its pages mapped by the main thread, which waits idle for the run meanwhile, the next buffer is ready
+ * before its run starts. Each device keeps at most one spare per output, never lent to anyone before its run
+ * takes it.
  */
 import { outputArray } from '../onnxruntime/values.js';
 

@@ -6,6 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ParallelSession } from '../src/runtime/session/parallel-session.js';
@@ -333,6 +334,7 @@ test('merged runs on reused gather buffers: waves of growing and shrinking merge
     assert.ok(batches - batchesBefore < requests / 2, `requests were merged (${requests} requests in ${batches - batchesBefore} runs: ${JSON.stringify(batchSizes)})`);
   } finally {
     await Promise.all([session.release(), plain.release()]);
+    rmSync(path.dirname(file), { recursive: true, force: true });
   }
 });
 
@@ -382,5 +384,6 @@ test('large outputs made ahead: run after run on one device, each caller keeps i
     assert.equal(buffers.size, kept.length, 'every run wrote into memory of its own');
   } finally {
     await Promise.all([session.release(), plain.release()]);
+    rmSync(path.dirname(file), { recursive: true, force: true });
   }
 });

@@ -8,7 +8,8 @@
  *    throughput (target >= 3.0x) and p99 latency (target: not above the plain session's); a bare batching pool
  *    of 2 workers (bare-batching-pool.ts) is the reference of what this machine allows;
  *  - concurrency 256: ParallelSession on cpu,cpu against the same on one cpu device, throughput (target >= 1.7x);
- *    the bare pool with 2 workers against 1 as reference;
+ *    the bare pool with 2 workers against 1 as reference; and the main thread's CPU time per request of each
+ *    (Linux), which holds while other programs load the machine;
  *  - concurrency 1, 1x64 MLP: ParallelSession's p50 latency against the plain session's (target <= +100 µs).
  */
 import os from 'node:os';
@@ -18,6 +19,7 @@ import { closedLoop, summarize, type LoadRun, type LoadSummary } from '../src/ru
 import { SeededRandom } from '../src/tensors/random.js';
 import { BareBatchingPool } from './bare-batching-pool.js';
 import { median, mlpModel, quantile } from './harness.js';
+import { mainThreadCpuMs } from './thread-usage.js';
 
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 5);
 const runMs = Number(process.env['BENCH_SECONDS'] ?? 1) * 1000;
@@ -30,6 +32,9 @@ interface Contender {
 
 const settle = (): Promise<unknown> => new Promise((resolve) => setTimeout(resolve, 100));
 
+/** The main thread's CPU time per request of each timed run, in µs, by contender (Linux only). */
+const mainThreadPerRequest = new Map<Contender, number[]>();
+
 /** Per-pair summaries of a against b at one concurrency, timed A B B A (B A A B on odd rounds). */
 async function pairs(a: Contender, b: Contender, concurrency: number): Promise<Array<{ a: LoadSummary; b: LoadSummary }>> {
   for (const c of [a, b]) await closedLoop(c.send, { concurrency, durationMs: Math.min(runMs, 300) }); // warm-up
@@ -39,7 +44,13 @@ async function pairs(a: Contender, b: Contender, concurrency: number): Promise<A
     const runs = new Map<Contender, LoadRun[]>([[a, []], [b, []]]);
     for (const c of order) {
       await settle();
-      runs.get(c)!.push(await closedLoop(c.send, { concurrency, durationMs: runMs }));
+      const cpuBefore = mainThreadCpuMs();
+      const run = await closedLoop(c.send, { concurrency, durationMs: runMs });
+      const cpuAfter = mainThreadCpuMs();
+      if (cpuBefore !== undefined && cpuAfter !== undefined && run.latenciesMs.length > 0) {
+        mainThreadPerRequest.set(c, [...(mainThreadPerRequest.get(c) ?? []), ((cpuAfter - cpuBefore) * 1000) / run.latenciesMs.length]);
+      }
+      runs.get(c)!.push(run);
     }
     result.push({ a: summarize(runs.get(a)!, 1), b: summarize(runs.get(b)!, 1) });
   }
@@ -96,6 +107,7 @@ console.log(`closed loop of batch-1 requests, devices ${devices.join(',')} (one 
   console.log(`bare batching pool (2 workers) vs plain session, concurrency 64, throughput: ${median(ratio(poolVsPlain, throughput)).toFixed(2)}x (reference for this machine now)`);
   console.log(`${parallel.name} vs plain session, concurrency 64, p99 latency: ${tail.toFixed(2)}x, ${spread(ratio(vsPlain, p99))} (target <= 1.00x) ${tail <= 1 ? 'OK' : 'OVER'}`);
 
+  mainThreadPerRequest.clear(); // concurrency 256 only from here
   const { result: scaling, perDevice: batched256 } = await batchedRows(two, () => pairs(parallelOne, parallel, 256));
   const poolScaling = await pairs(bare1, bare2, 256);
   const scale = median(ratio(scaling, throughput));
@@ -103,6 +115,8 @@ console.log(`closed loop of batch-1 requests, devices ${devices.join(',')} (one 
   console.log(`${parallel.name}, concurrency 256, rows per batch: ${batched256}`);
   console.log(`${parallel.name} vs ParallelSession cpu, concurrency 256, throughput: ${scale.toFixed(2)}x, ${spread(ratio(scaling, throughput))} (target >= 1.70x) ${scale >= 1.7 ? 'OK' : 'UNDER'}`);
   console.log(`bare batching pool, 2 workers vs 1, concurrency 256, throughput: ${median(ratio(poolScaling, throughput)).toFixed(2)}x (reference for this machine now)`);
+  const perRequest = (c: Contender): string => (mainThreadPerRequest.has(c) ? `${median(mainThreadPerRequest.get(c)!).toFixed(1)} µs` : 'n/a');
+  console.log(`main thread CPU per request (median of runs, the load generator's share included), concurrency 256: ${parallelOne.name} ${perRequest(parallelOne)}, ${parallel.name} ${perRequest(parallel)}; bare pool 1 worker ${perRequest(bare1)}, 2 workers ${perRequest(bare2)}`);
   await Promise.all([plainSession.release(), two.release(), one.release(), pool2.close(), pool1.close()]);
 }
 

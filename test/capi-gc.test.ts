@@ -1,7 +1,9 @@
 /**
  * Buffers onnxruntime points into survive garbage collection: in a child started with --expose-gc, hundreds of
  * concurrent requests on two devices (ordinary inputs dropped by the caller at once, shared inputs, outputs written
- * in place, requests that time out while inside onnxruntime) run while the collector is forced again and again.
+ * in place, requests that time out while inside onnxruntime, merged requests gathered into reused buffers) run
+ * while the collector is forced again and again, then large requests one after another on one device, each written
+ * into the output made ahead while the one before ran.
  * The child must neither crash nor return a wrong row.
  */
 import { test } from 'node:test';
@@ -68,8 +70,25 @@ async function stress(file: string): Promise<{ requests: number; timedOut: numbe
     if (want.length !== result.y.length || want.some((v, i) => v !== result.y[i])) throw new Error(`request ${result.k} (batch ${result.batch}): wrong rows`);
     checked++;
   }
-  await Promise.all([session.release(), plain.release()]);
-  return { requests: count, timedOut: results.filter((r) => r === 'timed out').length, checked };
+  // Large requests run whole, one after another on one device: each gets the output the device made ahead while
+  // the one before ran (1.1 MB: made ahead), and the caller drops it while the collector runs.
+  const single = await ParallelSession.create(file, { devices: ['cpu'] });
+  const large = 1100;
+  let previous: { y: Float32Array; copy: Float32Array } | undefined;
+  for (let k = 0; k < 12; k++) {
+    const out = await single.run({ x: new ort.Tensor('float32', rowsOf(count + k, large), [large, width]) });
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+    const y = out['y']!.data as Float32Array;
+    const want = (await plain.run({ x: new ort.Tensor('float32', rowsOf(count + k, large), [large, width]) }))['y']!.data as Float32Array;
+    if (want.length !== y.length || want.some((v, i) => v !== y[i])) throw new Error(`large request ${k}: wrong rows`);
+    // The answer before this one, kept by its caller, is untouched by this run.
+    if (previous !== undefined && (previous.y.buffer === y.buffer || previous.y.some((v, i) => v !== previous!.copy[i]))) throw new Error(`large request ${k}: wrote into the answer before it`);
+    previous = { y, copy: y.slice() };
+    checked++;
+  }
+  await Promise.all([session.release(), single.release(), plain.release()]);
+  return { requests: count + 12, timedOut: results.filter((r) => r === 'timed out').length, checked };
 }
 
 async function writeModel(file: string): Promise<void> {

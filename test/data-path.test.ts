@@ -6,13 +6,21 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ParallelSession } from '../src/runtime/session/parallel-session.js';
 import { ArgumentError } from '../src/errors.js';
-import { pieceInput, rowsView } from '../src/runtime/data/run-data.js';
+import { gatheredInput, pieceInput, rowsView } from '../src/runtime/data/run-data.js';
+import { GatherBuffers } from '../src/runtime/data/gather-buffers.js';
+import { SPARE_MIN_BYTES, SpareOutputs } from '../src/runtime/data/spare-outputs.js';
 import { asOrtInputs } from '../src/tensors/ort-tensor.js';
-import { fixture } from './helpers.js';
-import { assertSame, feedsFor, type Feeds } from './session-helpers.js';
+import { makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from '../src/graph/build.js';
+import { TensorProto_DataType as DT } from '../src/onnx.js';
+import { saveModel } from '../src/io/files.js';
+import { SeededRandom } from '../src/tensors/random.js';
+import { fixture, tempDir } from './helpers.js';
+import { assertIdentical, assertSame, feedsFor, type Feeds } from './session-helpers.js';
 
 type Mode = 'ordinary' | 'shared';
 
@@ -243,5 +251,139 @@ test('stats() gives each device the median time inside onnxruntime and the media
     assert.ok(used.medianRoundTripMs! >= used.medianRunMs!, `round trip ${used.medianRoundTripMs} >= run ${used.medianRunMs}`);
   } finally {
     await session.release();
+  }
+});
+
+test('GatherBuffers lends each buffer to one run at a time, reuses what is given back, and keeps at most its limits', () => {
+  const buffers = new GatherBuffers(2, 1000);
+  const first = buffers.take(100);
+  assert.ok(first.byteLength >= 100);
+  const second = buffers.take(100);
+  assert.notEqual(second, first, 'a buffer lent out is not lent again');
+  buffers.giveBack(first);
+  assert.equal(buffers.take(90), first, 'a buffer given back is reused for a run that fits in it');
+  assert.notEqual(buffers.take(first.byteLength + 1), first, 'nor lent when too small');
+  buffers.giveBack(first);
+  const large = buffers.take(600);
+  buffers.giveBack(second);
+  buffers.giveBack(large);
+  assert.equal(buffers.freeBytes, large.byteLength + second.byteLength, 'past two buffers the smallest is let go');
+  assert.equal(buffers.take(10), second, 'the smallest that fits is lent');
+  const huge = buffers.take(2000);
+  buffers.giveBack(huge);
+  assert.equal(buffers.freeBytes, large.byteLength, 'a buffer larger than the byte limit is not kept');
+  buffers.giveBack(new ArrayBuffer(0));
+  assert.equal(buffers.freeBytes, large.byteLength, 'an empty buffer is not kept');
+  const byBytes = new GatherBuffers(8, 1000);
+  const [p, q, r] = [byBytes.take(400), byBytes.take(400), byBytes.take(80)];
+  for (const buffer of [r, p, q]) byBytes.giveBack(buffer);
+  assert.equal(byBytes.freeBytes, p.byteLength + q.byteLength, 'past the byte limit the smallest is let go');
+  assert.notEqual(byBytes.take(10), r);
+});
+
+test('gatheredInput writes the rows into the buffer it is given, which may be larger than they need', () => {
+  const a = new ort.Tensor('float32', Float32Array.from([1, 2, 3, 4]), [2, 2]);
+  const b = new ort.Tensor('float32', Float32Array.from([5, 6, 7, 8, 9, 10]), [3, 2]);
+  const buffer = new ArrayBuffer(64);
+  const asked: number[] = [];
+  const input = gatheredInput([{ tensor: a, start: 1, size: 1 }, { tensor: b, start: 0, size: 3 }], (part) => part.tensor, 0, (bytes) => (asked.push(bytes), buffer));
+  assert.deepEqual(asked, [32]);
+  assert.deepEqual(input.dims, [4, 2]);
+  assert.equal((input.data as Float32Array).buffer, buffer);
+  assert.deepEqual([...(input.data as Float32Array)], [3, 4, 5, 6, 7, 8, 9, 10]);
+});
+
+/** Twelve 256-wide MatMul layers: runs long enough (a millisecond or more) for the main thread to gather the next run meanwhile. */
+async function deepModel(): Promise<string> {
+  const file = path.join(tempDir(), 'deep.onnx');
+  const random = new SeededRandom(3);
+  const width = 256;
+  const layers = 12;
+  const initializers = Array.from({ length: layers }, (_, i) => makeTensor(`w${i}`, DT.FLOAT, [width, width], random.floats(width * width, 1 / 16)));
+  const nodes = Array.from({ length: layers }, (_, i) => makeNode('MatMul', [i === 0 ? 'x' : `h${i - 1}`, `w${i}`], [i === layers - 1 ? 'y' : `h${i}`]));
+  const graph = makeGraph({ name: 'deep', inputs: [makeValueInfo('x', DT.FLOAT, ['batch', width])], outputs: [makeValueInfo('y', DT.FLOAT, ['batch', width])], initializers, nodes });
+  await saveModel(makeModel(graph, { opset: 13 }), file);
+  return file;
+}
+
+test('merged runs on reused gather buffers: waves of growing and shrinking merges on two devices at once, and merges cancelled inside onnxruntime, answer as a plain session does', async () => {
+  const file = await deepModel();
+  const plain = await ort.InferenceSession.create(file, { intraOpNumThreads: 1 });
+  const session = await ParallelSession.create(file, { devices: ['cpu', 'cpu'] });
+  try {
+    const waves = [[1, 2, 1, 3, 1, 2, 1, 1], [5, 7, 6, 8, 4, 9, 7, 5, 6, 8], [1, 1, 2, 1], [3, 9, 2, 8, 1, 7, 4, 6, 2]];
+    let seed = 100;
+    const batchesBefore = session.stats().total.batches;
+    for (const [w, sizes] of waves.entries()) {
+      for (let round = 0; round < 4; round++) {
+        const feeds = sizes.map((rows) => ({ x: new ort.Tensor('float32', new SeededRandom(seed++).floats(rows * 256), [rows, 256]) }));
+        const expected: Feeds[] = [];
+        for (const f of feeds) expected.push(await plain.run(f));
+        // Requests cancelled while inside onnxruntime: their runs are terminated, and the next requests merge on
+        // the same devices while those may still be returning.
+        const doomed = new AbortController();
+        const cancelled = feeds.map((f) => session.run(f, { signal: doomed.signal }).catch((error: unknown) => error));
+        setTimeout(() => doomed.abort(new Error('cancelled')), 0);
+        // Two waves at once: both devices gather and run merged requests together.
+        const results = await Promise.all([...feeds, ...feeds].map((f) => session.run(f)));
+        results.forEach((result, k) => assertIdentical(result, expected[k % feeds.length]!, `wave ${w} round ${round}, request ${k} (${sizes[k % feeds.length]} rows)`));
+        await Promise.all(cancelled);
+      }
+    }
+    const { batchSizes, requests, batches } = session.stats().total;
+    assert.ok(batches - batchesBefore < requests / 2, `requests were merged (${requests} requests in ${batches - batchesBefore} runs: ${JSON.stringify(batchSizes)})`);
+  } finally {
+    await Promise.all([session.release(), plain.release()]);
+    rmSync(path.dirname(file), { recursive: true, force: true });
+  }
+});
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+test('SpareOutputs makes one large output ahead per output, hands it to the next run of that type and length only, and never twice', async () => {
+  const spares = new SpareOutputs();
+  const count = SPARE_MIN_BYTES / 4;
+  const first = spares.take(0, 'float32', count);
+  assert.ok(first instanceof Float32Array && first.length === count);
+  spares.prepare(0, 'float32', count, first.byteLength);
+  spares.prepare(0, 'float32', count, first.byteLength); // already being made: not made twice
+  assert.notEqual(spares.take(0, 'float32', count), first, 'before the main thread is free, a fresh array');
+  await nextTurn();
+  const made = spares.take(0, 'float32', count);
+  assert.ok(made instanceof Float32Array && made.length === count, 'the spare made ahead');
+  assert.notEqual(spares.take(0, 'float32', count), made, 'a spare is taken once');
+  spares.prepare(0, 'float32', count, first.byteLength);
+  await nextTurn();
+  assert.ok(spares.ready(0));
+  assert.ok(spares.take(0, 'int32', count) instanceof Int32Array, 'another type gets a fresh array');
+  assert.equal((spares.take(0, 'float32', count - 1) as Float32Array).length, count - 1, 'another length gets a fresh array');
+  assert.ok(spares.ready(0), 'and the spare waits for a run it fits');
+  spares.prepare(1, 'float32', 16, 64);
+  await nextTurn();
+  assert.ok(!spares.ready(1), 'small outputs are not made ahead');
+  spares.prepare(1, 'float32', count, first.byteLength);
+  spares.clear();
+  await nextTurn();
+  assert.ok(!spares.ready(0) && !spares.ready(1), 'cleared: none kept, none made after');
+});
+
+test('large outputs made ahead: run after run on one device, each caller keeps its own output, equal to a plain session\'s', async () => {
+  const file = await deepModel();
+  const plain = await ort.InferenceSession.create(file, { intraOpNumThreads: 1 });
+  const session = await ParallelSession.create(file, { devices: ['cpu'] });
+  try {
+    const rows = 1536; // 1.5 MB out: made ahead
+    const kept: Array<{ result: Feeds; expected: Feeds }> = [];
+    for (let k = 0; k < 6; k++) {
+      const x = new ort.Tensor('float32', new SeededRandom(500 + k).floats(rows * 256), [rows, 256]);
+      kept.push({ result: await session.run({ x }), expected: await plain.run({ x }) });
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    kept.forEach(({ result, expected }, k) => assertIdentical(result, expected, `run ${k}, checked after every run`));
+    const buffers = new Set(kept.map(({ result }) => (result.y!.data as Float32Array).buffer));
+    assert.equal(buffers.size, kept.length, 'every run wrote into memory of its own');
+  } finally {
+    await Promise.all([session.release(), plain.release()]);
+    rmSync(path.dirname(file), { recursive: true, force: true });
   }
 });

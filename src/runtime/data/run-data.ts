@@ -6,7 +6,7 @@
 import type * as ort from 'onnxruntime-node';
 import type { DeviceInput } from '../session/device.js';
 import { concatAlongAxis, sliceAlongAxis } from './tensor-ops.js';
-import { copyRows, product, rowsByteLength, type View } from './row-copy.js';
+import { copyRows, product, rowsByteLength, viewLike, type View } from './row-copy.js';
 import { deviceValueOf } from '../memory/device-values.js';
 
 /** Rows [start, start + size) of something that holds a tensor (tensorOf gives it). */
@@ -40,8 +40,11 @@ export function pieceInput(tensor: ort.Tensor, axis: number, start: number, size
   return { type: tensor.type, dims: rowDims, data: copyRows(data, dims, axis, start, size, new ArrayBuffer(rowsByteLength(data, dims, axis, size))) };
 }
 
-/** The rows of several requests (or parts of them) gathered along `axis` into one tensor: each part's rows copied once. */
-export function gatheredInput<P extends Rows>(parts: readonly P[], tensorOf: (part: P) => ort.Tensor, axis: number): DeviceInput {
+/**
+ * The rows of several requests (or parts of them) gathered along `axis` into one tensor: each part's rows copied
+ * once, into a buffer of at least the bytes asked for that `bufferOf` gives (by default a new one).
+ */
+export function gatheredInput<P extends Rows>(parts: readonly P[], tensorOf: (part: P) => ort.Tensor, axis: number, bufferOf: (bytes: number) => ArrayBuffer = (bytes) => new ArrayBuffer(bytes)): DeviceInput {
   const firstTensor = tensorOf(parts[0]!);
   let rows = 0;
   for (const part of parts) rows += part.size;
@@ -52,7 +55,8 @@ export function gatheredInput<P extends Rows>(parts: readonly P[], tensorOf: (pa
     const joined = concatAlongAxis(parts.map((p) => sliceAlongAxis(tensorOf(p), axis, p.start, p.start + p.size)), axis);
     return { type: firstTensor.type, dims, data: joined.data as string[] };
   }
-  const buffer = new ArrayBuffer(rowsByteLength(first, firstTensor.dims, axis, rows));
+  const buffer = bufferOf(rowsByteLength(first, firstTensor.dims, axis, rows));
+  if (product(firstTensor.dims, 0, axis) === 1) return { type: firstTensor.type, dims, data: gatheredBlocks(parts, tensorOf, first, product(firstTensor.dims, axis + 1), rows, buffer) };
   let gathered: View | undefined;
   let at = 0;
   for (const part of parts) {
@@ -61,4 +65,21 @@ export function gatheredInput<P extends Rows>(parts: readonly P[], tensorOf: (pa
     at += part.size;
   }
   return { type: firstTensor.type, dims, data: gathered! };
+}
+
+/**
+ * The rows of parts whose rows are each one block (nothing before the batch axis), copied block by block into
+ * `buffer`: one copy and one view per part, as many requests of a row or two are merged at a time.
+ */
+function gatheredBlocks<P extends Rows>(parts: readonly P[], tensorOf: (part: P) => ort.Tensor, first: View, rowElements: number, rows: number, buffer: ArrayBuffer): View {
+  const elementBytes = (first as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+  const rowBytes = rowElements * elementBytes;
+  const to = new Uint8Array(buffer, 0, rows * rowBytes);
+  let at = 0;
+  for (const part of parts) {
+    const data = tensorOf(part).data as View;
+    to.set(new Uint8Array(data.buffer, data.byteOffset + part.start * rowBytes, part.size * rowBytes), at);
+    at += part.size * rowBytes;
+  }
+  return viewLike(first, buffer, rows * rowElements);
 }

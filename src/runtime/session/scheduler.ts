@@ -18,6 +18,8 @@ import { splitOffsets, splitSizes } from '../../transform/split-sizes.js';
 import type { Device, DeviceCounters, DeviceInput, DeviceOutput, DeviceResult, DeviceRun, OutputDestination } from './device.js';
 import { DeviceValue, deviceTensor } from '../memory/device-values.js';
 import { gatheredInput, pieceInput, rowsView, wholeInput } from '../data/run-data.js';
+import { GatherBuffers } from '../data/gather-buffers.js';
+import { SpareOutputs } from '../data/spare-outputs.js';
 import { AxisJoin, combineTensors, rowCutter } from '../data/tensor-ops.js';
 import { placeRows, type View } from '../data/row-copy.js';
 import { outputArray } from '../onnxruntime/values.js';
@@ -117,6 +119,10 @@ interface WorkItem {
   holdsDevice?: boolean;
   /** Whether outputs were to be written into buffers this scheduler made (which a model may not fill). */
   ownPlaces?: boolean;
+  /** Buffers of the device's GatherBuffers that the run's merged inputs lie in, given back once it has returned. */
+  lent?: ArrayBuffer[];
+  /** The outputs made for this run alone (by index), whose like the device's SpareOutputs makes ahead for the next. */
+  madeOutputs?: Array<{ index: number; type: string; count: number; bytes: number }>;
 }
 
 /** A device's counters (DeviceCounters: requests, rows, runs, time inside onnxruntime and on inputs and outputs, by batch size), its name and its queue. */
@@ -177,6 +183,10 @@ export class Scheduler {
   private readonly active: Array<WorkItem | undefined>;
   /** Whether outputs of known shape are written straight into buffers made for them; off once a model does not fill them. */
   private preallocate = true;
+  /** Each device's buffers for merged inputs, reused run after run. */
+  private readonly gatherBuffers: GatherBuffers[];
+  /** Each device's large outputs for its next run, made while the current one runs. */
+  private readonly spareOutputs: SpareOutputs[];
 
   constructor(
     private readonly devices: Device[],
@@ -184,6 +194,8 @@ export class Scheduler {
     private readonly options: SchedulerOptions,
   ) {
     this.assigned = devices.map(() => []);
+    this.gatherBuffers = devices.map(() => new GatherBuffers());
+    this.spareOutputs = devices.map(() => new SpareOutputs());
     // A device that dies idle: the work waiting goes to the others, or is rejected when none is left.
     this.liveDevices = devices.map((_, i) => i);
     devices.forEach((handle, device) => {
@@ -553,18 +565,41 @@ export class Scheduler {
         const tensor = request.feeds[name]!;
         if (axis === null) inputs.push(wholeInput(tensor));
         else if (pieces.length === 1) inputs.push(pieceInput(tensor, axis, start, size));
-        else inputs.push(gatheredInput(pieces, (piece) => piece.request.feeds[name]!, axis));
+        else inputs.push(gatheredInput(pieces, (piece) => piece.request.feeds[name]!, axis, (bytes) => this.lendGatherBuffer(device, item, bytes)));
       }
-      places = this.places(item);
+      places = this.places(device, item);
     } catch (error) {
       // Data that cannot be gathered fails the requests of this run only; the device stays free.
+      this.takeBackGatherBuffers(device, item);
       return this.failed(device, item, error);
     }
     item.run = handle.run(inputs, places);
+    for (const { index, type, count, bytes } of item.madeOutputs ?? []) this.spareOutputs[device]!.prepare(index, type, count, bytes);
     item.run.result.then(
-      (result) => this.complete(device, item, result),
-      (error: unknown) => this.failed(device, item, error),
+      (result) => {
+        this.takeBackGatherBuffers(device, item);
+        this.complete(device, item, result);
+      },
+      (error: unknown) => {
+        this.takeBackGatherBuffers(device, item);
+        this.failed(device, item, error);
+      },
     );
+  }
+
+  /** A buffer of device `device`'s GatherBuffers for the merged inputs of `item`, until its run has returned. */
+  private lendGatherBuffer(device: number, item: WorkItem, bytes: number): ArrayBuffer {
+    const buffer = this.gatherBuffers[device]!.take(bytes);
+    (item.lent ??= []).push(buffer);
+    return buffer;
+  }
+
+  /**
+   * Takes back the buffers lent to `item`. Only once its run has settled: a device's run settles after
+   * onnxruntime has returned from it, terminated or not, so nothing reads them any more.
+   */
+  private takeBackGatherBuffers(device: number, item: WorkItem): void {
+    for (const buffer of item.lent?.splice(0) ?? []) this.gatherBuffers[device]!.giveBack(buffer);
   }
 
   /**
@@ -573,7 +608,7 @@ export class Scheduler {
    * whole); for a run of whole requests, into a buffer made for the run where the output's shape is known.
    * Elsewhere onnxruntime allocates the output, and its rows are copied into place afterwards.
    */
-  private places(item: WorkItem): OutputDestination[] {
+  private places(device: number, item: WorkItem): OutputDestination[] {
     const { request, start, size } = item.pieces[0]!;
     const shapes = this.options.outputShapes;
     return this.plan.outputs.map((output, j): OutputDestination => {
@@ -592,7 +627,12 @@ export class Scheduler {
       const shape = shapes[j]?.(item.rows);
       if (shape === undefined) return undefined;
       item.ownPlaces = true;
-      return { ...shape, data: outputArray(shape.type, shape.dims.reduce((a, b) => a * b, 1)) };
+      const count = shape.dims.reduce((a, b) => a * b, 1);
+      if (item.pieces.length > 1) return { ...shape, data: outputArray(shape.type, count) };
+      // A request run whole gets the output its device made ahead, where it has one (see SpareOutputs).
+      const data = this.spareOutputs[device]!.take(j, shape.type, count);
+      (item.madeOutputs ??= []).push({ index: j, type: shape.type, count, bytes: data.byteLength });
+      return { ...shape, data };
     });
   }
 
@@ -794,6 +834,7 @@ export class Scheduler {
   rejectWaiting(reason: Error): void {
     clearTimeout(this.delayTimer);
     this.failure ??= reason;
+    for (const spares of this.spareOutputs) spares.clear();
     for (const r of this.queue.splice(0)) this.settle(r, reason);
     for (const items of this.assigned) for (const item of items.splice(0)) for (const p of item.pieces) this.settle(p.request, reason);
     for (const item of this.active) for (const p of item?.pieces ?? []) this.settle(p.request, reason);

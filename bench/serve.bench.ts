@@ -20,6 +20,7 @@ import { SeededRandom } from '../src/tensors/random.js';
 import { BareBatchingPool } from './bare-batching-pool.js';
 import { median, mlpModel, quantile } from './harness.js';
 import { mainThreadCpuMs } from './thread-usage.js';
+import { threadPoolSize } from '../src/runtime/onnxruntime/thread-pool.js';
 
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 5);
 const runMs = Number(process.env['BENCH_SECONDS'] ?? 1) * 1000;
@@ -77,7 +78,7 @@ async function oneRowSender(file: string, width: number) {
   return { data, x, plain };
 }
 
-console.log(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, onnxruntime-node ${ort.env.versions.node}`);
+console.log(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, onnxruntime-node ${ort.env.versions.node}, libuv thread pool ${threadPoolSize()} (UV_THREADPOOL_SIZE ${process.env['UV_THREADPOOL_SIZE'] ?? 'unset'})`);
 console.log(`closed loop of batch-1 requests, devices ${devices.join(',')} (one intra-op thread each), ${rounds} rounds of pairs (A B B A, then B A A B), ${runMs / 1000} s per run`);
 
 // Concurrency 64 and 256 on the 4x1024 MLP.

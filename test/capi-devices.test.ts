@@ -210,12 +210,13 @@ test('more devices than libuv\'s thread pool can run at once are warned about, w
   assert.equal(threadPoolSize({ UV_THREADPOOL_SIZE: '16' }), 16);
   assert.equal(threadPoolSize({ UV_THREADPOOL_SIZE: 'many' }), 4);
   assert.equal(threadPoolShortage(3, 4), undefined);
-  assert.match(threadPoolShortage(4, 4)!, /4 devices run on libuv's thread pool of 4 threads.*UV_THREADPOOL_SIZE=6/);
+  assert.equal(threadPoolShortage(4, 4), undefined, 'one thread per device');
+  assert.match(threadPoolShortage(5, 4)!, /5 devices run on libuv's thread pool of 4 threads.*UV_THREADPOOL_SIZE=5 \(or 7, for a process with file system or DNS work besides\)/);
   const warnings: Error[] = [];
   const onWarning = (warning: Error): void => void warnings.push(warning);
   process.on('warning', onWarning);
   try {
-    const devices = Array.from({ length: threadPoolSize() }, () => 'cpu');
+    const devices = Array.from({ length: threadPoolSize() + 1 }, () => 'cpu');
     const session = await ParallelSession.create(fixture('mlp'), { devices });
     const feeds = await feedsFor('mlp', 12, 2);
     assertIdentical(await session.run(feeds), await (await ort.InferenceSession.create(fixture('mlp'), { intraOpNumThreads: 1 })).run(feeds), `${devices.length} devices`);

@@ -118,6 +118,8 @@ export class Device {
   #gpuMemory: { limit: string | undefined } | undefined;
   /** Set where the device's provider captures CUDA graphs: every run goes through buffers kept per shape. */
   #graphs: CapturedGraphs | undefined;
+  /** The element type of each output (fetch order) as the session declares it ('bfloat16' where onnxruntime-node holds 'uint16'). */
+  #fetchTypes: Array<string | undefined> = [];
   #delayMs = 0;
   readonly counters: DeviceCounters = { requests: 0, rows: 0, batches: 0, busyMs: 0, batchSizes: {}, batchBusyMs: {}, inputMs: 0, outputMs: 0 };
   /** Recent runs' time inside onnxruntime, and from the scheduler preparing each run to its answer being back. */
@@ -151,9 +153,6 @@ export class Device {
     return this.#inFlight.size;
   }
 
-  /** The element type of each output (fetch order) as the session declares it ('bfloat16' where onnxruntime-node holds 'uint16'). */
-  #fetchTypes: Array<string | undefined> = [];
-
   /** The session's outputs in fetch order (name, type, dims with -1 where not fixed). */
   get outputInfos(): ValueInfo[] {
     const outputs = this.#session?.outputs ?? [];
@@ -171,17 +170,18 @@ export class Device {
       const providers = deviceProviders(device, options.sessionOptions, options.deviceOptions);
       appendProviders(sessionOptions, providers);
       if (providers.cuda !== undefined) handle.#gpuMemory = { limit: providers.cuda['gpu_mem_limit'] };
-      const cpu = parseDevice(device).kind === 'cpu';
+      const parsed = parseDevice(device);
+      const cpu = parsed.kind === 'cpu';
       options.sharedWeights?.addTo(sessionOptions, cpu);
       handle.#session = await OrtSession.create(source.kind === 'path' ? { path: source.path } : { bytes: source.model, externalData: source.externalData }, sessionOptions, cpu ? options.sharedWeights?.container : 0);
       handle.#fetchTypes = handle.outputInfos.map((info) => (info.type === 'unknown' ? undefined : info.type));
-      const parsed = parseDevice(device);
       if (parsed.kind === 'cuda' && capturesGraphs(providers)) {
         const copier = cudaCopier();
         if (copier instanceof Error) throw copier;
         handle.#graphs = new CapturedGraphs(handle.#session, parsed, copier, options.feedNames, options.fetchNames);
       }
     } catch (error) {
+      await handle.#session?.release();
       throw sessionFailure(device, handle.label, messageOf(error));
     } finally {
       if (sessionOptions !== undefined) releaseSessionOptions(sessionOptions);
@@ -304,24 +304,28 @@ export class Device {
 
   /** The outputs of a bound run (`made`: every output's value): kept in device memory, or read and released. */
   #boundOutputs(flight: InFlight, made: number[]): DeviceOutput[] {
-    const kept = new Set<number>();
+    const kept = new Map<number, DeviceValue>();
+    let answered = false;
     try {
-      return made.map((handle, j): DeviceOutput => {
+      const outputs = made.map((handle, j): DeviceOutput => {
         const place = flight.places[j];
         const shape = tensorShape(handle);
         if (place === 'device') {
-          kept.add(j);
-          return { ...shape, data: new DeviceValue(handle, this.device, shape) };
+          const value = new DeviceValue(handle, this.device, shape);
+          kept.set(j, value);
+          return { ...shape, data: value };
         }
         if (place !== undefined) return { type: place.type, dims: place.dims, data: place.data };
         return { ...shape, data: readTensor(handle, shape) };
       });
-    } catch (error) {
-      kept.clear();
-      throw error;
+      answered = true;
+      return outputs;
     } finally {
+      // Every value not kept goes back now; a kept one too when the outputs could not be answered.
       made.forEach((handle, j) => {
-        if (!kept.has(j)) releaseValue(handle);
+        const value = kept.get(j);
+        if (value === undefined) releaseValue(handle);
+        else if (!answered) value.drop();
       });
     }
   }

@@ -205,7 +205,8 @@ export class Device {
     const flight: InFlight = { values: [], inputHandles: new BigUint64Array(inputs.length), outputHandles: new BigUint64Array(fetchNames.length), places, kept: [], options };
     this.#inFlight.add(flight);
     try {
-      if (this.#delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.#delayMs));
+      const delayed = this.#delayMs;
+      if (delayed > 0) await new Promise((resolve) => setTimeout(resolve, delayed));
       if (this.#failure !== undefined) throw this.#failure;
       const began = performance.now();
       for (const { data } of inputs) {
@@ -242,7 +243,7 @@ export class Device {
       }
       const ended = performance.now();
       const outputs = made === undefined ? this.#readOutputs(flight) : this.#boundOutputs(flight, made);
-      return { outputs, ms: ended - start, inputMs: start - began, outputMs: performance.now() - ended };
+      return { outputs, ms: ended - start + delayed, inputMs: start - began, outputMs: performance.now() - ended };
     } finally {
       // onnxruntime has returned (or never started): nothing points into the run's memory any more.
       for (const value of flight.values) releaseValue(value.handle);
@@ -374,7 +375,10 @@ export class Device {
     this.fail(new Error(`${this.label} stopped (killed)`));
   }
 
-  /** Makes every later run of this device wait `ms` before it starts: a slower device, for tests of the scheduler. */
+  /**
+   * Makes every later run of this device wait `ms` before it starts, counted as time inside onnxruntime: a slower
+   * device, as the scheduler measures it, for tests of the scheduler.
+   */
   delayRuns(ms: number): void {
     this.#delayMs = ms;
   }

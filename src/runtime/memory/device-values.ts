@@ -9,11 +9,9 @@
  * onnxruntime any more: a run holds the value, not the tensor, so neither can pull the memory from under it.
  */
 import * as ort from 'onnxruntime-node';
-import { readTensor, releaseValue, type TensorShape } from '../onnxruntime/values.js';
+import { dataAddress, newArray, readTensor, releaseValue, type TensorShape } from '../onnxruntime/values.js';
 import { bytesPerElement } from '../onnxruntime/element-types.js';
-import { newArray } from '../onnxruntime/values.js';
-import { check, Out } from '../onnxruntime/status.js';
-import { ortApi, type Handle } from '../onnxruntime/library.js';
+import type { Handle } from '../onnxruntime/library.js';
 import { cudaRuntime } from './cuda-runtime.js';
 
 let held = 0;
@@ -45,10 +43,7 @@ export class DeviceValue {
 
   /** Where its data lies in the device's memory. */
   address(): number {
-    const api = ortApi();
-    const out = new Out();
-    check(api, api.GetTensorMutableData(this.handle, out.cell));
-    return out.value;
+    return dataAddress(this.handle);
   }
 
   /** A request or run is to read the value: it stays until that one calls `done`. */

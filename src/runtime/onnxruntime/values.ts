@@ -63,20 +63,36 @@ export function tensorValue(type: string, dims: readonly number[], data: TensorD
   const shape = shapeOf(dims);
   if (type === 'string') {
     const strings = data as string[];
-    check(api, api.CreateTensorAsOrtValue(ortAllocator(), shape, dims.length, elementType('string'), out.cell));
+    const handle = allocatedValue(ortAllocator(), 'string', dims);
     try {
-      fillStrings(out.value, strings);
+      fillStrings(handle, strings);
     } catch (error) {
-      api.ReleaseValue(out.value);
+      api.ReleaseValue(handle);
       throw error;
     }
-    return { handle: out.value, data: undefined };
+    return { handle, data: undefined };
   }
   const view = numericView(data as ArrayBufferView);
   const needed = elementCount(dims) * bytesPerElement(type)!;
   if (view.byteLength < needed) throw new TypeError(`a ${type} tensor [${dims.join(', ')}] needs ${needed} bytes, its data holds ${view.byteLength}`);
   check(api, api.CreateTensorWithDataAsOrtValue(cpuMemoryInfo(), view, needed, shape, dims.length, elementType(type), out.cell));
   return { handle: out.value, data: view };
+}
+
+/** A tensor of `type` and `dims` in memory `allocator` gives (a GPU's, or onnxruntime's CPU memory), which the value owns. */
+export function allocatedValue(allocator: Handle, type: string, dims: readonly number[]): Handle {
+  const api = ortApi();
+  const out = new Out();
+  check(api, api.CreateTensorAsOrtValue(allocator, shapeOf(dims), dims.length, elementType(type), out.cell));
+  return out.value;
+}
+
+/** The address of a tensor value's data (in whichever memory it lies). */
+export function dataAddress(value: Handle): number {
+  const api = ortApi();
+  const out = new Out();
+  check(api, api.GetTensorMutableData(value, out.cell));
+  return out.value;
 }
 
 /**
@@ -150,15 +166,12 @@ export function shapeInfo(info: Handle, name: (elementType: number) => string | 
  * into a fresh typed array of its type. Strings are decoded from UTF-8.
  */
 export function readTensor(value: Handle, shape: TensorShape, into?: ArrayBufferView): TensorData {
-  const api = ortApi();
   const count = elementCount(shape.dims);
   if (shape.type === 'string') return readStrings(value, count);
   const bytes = count * bytesPerElement(shape.type)!;
   const target = into ?? newArray(shape.type, count);
   if (bytes === 0) return target;
-  const pointer = new Out();
-  check(api, api.GetTensorMutableData(value, pointer.cell));
-  new Uint8Array(target.buffer, target.byteOffset, bytes).set(new Uint8Array(koffi.view(pointer.value, bytes)));
+  new Uint8Array(target.buffer, target.byteOffset, bytes).set(new Uint8Array(koffi.view(dataAddress(value), bytes)));
   return target;
 }
 

@@ -7,13 +7,12 @@
  * first run of a shape has onnxruntime allocate the outputs in the device's memory; they become the shape's
  * output buffers. Runs of one device go one at a time, as they share those buffers.
  */
-import { bytesPerElement, elementType } from '../onnxruntime/element-types.js';
+import { bytesPerElement } from '../onnxruntime/element-types.js';
 import { ortApi, type Handle } from '../onnxruntime/library.js';
 import { memoryInfo, type MemoryPlace } from '../onnxruntime/memory-info.js';
 import type { RunOptions } from '../onnxruntime/run-options.js';
 import type { BoundOutput, OrtSession } from '../onnxruntime/session.js';
-import { check, Out } from '../onnxruntime/status.js';
-import { newArray, releaseValue, tensorShape, type TensorShape } from '../onnxruntime/values.js';
+import { allocatedValue, dataAddress, newArray, releaseValue, tensorShape, type TensorShape } from '../onnxruntime/values.js';
 import type { DeviceCopier } from '../memory/device-copier.js';
 import { float16Bits, isFloat16Array } from '../../tensors/float16.js';
 
@@ -47,12 +46,6 @@ interface Slot {
 
 const elementCount = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
 
-function dataAddress(value: Handle): number {
-  const api = ortApi();
-  const out = new Out();
-  check(api, api.GetTensorMutableData(value, out.cell));
-  return out.value;
-}
 
 export class CapturedGraphs {
   readonly #slots = new Map<string, Slot>();
@@ -130,10 +123,7 @@ export class CapturedGraphs {
 
   /** A new value of `shape` in the device's memory. */
   #deviceValue(shape: TensorShape): Handle {
-    const api = ortApi();
-    const out = new Out();
-    check(api, api.CreateTensorAsOrtValue(this.#allocator, BigInt64Array.from(shape.dims, BigInt), shape.dims.length, elementType(shape.type), out.cell));
-    return out.value;
+    return allocatedValue(this.#allocator, shape.type, shape.dims);
   }
 
   /** The slot of these inputs' shape: made with its buffers on first use. */

@@ -116,6 +116,8 @@ export class Device {
   readonly #inFlight = new Set<InFlight>();
   /** A CUDA device's GPU memory: its gpu_mem_limit, where one is set (named in an out-of-memory error). */
   #gpuMemory: { limit: string | undefined } | undefined;
+  /** The device's own memory: where outputs kept on the device stay. */
+  readonly #memory: MemoryPlace;
   /** Set where the device's provider captures CUDA graphs: every run goes through buffers kept per shape. */
   #graphs: CapturedGraphs | undefined;
   /** The element type of each output (fetch order) as the session declares it ('bfloat16' where onnxruntime-node holds 'uint16'). */
@@ -134,7 +136,9 @@ export class Device {
     readonly device: string,
     readonly index: number,
     private readonly options: DeviceStartOptions,
-  ) {}
+  ) {
+    this.#memory = parseDevice(device);
+  }
 
   get label(): string {
     return `device ${this.device} (replica ${this.index})`;
@@ -170,7 +174,7 @@ export class Device {
       const providers = deviceProviders(device, options.sessionOptions, options.deviceOptions);
       appendProviders(sessionOptions, providers);
       if (providers.cuda !== undefined) handle.#gpuMemory = { limit: providers.cuda['gpu_mem_limit'] };
-      const parsed = parseDevice(device);
+      const parsed = handle.#memory;
       const cpu = parsed.kind === 'cpu';
       options.sharedWeights?.addTo(sessionOptions, cpu);
       handle.#session = await OrtSession.create(source.kind === 'path' ? { path: source.path } : { bytes: source.model, externalData: source.externalData }, sessionOptions, cpu ? options.sharedWeights?.container : 0);
@@ -297,7 +301,7 @@ export class Device {
   #bindings(flight: InFlight): BoundOutput[] {
     return this.options.fetchNames.map((name, j): BoundOutput => {
       const place = flight.places[j];
-      if (place === 'device') return { name, memoryInfo: memoryInfo(parseDevice(this.device) as MemoryPlace) };
+      if (place === 'device') return { name, memoryInfo: memoryInfo(this.#memory) };
       if (place !== undefined) return { name, value: Number(flight.outputHandles[j]) };
       return { name, memoryInfo: memoryInfo({ kind: 'cpu' }) };
     });

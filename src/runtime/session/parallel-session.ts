@@ -162,6 +162,7 @@ export class ParallelSession {
     });
     const { plan, devices } = planned;
     const kept = keptOutputs(options.sessionOptions?.preferredOutputLocation, plan.outputs.map((o) => o.name), planned.outputs);
+    const maxRowsPerRun = fixedBatchOf(plan) ?? options.maxBatchPerDevice ?? Infinity;
     // The CPU devices' shared weights: the file is deleted once every session is made, and the mapping is released
     // only after every session made with it (release() below, or a failed start).
     const sharedWeights = planned.weightsFile === undefined ? undefined : SharedWeights.open(planned.weightsFile);
@@ -198,14 +199,14 @@ export class ParallelSession {
       batching: options.batching === false ? false : { maxQueueDelayMs: 0, ...options.batching },
       weights: weights === 'auto' ? 'auto' : integerWeights(weights ?? plan.weights),
       minRowsPerDevice: options.minRowsPerDevice ?? DEFAULT_MIN_ROWS_PER_DEVICE,
-      maxRowsPerRun: fixedBatchOf(plan) ?? options.maxBatchPerDevice ?? Infinity,
+      maxRowsPerRun,
       outputShapes: outputShapes(planned.outputs, plan.outputs),
       keptOutputs: kept,
     });
     const session = new ParallelSession(handles, plan, planned.inputs, planned.outputs, scheduler, options.maxQueue, planned.defaulted ? defaults?.note : undefined);
     session.#sharedWeights = sharedWeights;
     session.#kept = kept;
-    session.#maxRowsPerRun = fixedBatchOf(plan) ?? options.maxBatchPerDevice ?? Infinity;
+    session.#maxRowsPerRun = maxRowsPerRun;
     return session;
   }
 
